@@ -1,0 +1,202 @@
+"""Writes for merchants: sign-up, locations, staff invitations and POS API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from .exceptions import InvitationInvalid, MerchantError
+from .models import ApiKey, Invitation, Location, Merchant, Role, User
+
+API_KEY_PREFIX = "lk_"
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name, allow_unicode=False)[:48] or "merchant"
+    slug = base
+    while Merchant.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return slug
+
+
+@transaction.atomic
+def merchant_sign_up(
+    *, business_name: str, country: str, currency: str, time_zone: str, email: str, password: str, full_name: str = ""
+) -> tuple[Merchant, User]:
+    """Create a merchant and its owner. The caller has validated the fields; the
+    e-mail's uniqueness is rechecked here under the database constraint."""
+    email = email.strip().lower()
+    if User.objects.filter(email=email).exists():
+        raise MerchantError(_("A user with this e-mail already exists."), field="email")
+    merchant = Merchant(
+        name=business_name.strip(),
+        slug=_unique_slug(business_name),
+        country=country.upper(),
+        currency=currency.upper(),
+        time_zone=time_zone,
+    )
+    merchant.full_clean()
+    merchant.save()
+    owner = User(email=email, full_name=full_name, merchant=merchant, role=Role.OWNER)
+    validate_password(password, owner)
+    owner.set_password(password)
+    try:
+        with transaction.atomic():
+            owner.save()
+    except IntegrityError as exc:
+        raise MerchantError(_("A user with this e-mail already exists."), field="email") from exc
+    return merchant, owner
+
+
+def location_save(*, location: Location) -> Location:
+    location.full_clean()
+    location.save()
+    return location
+
+
+@dataclass(frozen=True)
+class IssuedInvitation:
+    invitation: Invitation
+    token: str
+
+    @property
+    def path(self) -> str:
+        from django.urls import reverse
+
+        return reverse("invitation_accept", args=[self.token])
+
+
+@transaction.atomic
+def invitation_create(
+    *, merchant: Merchant, email: str, role: str, actor: User, now: datetime | None = None
+) -> IssuedInvitation:
+    now = now or timezone.now()
+    email = email.strip().lower()
+    if role not in Role.values:
+        raise MerchantError(_("Unknown role."), field="role")
+    if User.objects.filter(email=email).exists():
+        raise MerchantError(_("A user with this e-mail already exists."), field="email")
+    # A new invitation replaces any pending one for the same address.
+    Invitation.objects.for_merchant(merchant).filter(
+        email=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        merchant=merchant,
+        email=email,
+        role=role,
+        token_hash=_sha256(token),
+        invited_by=actor,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.INVITATION_TTL_HOURS),
+    )
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitation:
+    """The pending invitation behind a token, or InvitationInvalid saying why not."""
+    now = now or timezone.now()
+    invitation = Invitation.objects.select_related("merchant").filter(token_hash=_sha256(token)).first()
+    if invitation is None or invitation.revoked_at is not None:
+        raise InvitationInvalid(_("This invitation link is not valid. Ask your manager for a new one."))
+    if invitation.accepted_at is not None:
+        raise InvitationInvalid(_("This invitation has already been used. Log in with your e-mail and password."))
+    if invitation.expires_at <= now:
+        raise InvitationInvalid(_("This invitation has expired. Ask your manager for a new one."))
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, password: str, full_name: str = "", now: datetime | None = None) -> User:
+    now = now or timezone.now()
+    invitation = invitation_for_token(token, now=now)
+    # Lock the invitation so that two tabs accepting at once create one user.
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise InvitationInvalid(_("This invitation has already been used. Log in with your e-mail and password."))
+    if User.objects.filter(email=invitation.email).exists():
+        raise InvitationInvalid(_("A user with this e-mail already exists."))
+    user = User(email=invitation.email, full_name=full_name, merchant=invitation.merchant, role=invitation.role)
+    validate_password(password, user)
+    user.set_password(password)
+    user.save()
+    invitation.accepted_at = now
+    invitation.save(update_fields=["accepted_at"])
+    return user
+
+
+def staff_deactivate(*, merchant: Merchant, user: User, actor: User) -> None:
+    if user.merchant_id != merchant.pk:
+        raise MerchantError(_("Unknown staff member."))
+    if user.pk == actor.pk:
+        raise MerchantError(_("You cannot deactivate yourself."))
+    if (
+        user.role == Role.OWNER
+        and not merchant.staff.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk).exists()
+    ):
+        raise MerchantError(_("A merchant must keep at least one active owner."))
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str
+
+
+def api_key_create(*, merchant: Merchant, location: Location, name: str, actor: User | None) -> IssuedApiKey:
+    if location.merchant_id != merchant.pk:
+        raise MerchantError(_("Unknown location."), field="location")
+    prefix = secrets.token_hex(4)
+    secret = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        merchant=merchant,
+        location=location,
+        name=name.strip() or location.name,
+        prefix=prefix,
+        key_hash=_sha256(secret),
+        created_by=actor,
+    )
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> None:
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+
+
+def api_key_for_secret(secret: str) -> ApiKey | None:
+    """The active key matching ``secret``, compared in constant time, or None."""
+    if not secret.startswith(API_KEY_PREFIX):
+        return None
+    prefix, _sep, _rest = secret[len(API_KEY_PREFIX) :].partition("_")
+    api_key = (
+        ApiKey.objects.select_related("merchant", "location")
+        .filter(prefix=prefix, revoked_at__isnull=True, merchant__is_active=True)
+        .first()
+    )
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, _sha256(secret)):
+        return None
+    return api_key
+
+
+def api_key_touch(*, api_key: ApiKey, now: datetime | None = None) -> None:
+    """Record use, at most once a minute per key, so hot keys don't write on every call."""
+    now = now or timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now

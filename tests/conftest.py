@@ -1,0 +1,60 @@
+"""Shared fixtures. Tests run on real PostgreSQL (DATABASE_URL) and real Redis
+(CELERY_BROKER_URL); people are named after their roles."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+from tests import factories
+
+
+def pytest_configure(config):
+    if not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise pytest.UsageError(
+            "The tests run on PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty "
+            "(make test does this for you)."
+        )
+    os.makedirs(settings.BASE_DIR / "artifacts", exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def merchant(db):
+    return factories.MerchantFactory(name="Кофейня «Зерно»")
+
+
+@pytest.fixture
+def location(merchant):
+    return factories.LocationFactory(merchant=merchant, name="Тверская")
+
+
+@pytest.fixture
+def owner(merchant):
+    return factories.UserFactory(merchant=merchant, role="owner", email="owner@zerno.test")
+
+
+@pytest.fixture
+def marketer(merchant):
+    return factories.UserFactory(merchant=merchant, role="marketer", email="marketer@zerno.test")
+
+
+@pytest.fixture
+def cashier(merchant):
+    return factories.UserFactory(merchant=merchant, role="cashier", email="cashier@zerno.test")
+
+
+@pytest.fixture
+def other_merchant(db):
+    return factories.MerchantFactory(name="Barbershop Other")
+
+
+@pytest.fixture
+def other_owner(other_merchant):
+    return factories.UserFactory(merchant=other_merchant, role="owner", email="owner@other.test")

@@ -1,0 +1,43 @@
+import factory
+
+from merchants.models import Location, Merchant, User
+
+PASSWORD = "correct-horse-battery"
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Merchant
+
+    name = factory.Sequence(lambda n: f"Merchant {n}")
+    slug = factory.Sequence(lambda n: f"merchant-{n}")
+    country = "RU"
+    currency = "RUB"
+    time_zone = "Europe/Moscow"
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Location
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Location {n}")
+    address = "Тверская ул., 1, Москва"
+    latitude = "55.757600"
+    longitude = "37.613700"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    merchant = factory.SubFactory(MerchantFactory)
+    role = "owner"
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
