@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("merchants.urls")),
+    path("", include("loyalty.urls")),
 ]
 
 if settings.DEBUG:
