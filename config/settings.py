@@ -210,6 +210,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
 }
+# Requests per API key ("600/min", "20/s"); counted in the cache, so set CACHE_URL with several workers.
+POS_API_THROTTLE_RATE = env_str("POS_API_THROTTLE_RATE", "600/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty POS API",
     "DESCRIPTION": "Accrue and redeem points from a till. Authenticate with a location's API key.",
