@@ -222,6 +222,21 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Wallet integrations. Base URLs and hosts come from here so that tests can
+# point the clients at fake servers on 127.0.0.1.
+# APNs (Apple Wallet pass updates): HTTP/2 with the pass certificate as client cert.
+APNS_HOST = env_str("APNS_HOST", "api.push.apple.com")
+APNS_PORT = env_int("APNS_PORT", 443)
+# Extra CA bundle (PEM) trusted for the APNs server; empty means the usual CAs.
+APNS_CA_FILE = env_str("APNS_CA_FILE")
+# Apple WWDR intermediate (PEM) embedded in pass signatures; empty means the
+# G4 certificate shipped in loyalty/wallet/certs/.
+APPLE_WWDR_CERT_FILE = env_str("APPLE_WWDR_CERT_FILE")
+GOOGLE_WALLET_API_URL = env_str(
+    "GOOGLE_WALLET_API_URL", "https://walletobjects.googleapis.com/walletobjects/v1"
+).rstrip("/")
+GOOGLE_WALLET_SAVE_URL = env_str("GOOGLE_WALLET_SAVE_URL", "https://pay.google.com/gp/v/save/")
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}
