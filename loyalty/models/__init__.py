@@ -1,0 +1,22 @@
+from .cards import Card, CardEvent, CardStatus, ConsentRecord, Customer, Source, TierChange
+from .ledger import EntryKind, LedgerEntry, Lot, Purchase, Refund
+from .rules import Mechanic, Program, ProgramVersion, Tier
+
+__all__ = [
+    "Card",
+    "CardEvent",
+    "CardStatus",
+    "ConsentRecord",
+    "Customer",
+    "EntryKind",
+    "LedgerEntry",
+    "Lot",
+    "Mechanic",
+    "Program",
+    "ProgramVersion",
+    "Purchase",
+    "Refund",
+    "Source",
+    "Tier",
+    "TierChange",
+]
