@@ -1,0 +1,573 @@
+"""Apple Wallet store cards: pass.json from plain data, the signed ``.pkpass`` archive, and a checker.
+
+``build_pkpass(content, images=…, signer=…)`` returns the archive bytes.
+Everything except the signature's signingTime is deterministic: same input,
+same pass.json, manifest and ZIP layout. ``validate_pkpass(bytes)`` lists what
+an iPhone would reject (wallet spec §6.3); tests use it on every pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+from cryptography.x509.oid import NameOID
+from django.conf import settings
+
+from loyalty.wallet.certificates import PassCertificate
+from loyalty.wallet.images import hex_to_rgb
+
+PKPASS_MIME_TYPE = "application/vnd.apple.pkpass"
+BARCODE_FORMATS = {
+    "qr": "PKBarcodeFormatQR",
+    "pdf417": "PKBarcodeFormatPDF417",
+    "code128": "PKBarcodeFormatCode128",
+    "aztec": "PKBarcodeFormatAztec",
+}
+MAX_LOCATIONS = 10
+MIN_AUTH_TOKEN_LENGTH = 16
+LANGUAGES = ("ru", "en")
+WWDR_SUBJECT_CN = "Apple Worldwide Developer Relations Certification Authority"
+_BUNDLED_WWDR = Path(__file__).parent / "certs" / "AppleWWDRCAG4.pem"
+_IMAGE_NAME = re.compile(r"^(icon|logo|strip)(@[23]x)?\.png$")
+# A fixed timestamp for ZIP entries keeps the archive byte-for-byte reproducible.
+_ZIP_DATE = (2000, 1, 1, 0, 0, 0)
+
+# Labels and default change messages are written in English in pass.json and
+# translated by xx.lproj/pass.strings, keyed by the English text (Apple's way).
+# Keeping %@ in the English key means every changeMessage contains it as written.
+RUSSIAN: dict[str, str] = {
+    "Points": "Баллы",
+    "Stamps": "Штампы",
+    "Tier": "Уровень",
+    "Member": "Владелец",
+    "Terms": "Условия программы",
+    "Contacts": "Контакты",
+    "Website": "Сайт",
+    "Phone": "Телефон",
+    "Balance: %@": "Баланс: %@",
+    "Stamps: %@": "Штампы: %@",
+    "Your tier: %@": "Ваш уровень: %@",
+}
+STRINGS: dict[str, dict[str, str]] = {"ru": RUSSIAN, "en": {key: key for key in RUSSIAN}}
+
+
+class PassContentError(ValueError):
+    """The pass data breaks one of Apple's rules."""
+
+
+@dataclass(frozen=True)
+class PassLocation:
+    latitude: Decimal
+    longitude: Decimal
+    relevant_text: str = ""
+
+
+@dataclass(frozen=True)
+class PassContent:
+    """What one customer's store card shows. Colours are ``#rrggbb``."""
+
+    serial_number: str
+    authentication_token: str
+    organization_name: str
+    description: str
+    barcode_message: str
+    background_color: str = "#ffffff"
+    foreground_color: str = "#1c1c1e"
+    label_color: str = "#6e6e73"
+    logo_text: str = ""
+    # Front: points or stamps (whichever is set), tier, customer name.
+    points: int | None = None
+    stamps: int | None = None
+    stamps_goal: int | None = None
+    tier: str = ""
+    customer_name: str = ""
+    # Back.
+    terms: str = ""
+    contacts: str = ""
+    website: str = ""
+    phone: str = ""
+    barcode_format: str = "qr"
+    barcode_alt_text: str = ""
+    locations: tuple[PassLocation, ...] = ()
+    # Without a trailing /v1: the device appends /v1/… itself.
+    web_service_url: str = ""
+    # Shown on the lock screen when the value changes; must contain %@. Empty: a localised default.
+    balance_change_message: str = ""
+    tier_change_message: str = ""
+    voided: bool = False
+    sharing_prohibited: bool = True
+    extra_back_fields: tuple[tuple[str, str], ...] = field(default=())
+
+
+@functools.cache
+def _load_wwdr(path: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(path).read_bytes())
+
+
+def wwdr_certificate() -> x509.Certificate:
+    """Apple's WWDR intermediate to embed in signatures (settings.APPLE_WWDR_CERT_FILE or the bundled G4)."""
+    return _load_wwdr(str(getattr(settings, "APPLE_WWDR_CERT_FILE", "") or _BUNDLED_WWDR))
+
+
+def rgb(color: str) -> str:
+    try:
+        r, g, b = hex_to_rgb(color)
+    except ValueError:
+        raise PassContentError(f"colour must be #rrggbb, got {color!r}")
+    return f"rgb({r}, {g}, {b})"
+
+
+def _field(key: str, value, *, label: str | None = None, change_message: str | None = None, **extra) -> dict:
+    item = {"key": key, "value": value}
+    if label is not None:
+        item["label"] = label
+    if change_message:
+        if "%@" not in change_message:
+            raise PassContentError(f"changeMessage for {key!r} must contain %@")
+        item["changeMessage"] = change_message
+    item.update(extra)
+    return item
+
+
+def pass_json(content: PassContent, *, pass_type_identifier: str, team_identifier: str) -> dict:
+    """The pass.json dictionary; labels are keys resolved by the xx.lproj/pass.strings files."""
+    if not content.serial_number:
+        raise PassContentError("serialNumber is required")
+    if content.barcode_format not in BARCODE_FORMATS:
+        raise PassContentError(f"barcode format must be one of {sorted(BARCODE_FORMATS)}")
+    if not content.barcode_message:
+        raise PassContentError("the barcode needs a message")
+    try:
+        content.barcode_message.encode("iso-8859-1")
+    except UnicodeEncodeError:
+        raise PassContentError("the barcode message must be Latin-1 (card numbers, tokens)")
+    if len(content.locations) > MAX_LOCATIONS:
+        raise PassContentError(f"at most {MAX_LOCATIONS} locations, got {len(content.locations)}")
+
+    data: dict = {
+        "formatVersion": 1,
+        "passTypeIdentifier": pass_type_identifier,
+        "teamIdentifier": team_identifier,
+        "serialNumber": content.serial_number,
+        "organizationName": content.organization_name,
+        "description": content.description,
+        "backgroundColor": rgb(content.background_color),
+        "foregroundColor": rgb(content.foreground_color),
+        "labelColor": rgb(content.label_color),
+        "sharingProhibited": content.sharing_prohibited,
+        "barcodes": [
+            {
+                "format": BARCODE_FORMATS[content.barcode_format],
+                "message": content.barcode_message,
+                "messageEncoding": "iso-8859-1",
+                **({"altText": content.barcode_alt_text} if content.barcode_alt_text else {}),
+            }
+        ],
+    }
+    if content.logo_text:
+        data["logoText"] = content.logo_text
+    if content.web_service_url or content.authentication_token:
+        _check_web_service(content.web_service_url, content.authentication_token)
+        data["webServiceURL"] = content.web_service_url
+        data["authenticationToken"] = content.authentication_token
+    if content.locations:
+        data["locations"] = [
+            {
+                "latitude": float(loc.latitude),
+                "longitude": float(loc.longitude),
+                **({"relevantText": loc.relevant_text} if loc.relevant_text else {}),
+            }
+            for loc in content.locations
+        ]
+    if content.voided:
+        data["voided"] = True
+
+    primary, secondary, auxiliary = [], [], []
+    if content.stamps is not None:
+        goal = content.stamps_goal or 0
+        value = f"{content.stamps} / {goal}" if goal else str(content.stamps)
+        # The strip image shows the stamps, so the count goes below it, not over it.
+        secondary.append(
+            _field(
+                "stamps",
+                value,
+                label="Stamps",
+                change_message=content.balance_change_message or "Stamps: %@",
+            )
+        )
+    elif content.points is not None:
+        primary.append(
+            _field(
+                "points",
+                int(content.points),
+                label="Points",
+                change_message=content.balance_change_message or "Balance: %@",
+                numberStyle="PKNumberStyleDecimal",
+            )
+        )
+    if content.tier:
+        secondary.append(
+            _field("tier", content.tier, label="Tier", change_message=content.tier_change_message or "Your tier: %@")
+        )
+    if content.customer_name:
+        auxiliary.append(_field("name", content.customer_name, label="Member"))
+
+    back = []
+    for key, label in (("terms", "Terms"), ("contacts", "Contacts"), ("website", "Website"), ("phone", "Phone")):
+        value = getattr(content, key)
+        if value:
+            extra = {}
+            if key == "website":
+                extra["dataDetectorTypes"] = ["PKDataDetectorTypeLink"]
+            elif key == "phone":
+                extra["dataDetectorTypes"] = ["PKDataDetectorTypePhoneNumber"]
+            back.append(_field(key, value, label=label, **extra))
+    for index, (label, value) in enumerate(content.extra_back_fields):
+        back.append(_field(f"extra{index}", value, label=label))
+
+    data["storeCard"] = {
+        key: fields
+        for key, fields in (
+            ("primaryFields", primary),
+            ("secondaryFields", secondary),
+            ("auxiliaryFields", auxiliary),
+            ("backFields", back),
+        )
+        if fields
+    }
+    return data
+
+
+def _check_web_service(url: str, token: str) -> None:
+    if not url or not token:
+        raise PassContentError("webServiceURL and authenticationToken go together")
+    if len(token) < MIN_AUTH_TOKEN_LENGTH:
+        raise PassContentError(f"authenticationToken must be at least {MIN_AUTH_TOKEN_LENGTH} characters")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.netloc:
+        raise PassContentError(f"webServiceURL must be an absolute URL, got {url!r}")
+    if "v1" in parts.path.strip("/").split("/"):
+        raise PassContentError("webServiceURL must not include v1: the device appends /v1/… itself")
+
+
+def pass_strings(language: str) -> bytes:
+    """An ``xx.lproj/pass.strings`` file (UTF-8, which iOS accepts alongside UTF-16)."""
+    lines = [f'"{_escape(key)}" = "{_escape(text)}";' for key, text in sorted(STRINGS[language].items())]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def manifest_for(files: Mapping[str, bytes]) -> bytes:
+    return json.dumps(
+        {name: hashlib.sha1(data).hexdigest() for name, data in sorted(files.items())},
+        indent=2,
+        sort_keys=True,
+    ).encode()
+
+
+def sign_manifest(manifest: bytes, signer: PassCertificate, wwdr: x509.Certificate | None = None) -> bytes:
+    """Detached PKCS#7 (DER) with signingTime, SHA-256, signer cert plus WWDR (spec §1.3).
+
+    ``Binary`` stops cryptography turning LF into CRLF, which would break the digest.
+    """
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(manifest)
+        .add_signer(signer.certificate, signer.private_key, hashes.SHA256())
+        .add_certificate(wwdr or wwdr_certificate())
+        .sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
+    )
+
+
+def build_pkpass(
+    content: PassContent,
+    *,
+    images: Mapping[str, bytes],
+    signer: PassCertificate,
+    wwdr: x509.Certificate | None = None,
+) -> bytes:
+    """The signed ``.pkpass``. ``images`` maps names like ``icon@2x.png`` to PNG bytes; icon.png is required."""
+    for name in images:
+        if not _IMAGE_NAME.match(name):
+            raise PassContentError(f"unexpected image name {name!r}")
+    if "icon.png" not in images:
+        raise PassContentError("icon.png is required")
+    data = pass_json(content, pass_type_identifier=signer.pass_type_identifier, team_identifier=signer.team_identifier)
+    files: dict[str, bytes] = {
+        "pass.json": json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8"),
+        **images,
+    }
+    for language in LANGUAGES:
+        files[f"{language}.lproj/pass.strings"] = pass_strings(language)
+    manifest = manifest_for(files)
+    files["manifest.json"] = manifest
+    files["signature"] = sign_manifest(manifest, signer, wwdr)
+    return _zip(files)
+
+
+def _zip(files: Mapping[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    order = sorted(files, key=lambda n: (n in ("manifest.json", "signature"), n))
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in order:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return buffer.getvalue()
+
+
+# --- Checking a pass as an iPhone would (spec §6.3) -------------------------------------------
+
+_REQUIRED_KEYS = (
+    "formatVersion",
+    "passTypeIdentifier",
+    "serialNumber",
+    "teamIdentifier",
+    "organizationName",
+    "description",
+)
+_STYLE_KEYS = ("boardingPass", "coupon", "eventTicket", "generic", "storeCard")
+_FIELD_GROUPS = ("headerFields", "primaryFields", "secondaryFields", "auxiliaryFields", "backFields")
+_RGB = re.compile(r"^rgb\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*\)$")
+_ISO_WITH_ZONE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def validate_pkpass(data: bytes, *, now: dt.datetime | None = None, allow_http: bool = False) -> list[str]:
+    """What is wrong with a ``.pkpass`` (empty list: nothing found)."""
+    problems: list[str] = []
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        files = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        return [f"not a ZIP archive: {exc}"]
+
+    for name in ("pass.json", "manifest.json", "signature", "icon.png"):
+        if name not in files:
+            problems.append(f"missing {name}")
+    for name in files:
+        if (
+            name.startswith("__MACOSX/")
+            or name.endswith(".DS_Store")
+            or "/" in name.strip("/").replace(".lproj/", "", 1)
+        ):
+            problems.append(f"stray file {name}")
+    if problems:
+        return problems
+
+    try:
+        manifest = json.loads(files["manifest.json"])
+    except ValueError:
+        return ["manifest.json is not JSON"]
+    expected = {n for n in files if n not in ("manifest.json", "signature")}
+    if set(manifest) != expected:
+        missing, extra = sorted(expected - set(manifest)), sorted(set(manifest) - expected)
+        problems.append(f"manifest does not list exactly the files (missing {missing}, extra {extra})")
+    for name in sorted(expected & set(manifest)):
+        if hashlib.sha1(files[name]).hexdigest() != manifest[name]:
+            problems.append(f"manifest hash wrong for {name}")
+
+    raw = files["pass.json"]
+    if raw.startswith(b"\xef\xbb\xbf"):
+        problems.append("pass.json starts with a BOM")
+    try:
+        pkpass = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return [*problems, "pass.json is not UTF-8 JSON"]
+    problems += _check_pass_json(pkpass, allow_http=allow_http)
+    problems += _check_signature(
+        files["signature"],
+        files["manifest.json"],
+        pkpass.get("passTypeIdentifier"),
+        pkpass.get("teamIdentifier"),
+        now or dt.datetime.now(dt.UTC),
+    )
+    return problems
+
+
+def _check_pass_json(p: dict, *, allow_http: bool) -> list[str]:
+    problems = [f"pass.json lacks {key}" for key in _REQUIRED_KEYS if key not in p]
+    if p.get("formatVersion") != 1:
+        problems.append("formatVersion must be 1")
+    styles = [key for key in _STYLE_KEYS if key in p]
+    if len(styles) != 1:
+        problems.append(f"exactly one pass style expected, got {styles}")
+    for key in ("backgroundColor", "foregroundColor", "labelColor"):
+        if key in p and not _RGB.match(str(p[key])):
+            problems.append(f"{key} is not rgb(r, g, b)")
+    url, token = p.get("webServiceURL"), p.get("authenticationToken")
+    if (url is None) != (token is None):
+        problems.append("webServiceURL and authenticationToken must come together")
+    if url is not None:
+        scheme = urlsplit(url).scheme
+        if scheme != "https" and not (allow_http and scheme == "http"):
+            problems.append("webServiceURL must be HTTPS")
+        if "v1" in urlsplit(url).path.strip("/").split("/"):
+            problems.append("webServiceURL must not include v1")
+        if not isinstance(token, str) or len(token) < MIN_AUTH_TOKEN_LENGTH:
+            problems.append("authenticationToken must be at least 16 characters")
+    seen: set[str] = set()
+    for style in styles:
+        for group in _FIELD_GROUPS:
+            for item in p[style].get(group, []):
+                key = item.get("key")
+                if not key or "value" not in item:
+                    problems.append(f"{group} field without key or value")
+                elif key in seen:
+                    problems.append(f"field key {key!r} used twice")
+                seen.add(key)
+                message = item.get("changeMessage")
+                if message is not None and "%@" not in message:
+                    problems.append(f"changeMessage of {key!r} lacks %@")
+    for barcode in p.get("barcodes", []):
+        if barcode.get("format") not in BARCODE_FORMATS.values():
+            problems.append(f"barcode format {barcode.get('format')!r} not allowed")
+        if not barcode.get("message") or not barcode.get("messageEncoding"):
+            problems.append("barcode needs message and messageEncoding")
+    if len(p.get("locations", [])) > MAX_LOCATIONS:
+        problems.append("more than 10 locations")
+    for key in ("relevantDate", "expirationDate"):
+        if key in p and not _ISO_WITH_ZONE.match(str(p[key])):
+            problems.append(f"{key} is not ISO-8601 with a time zone")
+    return problems
+
+
+# Minimal DER reading, enough to check a CMS SignedData without a PKCS#7 verify API.
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int, int]:
+    """(tag, header start, content start, end) of the element at ``pos``."""
+    tag = data[pos]
+    length = data[pos + 1]
+    start = pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    end = start + length
+    if end > len(data):
+        raise ValueError("truncated DER")
+    return tag, pos, start, end
+
+
+def _children(data: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    items, pos = [], start
+    while pos < end:
+        item = _tlv(data, pos)
+        items.append(item)
+        pos = item[3]
+    return items
+
+
+def _oid(dotted: str) -> bytes:
+    parts = [int(p) for p in dotted.split(".")]
+    out = bytearray([parts[0] * 40 + parts[1]])
+    for value in parts[2:]:
+        chunk = [value & 0x7F]
+        value >>= 7
+        while value:
+            chunk.append(0x80 | (value & 0x7F))
+            value >>= 7
+        out += bytes(reversed(chunk))
+    return bytes(out)
+
+
+_OID_SIGNED_DATA = _oid("1.2.840.113549.1.7.2")
+_OID_MESSAGE_DIGEST = _oid("1.2.840.113549.1.9.4")
+_OID_SIGNING_TIME = _oid("1.2.840.113549.1.9.5")
+_OID_SHA256 = _oid("2.16.840.1.101.3.4.2.1")
+
+
+def _check_signature(
+    signature: bytes, manifest: bytes, pass_type: str | None, team: str | None, now: dt.datetime
+) -> list[str]:
+    try:
+        certs = pkcs7.load_der_pkcs7_certificates(signature)
+        _, _, start, end = _tlv(signature, 0)
+        oid, content = _children(signature, start, end)[:2]
+        if signature[oid[2] : oid[3]] != _OID_SIGNED_DATA:
+            return ["signature is not a CMS SignedData"]
+        _, _, sd_start, sd_end = _tlv(signature, content[2])
+        parts = _children(signature, sd_start, sd_end)
+        encap = _children(signature, parts[2][2], parts[2][3])
+        signer_infos = _children(signature, parts[-1][2], parts[-1][3])
+        signer_info = _children(signature, signer_infos[0][2], signer_infos[0][3])
+    except (ValueError, IndexError) as exc:
+        return [f"signature cannot be read: {exc}"]
+
+    problems = []
+    if len(encap) > 1:
+        problems.append("signature is not detached (eContent present)")
+    sid = _children(signature, signer_info[1][2], signer_info[1][3])
+    serial = int.from_bytes(signature[sid[1][2] : sid[1][3]], "big", signed=True)
+    signer = next((c for c in certs if c.serial_number == serial), None)
+    if signer is None:
+        return [*problems, "signer certificate not embedded in the signature"]
+    digest_alg = _children(signature, signer_info[2][2], signer_info[2][3])[0]
+    if signature[digest_alg[2] : digest_alg[3]] != _OID_SHA256:
+        problems.append("signature digest is not SHA-256")
+    attrs = signer_info[3]
+    if signature[attrs[1]] != 0xA0:
+        return [*problems, "Signature must contain a signing date (no signed attributes)"]
+    values: dict[bytes, bytes] = {}
+    for attribute in _children(signature, attrs[2], attrs[3]):
+        attr_oid, attr_values = _children(signature, attribute[2], attribute[3])
+        first = _children(signature, attr_values[2], attr_values[3])[0]
+        values[signature[attr_oid[2] : attr_oid[3]]] = signature[first[2] : first[3]]
+    if _OID_SIGNING_TIME not in values:
+        problems.append("Signature must contain a signing date")
+    if values.get(_OID_MESSAGE_DIGEST) != hashlib.sha256(manifest).digest():
+        problems.append("Manifest signature did not verify successfully (digest differs)")
+    signed_attrs = b"\x31" + signature[attrs[1] + 1 : attrs[3]]
+    sig_value = signature[signer_info[5][2] : signer_info[5][3]]
+    public_key = signer.public_key()
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(sig_value, signed_attrs, padding.PKCS1v15(), hashes.SHA256())
+        elif isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(sig_value, signed_attrs, ec.ECDSA(hashes.SHA256()))
+        else:
+            problems.append("signer key type not supported")
+    except InvalidSignature:
+        problems.append("Manifest signature did not verify successfully")
+
+    uid = signer.subject.get_attributes_for_oid(NameOID.USER_ID)
+    ou = signer.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    if not uid or uid[0].value != pass_type:
+        problems.append("The passTypeIdentifier does not match the certificate UID")
+    if not ou or ou[0].value != team:
+        problems.append("The teamIdentifier does not match the certificate OU")
+    if not signer.not_valid_before_utc <= now <= signer.not_valid_after_utc:
+        problems.append("signer certificate is expired or not yet valid")
+    issuer = next((c for c in certs if c.subject == signer.issuer), None)
+    if issuer is None:
+        problems.append("WWDR intermediate missing from the signature")
+    else:
+        cn = issuer.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        ou_issuer = issuer.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+        if not cn or cn[0].value != WWDR_SUBJECT_CN or not ou_issuer or ou_issuer[0].value != "G4":
+            problems.append("signer is not issued by the WWDR G4 intermediate")
+        try:
+            signer.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            problems.append("signer certificate was not issued by the embedded intermediate")
+    return problems

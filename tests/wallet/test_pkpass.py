@@ -1,0 +1,279 @@
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from loyalty.wallet import apple, certificates
+from loyalty.wallet.apple import PassContent, PassContentError, PassLocation
+
+CONTENT = PassContent(
+    serial_number="c0ffee-0001",
+    authentication_token="a" * 32,
+    organization_name="Кофейня «Зерно»",
+    description="Карта лояльности «Зерно»",
+    barcode_message="ZRN-0001-7731",
+    barcode_alt_text="0001 7731",
+    background_color="#3b2417",
+    foreground_color="#ffffff",
+    label_color="#e8d5c0",
+    points=1250,
+    tier="Золото",
+    customer_name="Анна",
+    terms="1 балл за каждые 10 ₽.\nБаллы сгорают через год.",
+    contacts="Тверская, 1",
+    website="https://zerno.example",
+    phone="+7 495 000-00-00",
+    locations=(PassLocation(Decimal("55.7558"), Decimal("37.6173"), "Заходите за кофе"),),
+    web_service_url="https://api.example/wallet/m42/",
+)
+
+
+@pytest.fixture
+def pkpass(signer, pki, card_images):
+    return apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert)
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_pass_passes_structural_validation(pkpass):
+    assert apple.validate_pkpass(pkpass) == []
+
+
+def test_archive_contents_and_pass_json(pkpass, pki):
+    files = unzip(pkpass)
+    assert {"pass.json", "manifest.json", "signature", "icon.png", "icon@2x.png", "icon@3x.png", "strip@3x.png"} <= set(
+        files
+    )
+    assert {"ru.lproj/pass.strings", "en.lproj/pass.strings"} <= set(files)
+    data = json.loads(files["pass.json"])
+    assert data["passTypeIdentifier"] == pki.pass_type_identifier
+    assert data["teamIdentifier"] == pki.team_identifier
+    assert data["backgroundColor"] == "rgb(59, 36, 23)"
+    assert data["barcodes"] == [
+        {
+            "format": "PKBarcodeFormatQR",
+            "message": "ZRN-0001-7731",
+            "messageEncoding": "iso-8859-1",
+            "altText": "0001 7731",
+        }
+    ]
+    card = data["storeCard"]
+    assert card["primaryFields"][0]["value"] == 1250
+    assert card["primaryFields"][0]["changeMessage"] == "Balance: %@"
+    assert card["secondaryFields"][0]["changeMessage"] == "Your tier: %@"
+    assert [f["key"] for f in card["backFields"]] == ["terms", "contacts", "website", "phone"]
+    assert data["locations"] == [{"latitude": 55.7558, "longitude": 37.6173, "relevantText": "Заходите за кофе"}]
+    assert data["webServiceURL"] == "https://api.example/wallet/m42/"
+    assert "voided" not in data
+    assert not files["pass.json"].startswith(b"\xef\xbb\xbf")
+    ru = files["ru.lproj/pass.strings"].decode()
+    assert '"Balance: %@" = "Баланс: %@";' in ru
+
+
+def test_manifest_lists_sha1_of_every_other_file(pkpass):
+    files = unzip(pkpass)
+    manifest = json.loads(files["manifest.json"])
+    assert set(manifest) == set(files) - {"manifest.json", "signature"}
+    for name, digest in manifest.items():
+        assert hashlib.sha1(files[name]).hexdigest() == digest
+
+
+def test_build_is_deterministic_apart_from_the_signature(signer, pki, card_images):
+    one = unzip(apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert))
+    two = unzip(apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert))
+    assert one.keys() == two.keys()
+    assert {n: d for n, d in one.items() if n != "signature"} == {n: d for n, d in two.items() if n != "signature"}
+
+
+openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+
+
+def _smime_verify(tmp_path, files, pki):
+    (tmp_path / "signature").write_bytes(files["signature"])
+    (tmp_path / "manifest.json").write_bytes(files["manifest.json"])
+    return subprocess.run(
+        [
+            "openssl", "smime", "-verify", "-binary", "-inform", "DER",
+            "-in", str(tmp_path / "signature"), "-content", str(tmp_path / "manifest.json"),
+            "-CAfile", str(pki.files["root"]), "-purpose", "any", "-out", "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+
+
+@openssl
+def test_signature_verifies_with_openssl_against_the_root(pkpass, pki, tmp_path):
+    result = _smime_verify(tmp_path, unzip(pkpass), pki)
+    assert result.returncode == 0, result.stderr
+    assert "Verification successful" in result.stderr
+
+
+@openssl
+def test_flipping_a_manifest_byte_breaks_the_signature(pkpass, pki, tmp_path):
+    files = unzip(pkpass)
+    manifest = bytearray(files["manifest.json"])
+    manifest[10] ^= 0x01
+    files["manifest.json"] = bytes(manifest)
+    result = _smime_verify(tmp_path, files, pki)
+    assert result.returncode != 0
+    assert "digest failure" in result.stderr
+
+
+@openssl
+def test_signature_has_signing_time_digest_and_both_certificates(pkpass, tmp_path):
+    (tmp_path / "signature").write_bytes(unzip(pkpass)["signature"])
+    printed = subprocess.run(
+        ["openssl", "cms", "-cmsout", "-print", "-inform", "DER", "-in", str(tmp_path / "signature")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "signingTime" in printed
+    assert "messageDigest" in printed
+    assert "eContent: <ABSENT>" in printed
+    assert "sha256" in printed
+    assert "Apple Worldwide Developer Relations Certification Authority" in printed
+    assert "Pass Type ID: pass.com.example.loyalty" in printed
+
+
+@openssl
+def test_newlines_in_manifest_survive_thanks_to_binary(signer, pki, tmp_path):
+    # The manifest is pretty-printed (LF line ends); without Binary it would fail.
+    manifest = apple.manifest_for({"pass.json": b"{}", "icon.png": b"x"})
+    assert b"\n" in manifest
+    files = {"manifest.json": manifest, "signature": apple.sign_manifest(manifest, signer, pki.wwdr.cert)}
+    assert _smime_verify(tmp_path, files, pki).returncode == 0
+
+
+def test_validator_catches_a_tampered_manifest(pkpass):
+    files = unzip(pkpass)
+    manifest = json.loads(files["manifest.json"])
+    manifest["icon.png"] = "0" * 40
+    files["manifest.json"] = json.dumps(manifest).encode()
+    problems = apple.validate_pkpass(_rezip(files))
+    assert "manifest hash wrong for icon.png" in problems
+    assert any("did not verify" in p for p in problems)
+
+
+def test_validator_catches_a_changed_pass_json(pkpass):
+    files = unzip(pkpass)
+    files["pass.json"] = files["pass.json"].replace(b"1250", b"9999")
+    assert apple.validate_pkpass(_rezip(files)) == ["manifest hash wrong for pass.json"]
+
+
+def test_validator_catches_stray_and_missing_files(pkpass):
+    files = unzip(pkpass)
+    del files["icon.png"]
+    files[".DS_Store"] = b""
+    problems = apple.validate_pkpass(_rezip(files))
+    assert "missing icon.png" in problems
+    assert "stray file .DS_Store" in problems
+
+
+def test_validator_rejects_a_pass_signed_by_a_wrong_uid_certificate(pki, card_images):
+    # A signer that claims the right identifier but whose certificate UID differs.
+    wrong = certificates.PassCertificate(
+        certificate=pki.wrong_uid.cert,
+        private_key=pki.wrong_uid.key,
+        pass_type_identifier=pki.pass_type_identifier,
+        team_identifier=pki.team_identifier,
+        not_valid_after=pki.wrong_uid.cert.not_valid_after_utc,
+    )
+    data = apple.build_pkpass(CONTENT, images=card_images, signer=wrong, wwdr=pki.wwdr.cert)
+    assert apple.validate_pkpass(data) == ["The passTypeIdentifier does not match the certificate UID"]
+
+
+def test_validator_rejects_an_expired_signer(pki, card_images):
+    expired = certificates.validate(pki.expired.cert, pki.expired.key, check_validity=False)
+    data = apple.build_pkpass(CONTENT, images=card_images, signer=expired, wwdr=pki.wwdr.cert)
+    assert apple.validate_pkpass(data) == ["signer certificate is expired or not yet valid"]
+
+
+def test_validator_rejects_a_signature_without_the_intermediate(signer, pki, card_images):
+    files = unzip(apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.root.cert))
+    problems = apple.validate_pkpass(_rezip(files))
+    assert "WWDR intermediate missing from the signature" in problems
+
+
+def _rezip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_stamp_card_puts_the_count_below_the_strip(signer, pki, card_images):
+    content = replace(CONTENT, points=None, stamps=4, stamps_goal=6)
+    data = json.loads(
+        unzip(apple.build_pkpass(content, images=card_images, signer=signer, wwdr=pki.wwdr.cert))["pass.json"]
+    )
+    assert "primaryFields" not in data["storeCard"]
+    assert data["storeCard"]["secondaryFields"][0] == {
+        "key": "stamps", "label": "Stamps", "value": "4 / 6", "changeMessage": "Stamps: %@"
+    }  # fmt: skip
+
+
+def test_blocked_card_is_voided(signer, pki, card_images):
+    data = apple.build_pkpass(replace(CONTENT, voided=True), images=card_images, signer=signer, wwdr=pki.wwdr.cert)
+    assert json.loads(unzip(data)["pass.json"])["voided"] is True
+    assert apple.validate_pkpass(data) == []
+
+
+@pytest.mark.parametrize("fmt,expected", [("pdf417", "PKBarcodeFormatPDF417"), ("code128", "PKBarcodeFormatCode128")])
+def test_barcode_formats(fmt, expected):
+    data = apple.pass_json(replace(CONTENT, barcode_format=fmt), pass_type_identifier="pass.x", team_identifier="T")
+    assert data["barcodes"][0]["format"] == expected
+
+
+def test_custom_change_message(signer):
+    data = apple.pass_json(
+        replace(CONTENT, balance_change_message="Теперь у вас %@ баллов"), pass_type_identifier="p", team_identifier="t"
+    )
+    assert data["storeCard"]["primaryFields"][0]["changeMessage"] == "Теперь у вас %@ баллов"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"balance_change_message": "Balance changed"}, "must contain %@"),
+        ({"web_service_url": "https://api.example/wallet/v1/"}, "must not include v1"),
+        ({"authentication_token": "short"}, "at least 16"),
+        ({"web_service_url": ""}, "go together"),
+        ({"locations": tuple(PassLocation(Decimal(1), Decimal(2)) for _ in range(11))}, "at most 10"),
+        ({"barcode_format": "datamatrix"}, "barcode format"),
+        ({"barcode_message": "Карта"}, "Latin-1"),
+        ({"background_color": "brown"}, "colour"),
+    ],
+)
+def test_bad_content_is_refused(changes, message):
+    with pytest.raises(PassContentError, match=message):
+        apple.pass_json(replace(CONTENT, **changes), pass_type_identifier="p", team_identifier="t")
+
+
+def test_icon_is_required(signer, pki, card_images):
+    without_icon = {n: d for n, d in card_images.items() if not n.startswith("icon")}
+    with pytest.raises(PassContentError, match="icon.png is required"):
+        apple.build_pkpass(CONTENT, images=without_icon, signer=signer, wwdr=pki.wwdr.cert)
+
+
+def test_bundled_wwdr_is_apple_g4():
+    cert = apple.wwdr_certificate()
+    assert format(cert.serial_number, "X") == "13DC77955271E53DC632E8CCFFE521F3CCC5CED2"
+    assert cert.not_valid_after_utc.year == 2030
+    assert (
+        cert.fingerprint(__import__("cryptography.hazmat.primitives.hashes", fromlist=["SHA256"]).SHA256())
+        .hex(":")
+        .upper()
+        .startswith("EA:47:57:88")
+    )
