@@ -1,19 +1,72 @@
-"""Reads for the loyalty app (stub: signatures fixed)."""
+"""Reads for the loyalty app. Every query starts from ``for_merchant``: another
+merchant's card is exactly as missing as a missing one."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import re
+from datetime import timedelta
 
-from loyalty.models import Card, LedgerEntry
+from django.db.models import F, Min, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import CardNotFound, InvalidPhone, LoyaltyError
+from loyalty.models import Card, CardStatus, LedgerEntry, Lot
+from loyalty.phones import normalize_phone
 
 
 def card_lookup(*, merchant, phone: str = "", card_number: str = "", barcode: str = "") -> Card:
-    raise NotImplementedError
+    """Find a card by exactly one of: phone (any common spelling), card number
+    (spaces and dashes ignored) or the scanned barcode payload."""
+    given = [name for name, value in (("phone", phone), ("card_number", card_number), ("barcode", barcode)) if value]
+    if len(given) != 1:
+        raise LoyaltyError(
+            _("Give exactly one of: phone, card number, barcode."), code="lookup_needs_one_key", field=None
+        )
+    cards = Card.objects.for_merchant(merchant).select_related("customer", "tier")
+    if phone:
+        e164 = normalize_phone(phone, region=merchant.country)
+        if e164 is None:
+            raise InvalidPhone()
+        card = cards.filter(customer__phone=e164).first()
+    elif card_number:
+        digits = re.sub(r"[\s-]", "", card_number)
+        card = cards.filter(number=digits).first() if digits.isdigit() and len(digits) <= 20 else None
+    else:
+        payload = barcode.strip()
+        card = cards.filter(barcode=payload).first() if len(payload) <= 64 else None
+    if card is None:
+        raise CardNotFound()
+    return card
 
 
 def card_history(*, merchant, card: Card, limit: int = 50) -> QuerySet[LedgerEntry]:
-    raise NotImplementedError
+    """The card's latest ledger entries, newest first."""
+    if card is None or card.merchant_id != merchant.pk:
+        raise CardNotFound()
+    limit = max(1, min(int(limit), 500))
+    return (
+        LedgerEntry.objects.for_merchant(merchant)
+        .filter(card_id=card.pk)
+        .select_related("purchase")
+        .order_by("-created_at", "-pk")[:limit]
+    )
 
 
 def points_expiring(*, merchant, within_days: int, now=None) -> QuerySet:
-    raise NotImplementedError
+    """Per active card: points in lots expiring within ``within_days`` and the
+    earliest of those expiry times. Rows: card_id, customer_id, points, earliest_expiry
+    (for "500 баллов сгорят до …")."""
+    now = now or timezone.now()
+    return (
+        Lot.objects.for_merchant(merchant)
+        .filter(
+            remaining__gt=0,
+            expires_at__gt=now,
+            expires_at__lte=now + timedelta(days=within_days),
+            card__status=CardStatus.ACTIVE,
+        )
+        .values("card_id", customer_id=F("card__customer_id"))
+        .annotate(points=Sum("remaining"), earliest_expiry=Min("expires_at"))
+        .order_by("earliest_expiry", "card_id")
+    )
