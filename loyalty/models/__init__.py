@@ -1,3 +1,4 @@
+from .api import IdempotentRequest
 from .cards import Card, CardEvent, CardStatus, ConsentRecord, Customer, Source, TierChange
 from .ledger import EntryKind, LedgerEntry, Lot, Purchase, Refund
 from .rules import Mechanic, Program, ProgramVersion, Tier
@@ -9,6 +10,7 @@ __all__ = [
     "ConsentRecord",
     "Customer",
     "EntryKind",
+    "IdempotentRequest",
     "LedgerEntry",
     "Lot",
     "Mechanic",
