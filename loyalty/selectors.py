@@ -10,8 +10,8 @@ from django.db.models import F, Min, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.exceptions import CardNotFound, InvalidPhone, LoyaltyError
-from loyalty.models import Card, CardStatus, LedgerEntry, Lot
+from loyalty.exceptions import CardNotFound, InvalidPhone, LoyaltyError, PurchaseNotFound
+from loyalty.models import Card, CardStatus, LedgerEntry, Lot, Purchase
 from loyalty.phones import normalize_phone
 
 
@@ -70,3 +70,32 @@ def points_expiring(*, merchant, within_days: int, now=None) -> QuerySet:
         .annotate(points=Sum("remaining"), earliest_expiry=Min("expires_at"))
         .order_by("earliest_expiry", "card_id")
     )
+
+
+# --- Reads for the POS API and the cashier page (added by the API engineer) ------------
+
+
+def purchase_lookup(*, merchant, purchase_id: int | None = None, receipt_id: str = "") -> Purchase:
+    """A purchase by its id or by the till's receipt id; another merchant's
+    purchase is as missing as a missing one."""
+    purchases = Purchase.objects.for_merchant(merchant).select_related("card")
+    if purchase_id is not None:
+        found = purchases.filter(pk=purchase_id).first()
+    elif receipt_id.strip():
+        found = purchases.filter(receipt_id=receipt_id.strip()).first()
+    else:
+        found = None
+    if found is None:
+        raise PurchaseNotFound()
+    return found
+
+
+def card_history_page(*, merchant, card: Card, before_id: int | None = None, limit: int = 50) -> list[LedgerEntry]:
+    """Up to ``limit`` + 1 of the card's entries older than entry ``before_id``
+    (keyset pagination, newest first; the extra one tells there is a next page)."""
+    if card is None or card.merchant_id != merchant.pk:
+        raise CardNotFound()
+    entries = LedgerEntry.objects.for_merchant(merchant).filter(card_id=card.pk).select_related("purchase")
+    if before_id is not None:
+        entries = entries.filter(pk__lt=before_id)
+    return list(entries.order_by("-pk")[: max(1, min(int(limit), 200)) + 1])
