@@ -3,7 +3,8 @@ listed: a cashier sees the till, a marketer the program and campaigns, an owner
 everything including staff and API keys."""
 
 from django.contrib.auth.mixins import AccessMixin
-from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 from .models import Role
 
@@ -16,6 +17,13 @@ CAN_SEE_ANALYTICS = frozenset({Role.OWNER, Role.MARKETER})
 CAN_USE_TILL = frozenset({Role.OWNER, Role.MARKETER, Role.CASHIER})
 
 
+def forbidden(request, message: str) -> TemplateResponse:
+    """A 403 page that says why, inside the dashboard's layout."""
+    merchant = getattr(request, "merchant", None)
+    context = {"reason": message, "in_dashboard": merchant is not None and merchant.is_active}
+    return TemplateResponse(request, "merchants/forbidden.html", context, status=403)
+
+
 class MerchantStaffRequiredMixin(AccessMixin):
     """A logged-in, active staff member of a merchant, with one of ``allowed_roles``.
     Sets ``self.merchant``; everything the view reads starts from it."""
@@ -26,11 +34,21 @@ class MerchantStaffRequiredMixin(AccessMixin):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if request.merchant is None:
-            raise PermissionDenied("Only merchant staff can use the dashboard.")
+            return forbidden(request, _("This page is for the staff of a business."))
+        if not request.merchant.is_active:
+            return forbidden(request, _("This business account is suspended. Please contact support."))
         if request.user.role not in self.allowed_roles:
-            raise PermissionDenied("Your role does not allow this page.")
+            return forbidden(request, _("Your role does not give access to this page."))
         self.merchant = request.merchant
         return super().dispatch(request, *args, **kwargs)
+
+
+def public_route(view):
+    """Mark a view as public (no merchant login: sign-up, invitation links,
+    password reset, customer-facing pages). The tenancy test skips public routes
+    and checks every other route with URL arguments."""
+    view.public_route = True
+    return view
 
 
 def role_allows(user, roles: frozenset[str]) -> bool:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -19,6 +23,8 @@ from .exceptions import InvitationInvalid, MerchantError
 from .models import ApiKey, Invitation, Location, Merchant, Role, User
 
 API_KEY_PREFIX = "lk_"
+
+logger = logging.getLogger(__name__)
 
 
 def _sha256(value: str) -> str:
@@ -68,6 +74,14 @@ def location_save(*, location: Location) -> Location:
     return location
 
 
+def location_set_active(*, location: Location, is_active: bool) -> None:
+    """Deactivating keeps the location's history; its API keys stop working
+    (api_key_for_secret only accepts keys of active locations) until it is
+    activated again."""
+    Location.objects.filter(pk=location.pk).update(is_active=is_active)
+    location.is_active = is_active
+
+
 @dataclass(frozen=True)
 class IssuedInvitation:
     invitation: Invitation
@@ -105,6 +119,39 @@ def invitation_create(
         expires_at=now + timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
     return IssuedInvitation(invitation=invitation, token=token)
+
+
+def invitation_revoke(*, merchant: Merchant, invitation: Invitation, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    updated = (
+        Invitation.objects.for_merchant(merchant)
+        .filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True)
+        .update(revoked_at=now)
+    )
+    if not updated:
+        raise MerchantError(_("This invitation is no longer pending."))
+
+
+def invitation_send_email(*, issued: IssuedInvitation) -> bool:
+    """E-mail the invitation link; False if the mail could not be handed to the
+    mail server (the dashboard then shows the link to pass on by hand). The
+    token is never logged."""
+    invitation = issued.invitation
+    context = {
+        "merchant": invitation.merchant,
+        "role": invitation.get_role_display(),
+        "link": settings.PUBLIC_BASE_URL + issued.path,
+        "expires_at": invitation.expires_at,
+        "invited_by": invitation.invited_by,
+    }
+    subject = render_to_string("merchants/email/invitation_subject.txt", context).strip()
+    body = render_to_string("merchants/email/invitation_body.txt", context)
+    try:
+        send_mail(subject, body, None, [invitation.email])
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("Invitation %s e-mail to %s failed: %s", invitation.pk, invitation.email, type(exc).__name__)
+        return False
+    return True
 
 
 def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitation:
@@ -153,6 +200,13 @@ def staff_deactivate(*, merchant: Merchant, user: User, actor: User) -> None:
     user.save(update_fields=["is_active"])
 
 
+def staff_reactivate(*, merchant: Merchant, user: User) -> None:
+    if user.merchant_id != merchant.pk:
+        raise MerchantError(_("Unknown staff member."))
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+
+
 @dataclass(frozen=True)
 class IssuedApiKey:
     api_key: ApiKey
@@ -162,6 +216,8 @@ class IssuedApiKey:
 def api_key_create(*, merchant: Merchant, location: Location, name: str, actor: User | None) -> IssuedApiKey:
     if location.merchant_id != merchant.pk:
         raise MerchantError(_("Unknown location."), field="location")
+    if not location.is_active:
+        raise MerchantError(_("This location is deactivated."), field="location")
     prefix = secrets.token_hex(4)
     secret = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(
@@ -186,7 +242,7 @@ def api_key_for_secret(secret: str) -> ApiKey | None:
     prefix, _sep, _rest = secret[len(API_KEY_PREFIX) :].partition("_")
     api_key = (
         ApiKey.objects.select_related("merchant", "location")
-        .filter(prefix=prefix, revoked_at__isnull=True, merchant__is_active=True)
+        .filter(prefix=prefix, revoked_at__isnull=True, merchant__is_active=True, location__is_active=True)
         .first()
     )
     if api_key is None or not hmac.compare_digest(api_key.key_hash, _sha256(secret)):

@@ -1,7 +1,428 @@
-from django.views.generic import TemplateView
+"""Merchant dashboard and onboarding pages. Thin: forms validate, services write,
+selectors read; every object is fetched through ``for_merchant(self.merchant)``
+so another merchant's object is a 404, exactly like a missing one."""
 
-from .permissions import MerchantStaffRequiredMixin
+from __future__ import annotations
+
+import json
+
+from cryptography.fernet import InvalidToken
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.generic import FormView, ListView, TemplateView, UpdateView
+
+from . import secretbox, selectors, services
+from .choices import country_name
+from .exceptions import InvitationInvalid, MerchantError
+from .forms import (
+    ApiKeyForm,
+    EmailAuthenticationForm,
+    InvitationAcceptForm,
+    InvitationForm,
+    LocationForm,
+    SignUpForm,
+    apply_service_error,
+)
+from .models import ApiKey, Invitation, Location, User
+from .permissions import (
+    CAN_MANAGE_API_KEYS,
+    CAN_MANAGE_LOCATIONS,
+    CAN_MANAGE_STAFF,
+    CAN_USE_TILL,
+    MerchantStaffRequiredMixin,
+    public_route,
+)
+
+_AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+# One-time secrets (a new API key, an invitation link) travel from the POST to
+# the page after the redirect in the session, encrypted so that the session
+# table never holds them in clear, and are removed on first display.
+
+
+def _stash_once(request, key: str, value: dict) -> None:
+    request.session[key] = secretbox.encrypt(json.dumps(value).encode()).decode()
+
+
+def _pop_once(request, key: str) -> dict | None:
+    token = request.session.pop(key, None)
+    if not token:
+        return None
+    try:
+        return json.loads(secretbox.decrypt(token.encode()))
+    except (InvalidToken, ValueError):
+        return None
+
+
+# Public pages ---------------------------------------------------------------
+
+
+@public_route
+class SignUpView(FormView):
+    template_name = "merchants/signup.html"
+    form_class = SignUpForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and getattr(request, "merchant", None) is not None:
+            return redirect("dashboard")
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            merchant, owner = services.merchant_sign_up(
+                business_name=data["business_name"],
+                country=data["country"],
+                currency=data["currency"],
+                time_zone=data["time_zone"],
+                email=data["email"],
+                password=data["password1"],
+                full_name=data["full_name"],
+            )
+        except (MerchantError, ValidationError) as exc:
+            apply_service_error(form, exc)
+            return self.form_invalid(form)
+        login(self.request, owner, backend=_AUTH_BACKEND)
+        messages.success(self.request, _("Welcome! %(name)s is set up.") % {"name": merchant.name})
+        return redirect("dashboard")
+
+
+@public_route
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        # Platform support staff have no dashboard; their place is admin.
+        user = self.request.user
+        if user.is_authenticated and user.merchant_id is None and user.is_staff:
+            return reverse("admin:index")
+        return super().get_default_redirect_url()
+
+
+@public_route
+class PasswordResetView(auth_views.PasswordResetView):
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+    @property
+    def extra_email_context(self):
+        # Links in e-mails point at the public address, not whatever Host the request had.
+        return {"base_url": settings.PUBLIC_BASE_URL}
+
+
+@public_route
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    pass
+
+
+@public_route
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    pass
+
+
+@public_route
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    pass
+
+
+@public_route
+@method_decorator(never_cache, name="dispatch")
+class InvitationAcceptView(View):
+    template_name = "merchants/invitation_accept.html"
+
+    def _invalid(self, request, exc: InvitationInvalid) -> TemplateResponse:
+        return TemplateResponse(request, "merchants/invitation_invalid.html", {"reason": exc.message}, status=410)
+
+    def _render(self, request, invitation, form) -> TemplateResponse:
+        return TemplateResponse(request, self.template_name, {"invitation": invitation, "form": form})
+
+    def get(self, request, token: str):
+        try:
+            invitation = services.invitation_for_token(token)
+        except InvitationInvalid as exc:
+            return self._invalid(request, exc)
+        return self._render(request, invitation, InvitationAcceptForm(invitation=invitation))
+
+    def post(self, request, token: str):
+        try:
+            invitation = services.invitation_for_token(token)
+        except InvitationInvalid as exc:
+            return self._invalid(request, exc)
+        form = InvitationAcceptForm(request.POST, invitation=invitation)
+        if not form.is_valid():
+            return self._render(request, invitation, form)
+        try:
+            user = services.invitation_accept(
+                token=token, password=form.cleaned_data["password1"], full_name=form.cleaned_data["full_name"]
+            )
+        except InvitationInvalid as exc:
+            return self._invalid(request, exc)
+        except ValidationError as exc:
+            apply_service_error(form, exc)
+            return self._render(request, invitation, form)
+        login(request, user, backend=_AUTH_BACKEND)
+        messages.success(request, _("Welcome to %(name)s!") % {"name": invitation.merchant.name})
+        return redirect("dashboard")
+
+
+# Dashboard ------------------------------------------------------------------
 
 
 class DashboardView(MerchantStaffRequiredMixin, TemplateView):
+    allowed_roles = CAN_USE_TILL
     template_name = "merchants/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.user.role in CAN_MANAGE_STAFF:
+            context["onboarding"] = selectors.onboarding_status(merchant=self.merchant)
+        context["merchant_country_name"] = country_name(self.merchant.country)
+        context["local_now"] = timezone.now()
+        return context
+
+
+class MerchantObjectMixin:
+    """Fetch ``model`` by ``pk`` within the current merchant, else 404."""
+
+    model: type
+
+    def get_queryset(self):
+        return self.model.objects.for_merchant(self.merchant)
+
+    def get_object_for_merchant(self):
+        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+
+
+# Locations ------------------------------------------------------------------
+
+
+class LocationListView(MerchantStaffRequiredMixin, ListView):
+    allowed_roles = CAN_MANAGE_LOCATIONS
+    template_name = "merchants/location_list.html"
+    context_object_name = "locations"
+
+    def get_queryset(self):
+        return selectors.location_list(merchant=self.merchant)
+
+
+class LocationFormMixin:
+    template_name = "merchants/location_form.html"
+    form_class = LocationForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["merchant"] = self.merchant
+        return kwargs
+
+    def form_valid(self, form):
+        try:
+            location = services.location_save(location=form.save(commit=False))
+        except ValidationError as exc:
+            apply_service_error(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, self.success_message % {"name": location.name})
+        return redirect("location_list")
+
+
+class LocationCreateView(MerchantStaffRequiredMixin, LocationFormMixin, FormView):
+    allowed_roles = CAN_MANAGE_LOCATIONS
+
+    @property
+    def success_message(self) -> str:
+        return _("Location “%(name)s” added.")
+
+
+class LocationUpdateView(MerchantStaffRequiredMixin, MerchantObjectMixin, LocationFormMixin, UpdateView):
+    allowed_roles = CAN_MANAGE_LOCATIONS
+    model = Location
+    context_object_name = "location"
+
+    @property
+    def success_message(self) -> str:
+        return _("Location “%(name)s” saved.")
+
+
+class LocationSetActiveView(MerchantStaffRequiredMixin, MerchantObjectMixin, View):
+    allowed_roles = CAN_MANAGE_LOCATIONS
+    model = Location
+    is_active = False
+
+    def post(self, request, pk: int):
+        location = self.get_object_for_merchant()
+        services.location_set_active(location=location, is_active=self.is_active)
+        if self.is_active:
+            messages.success(request, _("Location “%(name)s” is active again.") % {"name": location.name})
+        else:
+            messages.success(
+                request,
+                _("Location “%(name)s” is deactivated; its API keys stop working until you activate it again.")
+                % {"name": location.name},
+            )
+        return redirect("location_list")
+
+
+# Staff ----------------------------------------------------------------------
+
+_ISSUED_INVITATION = "merchants.issued_invitation"
+
+
+class StaffListView(MerchantStaffRequiredMixin, TemplateView):
+    allowed_roles = CAN_MANAGE_STAFF
+    template_name = "merchants/staff_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["staff"] = selectors.staff_list(merchant=self.merchant)
+        context["invitations"] = selectors.pending_invitations(merchant=self.merchant)
+        context["issued"] = _pop_once(self.request, _ISSUED_INVITATION)
+        return context
+
+    def render_to_response(self, context, **kwargs):
+        response = super().render_to_response(context, **kwargs)
+        if context["issued"]:
+            add_never_cache_headers(response)
+        return response
+
+
+class InvitationCreateView(MerchantStaffRequiredMixin, FormView):
+    allowed_roles = CAN_MANAGE_STAFF
+    template_name = "merchants/invitation_form.html"
+    form_class = InvitationForm
+
+    def form_valid(self, form):
+        try:
+            issued = services.invitation_create(
+                merchant=self.merchant,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                actor=self.request.user,
+            )
+        except MerchantError as exc:
+            apply_service_error(form, exc)
+            return self.form_invalid(form)
+        sent = services.invitation_send_email(issued=issued)
+        _stash_once(
+            self.request,
+            _ISSUED_INVITATION,
+            {"email": issued.invitation.email, "link": settings.PUBLIC_BASE_URL + issued.path, "sent": sent},
+        )
+        return redirect("staff_list")
+
+
+class InvitationRevokeView(MerchantStaffRequiredMixin, MerchantObjectMixin, View):
+    allowed_roles = CAN_MANAGE_STAFF
+    model = Invitation
+
+    def post(self, request, pk: int):
+        invitation = self.get_object_for_merchant()
+        try:
+            services.invitation_revoke(merchant=self.merchant, invitation=invitation)
+        except MerchantError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Invitation for %(email)s revoked.") % {"email": invitation.email})
+        return redirect("staff_list")
+
+
+class StaffSetActiveView(MerchantStaffRequiredMixin, View):
+    allowed_roles = CAN_MANAGE_STAFF
+    model = User
+    is_active = False
+
+    def post(self, request, pk: int):
+        try:
+            member = selectors.staff_member(merchant=self.merchant, pk=pk)
+        except User.DoesNotExist:
+            raise Http404
+        try:
+            if self.is_active:
+                services.staff_reactivate(merchant=self.merchant, user=member)
+            else:
+                services.staff_deactivate(merchant=self.merchant, user=member, actor=request.user)
+        except MerchantError as exc:
+            messages.error(request, exc.message)
+        else:
+            done = _("%(email)s can log in again.") if self.is_active else _("%(email)s can no longer log in.")
+            messages.success(request, done % {"email": member.email})
+        return redirect("staff_list")
+
+
+# POS API keys -----------------------------------------------------------------
+
+_ISSUED_API_KEY = "merchants.issued_api_key"
+
+
+class ApiKeyListView(MerchantStaffRequiredMixin, TemplateView):
+    allowed_roles = CAN_MANAGE_API_KEYS
+    template_name = "merchants/api_key_list.html"
+
+    def get(self, request, *args, **kwargs):
+        context = self.get_context_data(**kwargs)
+        context["api_keys"] = selectors.api_key_list(merchant=self.merchant)
+        context["issued"] = _pop_once(request, _ISSUED_API_KEY)
+        response = self.render_to_response(context)
+        # The page may carry a secret shown once: never keep it in any cache.
+        add_never_cache_headers(response)
+        return response
+
+
+class ApiKeyCreateView(MerchantStaffRequiredMixin, FormView):
+    allowed_roles = CAN_MANAGE_API_KEYS
+    template_name = "merchants/api_key_form.html"
+    form_class = ApiKeyForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["merchant"] = self.merchant
+        return kwargs
+
+    def form_valid(self, form):
+        try:
+            issued = services.api_key_create(
+                merchant=self.merchant,
+                location=form.cleaned_data["location"],
+                name=form.cleaned_data["name"],
+                actor=self.request.user,
+            )
+        except MerchantError as exc:
+            apply_service_error(form, exc)
+            return self.form_invalid(form)
+        _stash_once(self.request, _ISSUED_API_KEY, {"id": issued.api_key.pk, "secret": issued.secret})
+        return HttpResponseRedirect(reverse("api_key_list"))
+
+
+class ApiKeyRevokeView(MerchantStaffRequiredMixin, MerchantObjectMixin, TemplateView):
+    allowed_roles = CAN_MANAGE_API_KEYS
+    model = ApiKey
+    template_name = "merchants/api_key_revoke.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["api_key"] = self.get_object_for_merchant()
+        return context
+
+    def post(self, request, pk: int):
+        api_key = self.get_object_for_merchant()
+        if api_key.revoked_at is not None:
+            messages.info(request, _("API key “%(name)s” was already revoked.") % {"name": api_key.name})
+        else:
+            services.api_key_revoke(api_key=api_key)
+            messages.success(
+                request, _("API key “%(name)s” revoked. Tills using it can no longer connect.") % {"name": api_key.name}
+            )
+        return redirect("api_key_list")

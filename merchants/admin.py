@@ -1,0 +1,208 @@
+"""Django admin as the platform's support console. Merchant staff never get in
+(they are not ``is_staff``; a database constraint and the user form keep it so).
+Secrets never appear: not the API key, not the invitation token, only prefixes."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .choices import country_choices, country_codes, currency_choices, currency_codes
+from .forms import CodeChoiceField, TimeZoneField
+from .models import ApiKey, Invitation, Location, Merchant, User
+
+
+class MerchantAdminForm(forms.ModelForm):
+    country = CodeChoiceField(label=_("Country"), codes=country_codes, choices=country_choices)
+    currency = CodeChoiceField(label=_("Currency"), codes=currency_codes, choices=currency_choices)
+    time_zone = TimeZoneField(label=_("Time zone"))
+
+    class Meta:
+        model = Merchant
+        fields = ["name", "slug", "country", "currency", "time_zone", "is_active"]
+
+
+class LocationInline(admin.TabularInline):
+    model = Location
+    fields = ("name", "address", "latitude", "longitude", "time_zone", "is_active")
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    form = MerchantAdminForm
+    list_display = ("name", "slug", "country", "currency", "time_zone", "is_active", "created_at")
+    list_filter = ("is_active", "country", "currency")
+    search_fields = ("name", "slug")
+    readonly_fields = ("created_at",)
+    inlines = [LocationInline]
+    date_hierarchy = "created_at"
+
+
+class PlatformStaffRuleMixin:
+    """The rule of the ``merchant_staff_*`` database constraints, as field errors:
+    a user is either merchant staff (merchant + role) or platform staff, not both."""
+
+    def clean(self):
+        cleaned = super().clean()
+        merchant = cleaned.get("merchant")
+        role = cleaned.get("role")
+        if merchant is not None:
+            if cleaned.get("is_staff"):
+                self.add_error(
+                    "is_staff",
+                    _("Staff of a merchant cannot be platform staff. Clear the merchant first, or untick this."),
+                )
+            if cleaned.get("is_superuser"):
+                self.add_error("is_superuser", _("Staff of a merchant cannot be superusers."))
+            if not role:
+                self.add_error("role", _("Staff of a merchant need a role."))
+        elif role:
+            self.add_error("merchant", _("Choose the merchant this role is for, or clear the role."))
+        return cleaned
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        others = User.objects.filter(email__iexact=email)
+        if self.instance.pk:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise ValidationError(_("A user with this e-mail already exists."), code="unique")
+        return email
+
+
+class UserAdminChangeForm(PlatformStaffRuleMixin, UserChangeForm):
+    class Meta:
+        model = User
+        fields = [
+            *("email", "password", "full_name", "merchant", "role"),
+            *("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+        ]
+
+
+class UserAdminCreationForm(PlatformStaffRuleMixin, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "full_name", "merchant", "role", "is_staff")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
+    add_form = UserAdminCreationForm
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Personal info"), {"fields": ("full_name",)}),
+        (_("Merchant"), {"fields": ("merchant", "role")}),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": (
+                    *("email", "full_name", "merchant", "role", "is_staff"),
+                    *("usable_password", "password1", "password2"),
+                ),
+            },
+        ),
+    )
+    list_display = ("email", "full_name", "merchant", "role", "is_active", "is_staff", "last_login")
+    list_filter = ("role", "is_staff", "is_superuser", "is_active")
+    search_fields = ("email", "full_name", "merchant__name", "merchant__slug")
+    list_select_related = ("merchant",)
+    autocomplete_fields = ("merchant",)
+    ordering = ("email",)
+    readonly_fields = ("last_login", "date_joined")
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ("name", "merchant", "address", "time_zone", "is_active", "created_at")
+    list_filter = ("is_active", "merchant__country")
+    search_fields = ("name", "address", "merchant__name", "merchant__slug")
+    list_select_related = ("merchant",)
+    autocomplete_fields = ("merchant",)
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    # The token exists only in the e-mail; its hash is of no use to support.
+    fields = ("merchant", "email", "role", "invited_by", "created_at", "expires_at", "accepted_at", "revoked_at")
+    readonly_fields = fields
+    list_display = ("email", "merchant", "role", "status", "created_at", "expires_at")
+    list_filter = ("role",)
+    search_fields = ("email", "merchant__name", "merchant__slug")
+    list_select_related = ("merchant",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        # Invitations are made in the merchant dashboard, where the link is shown once.
+        return False
+
+    @admin.display(description=_("status"))
+    def status(self, obj: Invitation) -> str:
+        if obj.accepted_at:
+            return _("accepted")
+        if obj.revoked_at:
+            return _("revoked")
+        if obj.expires_at <= timezone.now():
+            return _("expired")
+        return _("pending")
+
+    @admin.action(description=_("Revoke the selected invitations"), permissions=["change"])
+    def revoke(self, request, queryset) -> None:
+        count = 0
+        for invitation in queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True).select_related("merchant"):
+            services.invitation_revoke(merchant=invitation.merchant, invitation=invitation)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d invitation revoked.", "%(count)d invitations revoked.", count) % {"count": count},
+        )
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    # Never the key or its hash: the prefix is enough to identify a key.
+    fields = ("name", "merchant", "location", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("merchant", "location", "prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    list_display = ("name", "prefix", "merchant", "location", "created_at", "last_used_at", "revoked")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("prefix", "name", "merchant__name", "merchant__slug", "location__name")
+    list_select_related = ("merchant", "location")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        # Keys are created in the merchant dashboard, the only place the secret is shown.
+        return False
+
+    @admin.display(description=_("revoked"), boolean=True)
+    def revoked(self, obj: ApiKey) -> bool:
+        return obj.revoked_at is not None
+
+    @admin.action(description=_("Revoke the selected API keys"), permissions=["change"])
+    def revoke(self, request, queryset) -> None:
+        now = timezone.now()
+        count = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            services.api_key_revoke(api_key=api_key, now=now)
+            count += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", count) % {"count": count},
+        )

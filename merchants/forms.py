@@ -1,0 +1,248 @@
+"""Forms for the merchant dashboard and the public onboarding pages. Forms
+validate; the services in ``merchants.services`` write."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from .choices import (
+    country_choices,
+    country_codes,
+    currency_choices,
+    currency_codes,
+    time_zone_choices,
+    time_zone_names,
+)
+from .exceptions import MerchantError
+from .models import Invitation, Location, Merchant, Role, User
+
+ROLE_DESCRIPTIONS = {
+    Role.OWNER: _("Owner — everything, including staff, locations and API keys"),
+    Role.MARKETER: _("Marketer — loyalty program, campaigns and analytics"),
+    Role.CASHIER: _("Cashier — the till only"),
+}
+
+
+def apply_service_error(form: forms.Form, exc: MerchantError | ValidationError, field_map: dict | None = None) -> None:
+    """Show an error raised by a service next to the field it concerns."""
+    field_map = field_map if field_map is not None else getattr(form, "service_field_map", {})
+    if isinstance(exc, MerchantError):
+        field = field_map.get(exc.field, exc.field)
+        form.add_error(field if field in form.fields else None, exc.message)
+        return
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            field = field_map.get(name, name)
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+class TimeZoneField(forms.ChoiceField):
+    """A select of IANA time zones. Any name zoneinfo knows is accepted (also the
+    aliases the list leaves out); anything else is a clear error."""
+
+    default_error_messages = {
+        "invalid_choice": _("Unknown time zone: %(value)s. Choose one from the list."),
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", time_zone_choices)
+        super().__init__(**kwargs)
+
+    def valid_value(self, value: str) -> bool:
+        return value in time_zone_names()
+
+
+class CodeChoiceField(forms.ChoiceField):
+    """A select of ISO codes whose names follow the active language."""
+
+    def __init__(self, *, codes, **kwargs):
+        self._codes = codes
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+    def valid_value(self, value: str) -> bool:
+        return value in self._codes()
+
+
+class CoordinateField(forms.DecimalField):
+    """Latitude or longitude in degrees. Accepts a decimal comma (as Russian
+    keyboards type it) and keeps six decimal places (about 10 cm)."""
+
+    PLACES = Decimal("0.000001")
+
+    def __init__(self, *, limit: int, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("min_value", -limit)
+        kwargs.setdefault("max_value", limit)
+        super().__init__(**kwargs)
+        self.widget = forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"})
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().replace(",", ".").replace("°", "")
+        number = super().to_python(value)
+        if number is None:
+            return None
+        return number.quantize(self.PLACES, rounding=ROUND_HALF_UP)
+
+
+class PasswordPairMixin:
+    """``password1`` + ``password2``: weak passwords are refused by Django's
+    validators with their own message, next to the first field."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Built per form so that it follows the active language.
+        self.fields["password1"].help_text = " ".join(password_validation.password_validators_help_texts())
+
+    def _password_user(self) -> User:
+        return User(email=self.cleaned_data.get("email", ""), full_name=self.cleaned_data.get("full_name", ""))
+
+    def clean(self):
+        cleaned = super().clean()
+        password1 = cleaned.get("password1")
+        password2 = cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", _("The two passwords don't match."))
+        elif password1:
+            try:
+                password_validation.validate_password(password1, self._password_user())
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+def _password_field(label):
+    return forms.CharField(label=label, strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+
+class SignUpForm(PasswordPairMixin, forms.Form):
+    business_name = forms.CharField(
+        label=_("Business name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "organization"})
+    )
+    country = CodeChoiceField(label=_("Country"), codes=country_codes, choices=country_choices, initial="RU")
+    currency = CodeChoiceField(label=_("Currency"), codes=currency_codes, choices=currency_choices, initial="RUB")
+    time_zone = TimeZoneField(label=_("Time zone"), initial="Europe/Moscow")
+    full_name = forms.CharField(
+        label=_("Your name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    email = forms.EmailField(
+        label=_("E-mail"),
+        help_text=_("You will log in with it."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password1 = _password_field(_("Password"))
+    password2 = _password_field(_("Password again"))
+
+    def clean_business_name(self) -> str:
+        return self.cleaned_data["business_name"].strip()
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(
+                _("An account with this e-mail already exists. Log in, or reset the password."), code="duplicate"
+            )
+        return email
+
+    # Keys of the service's validation errors mapped to this form's fields.
+    service_field_map = {"name": "business_name"}
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+
+class LocationForm(forms.ModelForm):
+    latitude = CoordinateField(label=_("Latitude"), limit=90, help_text=_("From −90 to 90, e.g. 55.7558"))
+    longitude = CoordinateField(label=_("Longitude"), limit=180, help_text=_("From −180 to 180, e.g. 37.6173"))
+    time_zone = TimeZoneField(label=_("Time zone"), required=False)
+
+    class Meta:
+        model = Location
+        fields = ["name", "address", "latitude", "longitude", "time_zone"]
+
+    def __init__(self, *args, merchant: Merchant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.merchant = merchant
+        same = _("Same as the business (%(tz)s)") % {"tz": merchant.time_zone}
+        self.fields["time_zone"].choices = [("", same), *time_zone_choices()]
+        self.fields["time_zone"].help_text = _("Only if this location is in another time zone.")
+        self.fields["address"].widget.attrs["autocomplete"] = "street-address"
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        latitude, longitude = cleaned.get("latitude"), cleaned.get("longitude")
+        # Only judge the pair when both fields parsed; otherwise their own errors show.
+        if "latitude" in cleaned and "longitude" in cleaned and (latitude is None) != (longitude is None):
+            missing = "longitude" if longitude is None else "latitude"
+            self.add_error(missing, _("Enter both latitude and longitude, or leave both empty."))
+        return cleaned
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(
+        label=_("Role"),
+        choices=[(role, ROLE_DESCRIPTIONS[role]) for role in (Role.CASHIER, Role.MARKETER, Role.OWNER)],
+        initial=Role.CASHIER,
+        widget=forms.RadioSelect,
+    )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise ValidationError(_("A user with this e-mail already exists."), code="duplicate")
+        return email
+
+
+class InvitationAcceptForm(PasswordPairMixin, forms.Form):
+    full_name = forms.CharField(
+        label=_("Your name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    password1 = _password_field(_("Password"))
+    password2 = _password_field(_("Password again"))
+
+    def __init__(self, *args, invitation: Invitation, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+
+    def _password_user(self) -> User:
+        return User(email=self.invitation.email, full_name=self.cleaned_data.get("full_name", ""))
+
+
+class ApiKeyForm(forms.Form):
+    location = forms.ModelChoiceField(
+        label=_("Location"), queryset=Location.objects.none(), empty_label=None, to_field_name="pk"
+    )
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=100,
+        help_text=_("Something that tells the tills apart, e.g. “Till 1” or “iiko at the bar”."),
+    )
+
+    def __init__(self, *args, merchant: Merchant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = Location.objects.for_merchant(merchant).filter(is_active=True)
+        self.fields["location"].error_messages["invalid_choice"] = _("Choose one of your active locations.")
+
+    def clean_name(self) -> str:
+        return self.cleaned_data["name"].strip()

@@ -1,0 +1,60 @@
+"""Reads for the merchant dashboard. Everything starts from one merchant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from .models import ApiKey, Invitation, Location, Merchant, Role, User
+
+
+def location_list(*, merchant: Merchant) -> QuerySet[Location]:
+    return Location.objects.for_merchant(merchant).order_by("-is_active", "name", "pk")
+
+
+def staff_list(*, merchant: Merchant) -> QuerySet[User]:
+    return merchant.staff.order_by("-is_active", "email")
+
+
+def staff_member(*, merchant: Merchant, pk: int) -> User:
+    """Raises User.DoesNotExist for another merchant's staff, as for a missing one."""
+    return merchant.staff.get(pk=pk)
+
+
+def pending_invitations(*, merchant: Merchant, now: datetime | None = None) -> QuerySet[Invitation]:
+    now = now or timezone.now()
+    return (
+        Invitation.objects.for_merchant(merchant)
+        .filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
+
+
+def api_key_list(*, merchant: Merchant) -> QuerySet[ApiKey]:
+    keys = ApiKey.objects.for_merchant(merchant).select_related("location__merchant")
+    # Active keys (no revocation time) first.
+    return keys.order_by(F("revoked_at").desc(nulls_first=True), "-created_at")
+
+
+@dataclass(frozen=True)
+class OnboardingStatus:
+    has_location: bool
+    has_staff: bool
+    has_api_key: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.has_location and self.has_staff and self.has_api_key
+
+
+def onboarding_status(*, merchant: Merchant) -> OnboardingStatus:
+    return OnboardingStatus(
+        has_location=Location.objects.for_merchant(merchant).filter(is_active=True).exists(),
+        has_staff=merchant.staff.exclude(role=Role.OWNER).exists()
+        or Invitation.objects.for_merchant(merchant).exists(),
+        has_api_key=ApiKey.objects.for_merchant(merchant).filter(revoked_at__isnull=True).exists(),
+    )

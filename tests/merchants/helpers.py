@@ -1,0 +1,17 @@
+"""Small helpers shared by the merchant tests."""
+
+from django.forms.models import model_to_dict
+
+from merchants.models import ApiKey, Invitation, Location, Merchant, User
+
+
+def snapshot() -> dict:
+    """Every row of the merchants app, so a test can prove a bad input changed nothing."""
+    return {
+        model.__name__: [model_to_dict(obj) for obj in model.objects.order_by("pk")]
+        for model in (Merchant, User, Location, Invitation, ApiKey)
+    }
+
+
+def login(client, user) -> None:
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")

@@ -1,0 +1,118 @@
+import pytest
+from django.urls import reverse
+
+from tests.merchants.helpers import login, snapshot
+
+OWNER_ONLY = [
+    ("location_list", []),
+    ("location_create", []),
+    ("location_edit", ["location"]),
+    ("location_deactivate", ["location"]),
+    ("location_activate", ["location"]),
+    ("staff_list", []),
+    ("invitation_create", []),
+    ("staff_deactivate", ["owner"]),
+    ("staff_activate", ["owner"]),
+    ("api_key_list", []),
+    ("api_key_create", []),
+]
+
+
+def url_for(request, name, args):
+    return reverse(name, args=[request.getfixturevalue(a).pk for a in args])
+
+
+@pytest.mark.parametrize("role", ["marketer", "cashier"])
+@pytest.mark.parametrize(("name", "args"), OWNER_ONLY)
+def test_marketers_and_cashiers_get_403_on_owner_pages(client, request, role, name, args):
+    login(client, request.getfixturevalue(role))
+    url = url_for(request, name, args)
+    before = snapshot()
+
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"name": "x", "email": "x@x.test", "role": "owner"}).status_code == 403
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("role", ["marketer", "cashier"])
+def test_api_key_revoke_is_owner_only(client, request, role, merchant, location, owner):
+    from merchants import services
+
+    issued = services.api_key_create(merchant=merchant, location=location, name="Till", actor=owner)
+    login(client, request.getfixturevalue(role))
+    url = reverse("api_key_revoke", args=[issued.api_key.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url).status_code == 403
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.revoked_at is None
+
+
+@pytest.mark.parametrize("role", ["owner", "marketer", "cashier"])
+def test_every_role_sees_home(client, request, role, merchant):
+    login(client, request.getfixturevalue(role))
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert merchant.name in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "visible", "hidden"),
+    [
+        ("owner", ["dashboard", "location_list", "staff_list", "api_key_list"], []),
+        ("marketer", ["dashboard"], ["location_list", "staff_list", "api_key_list"]),
+        ("cashier", ["dashboard"], ["location_list", "staff_list", "api_key_list"]),
+    ],
+)
+def test_navigation_shows_only_what_the_role_may_open(client, request, role, visible, hidden):
+    login(client, request.getfixturevalue(role))
+    nav = client.get(reverse("dashboard")).context["nav_items"]
+    urls = [item.url for item in nav]
+    assert urls == [reverse(name) for name in visible]
+    for name in hidden:
+        assert reverse(name) not in urls
+
+
+def test_navigation_marks_the_current_section(client, owner):
+    login(client, owner)
+    nav = client.get(reverse("location_create")).context["nav_items"]
+    assert [item.url for item in nav if item.active] == [reverse("location_list")]
+
+
+def test_owner_opens_every_owner_page(client, owner, location):
+    login(client, owner)
+    for name in [
+        "location_list",
+        "location_create",
+        "staff_list",
+        "invitation_create",
+        "api_key_list",
+        "api_key_create",
+    ]:
+        assert client.get(reverse(name)).status_code == 200, name
+    assert client.get(reverse("location_edit", args=[location.pk])).status_code == 200
+
+
+def test_platform_staff_without_merchant_get_403_in_dashboard(client, db):
+    from merchants.models import User
+
+    admin = User.objects.create_superuser("support@platform.test", "x-long-password-1")
+    login(client, admin)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 403
+    assert reverse("admin:index") in response.content.decode()
+
+
+def test_suspended_merchant_staff_are_refused(client, owner, merchant):
+    merchant.is_active = False
+    merchant.save()
+    login(client, owner)
+    response = client.get(reverse("dashboard"))
+    assert response.status_code == 403
+    assert "приостановлен" in response.content.decode()
+
+
+def test_anonymous_users_are_sent_to_login(client, db):
+    for name in ["dashboard", "location_list", "staff_list", "api_key_list"]:
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
