@@ -359,21 +359,26 @@ def _settle(batch: _Batch, card: Card) -> None:
         )
 
 
-def _spendable_lots(card: Card, now: datetime) -> list[Lot]:
-    # Earliest expiry first; lots that never expire last; then oldest first.
-    return list(
-        Lot.objects.filter(card_id=card.pk, remaining__gt=0, activated_at__isnull=False)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by(F("expires_at").asc(nulls_last=True), "pk")
-    )
+def _open_lots(batch: _Batch, card: Card) -> list[Lot]:
+    """The card's lots that still hold points, earliest expiry first (lots that
+    never expire last), oldest first among equals. Lots this operation already
+    changed (settled) are taken from the batch, so every step sees one state."""
+    lots = Lot.objects.filter(card_id=card.pk, remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "pk")
+    merged = [batch.dirty_lots.get(lot.pk, lot) for lot in lots]
+    return [lot for lot in merged if lot.remaining > 0]
 
 
-def _pending_lots(card: Card) -> list[Lot]:
-    return list(
-        Lot.objects.filter(card_id=card.pk, remaining__gt=0, activated_at__isnull=True).order_by(
-            F("expires_at").asc(nulls_last=True), "pk"
-        )
-    )
+def _spendable_lots(batch: _Batch, card: Card) -> list[Lot]:
+    now = batch.now
+    return [
+        lot
+        for lot in _open_lots(batch, card)
+        if lot.activated_at is not None and (lot.expires_at is None or lot.expires_at > now)
+    ]
+
+
+def _pending_lots(batch: _Batch, card: Card) -> list[Lot]:
+    return [lot for lot in _open_lots(batch, card) if lot.activated_at is None]
 
 
 # --- tiers -------------------------------------------------------------------------------
@@ -746,7 +751,7 @@ def _purchase(
                 card,
                 EntryKind.REDEEM,
                 redeem_points,
-                _spendable_lots(card, now),
+                _spendable_lots(batch, card),
                 key=f"{pkey}:redeem",
                 allow_debt=False,
                 purchase=p,
@@ -923,9 +928,9 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
             # The purchase's own lot first (that is what a refund inside the
             # activation delay takes back cleanly), then the lots that expire
             # first, then pending ones; the rest becomes debt.
-            own = [lot for lot in Lot.objects.filter(card_id=card.pk, purchase=p, kind=EntryKind.EARN, remaining__gt=0)]
-            own_ids = {lot.pk for lot in own}
-            others = [lot for lot in _spendable_lots(card, now) + _pending_lots(card) if lot.pk not in own_ids]
+            open_lots = _open_lots(batch, card)
+            own = [lot for lot in open_lots if lot.purchase_id == p.pk and lot.kind == EntryKind.EARN]
+            others = [lot for lot in _spendable_lots(batch, card) + _pending_lots(batch, card) if lot not in own]
             batch.debit(
                 card,
                 EntryKind.REFUND_REVERSAL,
@@ -1008,7 +1013,7 @@ def adjust(
                     _("The card holds %(n)d points; it cannot lose %(take)d.")
                     % {"n": max(0, locked.balance), "take": take}
                 )
-            lots = _spendable_lots(locked, now) + _pending_lots(locked)
+            lots = _spendable_lots(batch, locked) + _pending_lots(batch, locked)
             batch.debit(locked, EntryKind.ADJUSTMENT, take, lots, key=key, allow_debt=False, reason=reason)
         batch.write()
         first = _first(batch, EntryKind.ADJUSTMENT)

@@ -1,7 +1,6 @@
 """Fixtures for the loyalty domain tests: a café's program and a card on it."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -58,7 +57,7 @@ def buy(merchant, location):
             merchant=merchant,
             card=card,
             location=location,
-            bill_amount=Decimal(str(bill)),
+            bill_amount=bill,
             redeem_points=redeem,
             redeem_rewards=rewards,
             receipt_id=receipt or f"R-{n}",

@@ -1,0 +1,27 @@
+"""The loyalty app's periodic tasks, declared once. ``manage.py
+setup_periodic_tasks`` stores them through django-celery-beat (admin can then
+pause or retime them). Crontab fields are in UTC; the tasks themselves decide
+"nightly" and "birthday" in each merchant's time zone."""
+
+PERIODIC_TASKS = [
+    {
+        "name": "loyalty: expire points and stamps",
+        "task": "loyalty.tasks.expire_points_task",
+        "crontab": {"minute": "5", "hour": "*"},
+    },
+    {
+        "name": "loyalty: activate pending points",
+        "task": "loyalty.tasks.activate_pending_points_task",
+        "crontab": {"minute": "*/10", "hour": "*"},
+    },
+    {
+        "name": "loyalty: birthday bonuses",
+        "task": "loyalty.tasks.birthday_bonuses_task",
+        "crontab": {"minute": "20", "hour": "*"},
+    },
+    {
+        "name": "loyalty: nightly tier demotion",
+        "task": "loyalty.tasks.nightly_tier_demotion_task",
+        "crontab": {"minute": "40", "hour": "*"},
+    },
+]
