@@ -1,0 +1,229 @@
+"""Plain input and output serializers of the POS API.
+
+Amounts travel as decimal strings ("450.00"), never as floats; points, stamps
+and rewards as integers. Input serializers only check shapes and ranges; the
+rules (caps, balances, blocked cards) are the services' job.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
+MAX_POINTS = 10**12
+MAX_ID = 2**63 - 1
+
+
+def money_input(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(min_value=Decimal("0.01"), **MONEY, **kwargs)
+
+
+# --- errors (for the schema) ------------------------------------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text=_("Stable machine-readable code, e.g. card_not_found."))
+    message = serializers.CharField(help_text=_("Human-readable explanation, in the request's language."))
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=_("Problems per input field; empty when the error is not about one field."),
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+class CardLookupInputSerializer(serializers.Serializer):
+    phone = serializers.CharField(required=False, max_length=32, help_text=_("In any common spelling."))
+    card_number = serializers.CharField(required=False, max_length=32, help_text=_("Spaces and dashes ignored."))
+    barcode = serializers.CharField(required=False, max_length=128, help_text=_("The scanned barcode payload."))
+
+    def validate(self, attrs):
+        given = [name for name in ("phone", "card_number", "barcode") if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(_("Give exactly one of: phone, card_number, barcode."))
+        return attrs
+
+
+class EnrollInputSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    birthday = serializers.DateField(required=False, allow_null=True, default=None)
+    marketing_consent = serializers.BooleanField(required=False, default=False)
+    consent_text_version = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    referral_code = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+
+class CardRefInputSerializer(serializers.Serializer):
+    card_number = serializers.CharField(max_length=32, help_text=_("The card's number (or scan → lookup first)."))
+
+
+class QuoteInputSerializer(CardRefInputSerializer):
+    bill_amount = money_input(help_text=_('The bill before discount and points, e.g. "450.00".'))
+    redeem_points = serializers.IntegerField(min_value=0, max_value=MAX_POINTS, required=False, default=0)
+
+
+class PurchaseInputSerializer(QuoteInputSerializer):
+    redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
+    receipt_id = serializers.CharField(max_length=64, help_text=_("The till's receipt id, unique per merchant."))
+
+
+class RefundInputSerializer(serializers.Serializer):
+    purchase_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    receipt_id = serializers.CharField(max_length=64, required=False)
+    amount = money_input(
+        required=False, allow_null=True, help_text=_("Part of the bill to refund; omit for all that is left.")
+    )
+
+    def validate(self, attrs):
+        if ("purchase_id" in attrs) == bool(attrs.get("receipt_id")):
+            raise serializers.ValidationError(_("Give exactly one of: purchase_id, receipt_id."))
+        return attrs
+
+
+class HistoryInputSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
+    before = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text=_("Entry id from the previous page's next_before.")
+    )
+
+
+# --- outputs -----------------------------------------------------------------------------
+
+
+class CustomerOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class CardOutputSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+    customer = CustomerOutputSerializer()
+    tier = serializers.SerializerMethodField()
+    balance = serializers.IntegerField(help_text=_("All points on the card (may be negative while in debt)."))
+    spendable_points = serializers.IntegerField(help_text=_("Points that can be redeemed now."))
+    pending_points = serializers.IntegerField(help_text=_("Points earned but not yet spendable."))
+    stamps = serializers.IntegerField()
+    rewards_available = serializers.IntegerField()
+    currency = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_tier(self, card) -> str | None:
+        return card.tier.name if card.tier_id else None
+
+    def get_currency(self, card) -> str:
+        return self.context["merchant"].currency
+
+
+class CardSummaryOutputSerializer(serializers.Serializer):
+    """The card's counters after a write."""
+
+    number = serializers.CharField()
+    balance = serializers.IntegerField()
+    spendable_points = serializers.IntegerField()
+    pending_points = serializers.IntegerField()
+    stamps = serializers.IntegerField()
+    rewards_available = serializers.IntegerField()
+    tier = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_tier(self, card) -> str | None:
+        return card.tier.name if card.tier_id else None
+
+
+class QuoteOutputSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    mechanic = serializers.CharField()
+    bill_amount = serializers.DecimalField(**MONEY)
+    tier = serializers.CharField(help_text=_("Tier name (empty if the program has no tiers)."))
+    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
+    discount_amount = serializers.DecimalField(**MONEY)
+    amount_after_discount = serializers.DecimalField(**MONEY)
+    max_redeem_points = serializers.IntegerField(help_text=_("Most points this bill can take (cap and balance)."))
+    redeem_points = serializers.IntegerField()
+    point_value = serializers.DecimalField(**MONEY)
+    points_amount = serializers.DecimalField(**MONEY, help_text=_("Money value of redeem_points."))
+    amount_to_pay = serializers.DecimalField(**MONEY)
+    points_to_earn = serializers.IntegerField(help_text=_("Points earned if redeem_points are redeemed."))
+    earn_if_no_redeem = serializers.IntegerField()
+    earn_if_max_redeem = serializers.IntegerField()
+    balance = serializers.IntegerField()
+    spendable_points = serializers.IntegerField()
+    pending_points = serializers.IntegerField()
+    stamps = serializers.IntegerField()
+    stamps_per_reward = serializers.IntegerField()
+    stamp_to_earn = serializers.BooleanField()
+    rewards_available = serializers.IntegerField()
+
+
+class PurchaseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    receipt_id = serializers.CharField()
+    currency = serializers.CharField()
+    bill_amount = serializers.DecimalField(**MONEY)
+    discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
+    discount_amount = serializers.DecimalField(**MONEY)
+    points_redeemed = serializers.IntegerField()
+    points_amount = serializers.DecimalField(**MONEY, help_text=_("Money paid with points."))
+    amount_paid = serializers.DecimalField(**MONEY, help_text=_("Money paid by the customer."))
+    points_earned = serializers.IntegerField()
+    stamps_earned = serializers.IntegerField()
+    rewards_redeemed = serializers.IntegerField()
+    refunded_amount = serializers.DecimalField(**MONEY)
+    created_at = serializers.DateTimeField()
+    card = CardSummaryOutputSerializer()
+
+
+class RefundPurchaseOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    receipt_id = serializers.CharField()
+    bill_amount = serializers.DecimalField(**MONEY)
+    refunded_amount = serializers.DecimalField(**MONEY)
+    refundable_amount = serializers.DecimalField(**MONEY)
+
+
+class RefundOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = serializers.DecimalField(**MONEY)
+    points_reversed = serializers.IntegerField(help_text=_("Earned points taken back."))
+    points_restored = serializers.IntegerField(help_text=_("Redeemed points given back."))
+    stamps_reversed = serializers.IntegerField()
+    rewards_restored = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    purchase = RefundPurchaseOutputSerializer()
+    card = CardSummaryOutputSerializer()
+
+
+class LedgerEntryOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    kind_display = serializers.CharField(source="get_kind_display")
+    points = serializers.IntegerField()
+    stamps = serializers.IntegerField()
+    rewards = serializers.IntegerField()
+    receipt_id = serializers.SerializerMethodField()
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_receipt_id(self, entry) -> str | None:
+        return entry.purchase.receipt_id if entry.purchase_id else None
+
+
+class HistoryOutputSerializer(serializers.Serializer):
+    card_number = serializers.CharField()
+    entries = LedgerEntryOutputSerializer(many=True)
+    next_before = serializers.IntegerField(
+        allow_null=True, help_text=_("Pass as ?before= for the next (older) page; null on the last page.")
+    )

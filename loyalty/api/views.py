@@ -1,0 +1,294 @@
+"""The POS API: one APIView per operation. Each view authenticates (the API
+key decides the merchant and the location), validates, calls one service or
+selector, and serializes. Writes run through ``run_idempotent``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from loyalty import selectors
+from loyalty.services import enrollment, ledger
+from merchants.models import ApiKey, Merchant
+
+from . import serializers as s
+from .auth import ApiKeyAuthentication, HasApiKey
+from .errors import pos_exception_handler
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import MAX_KEY_LENGTH, idempotency_key_from_headers, request_fingerprint, run_idempotent
+from .throttling import ApiKeyRateThrottle
+
+TAG = "POS"
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(s.ErrorSerializer, description=description)
+
+
+COMMON_ERRORS = {
+    400: _error("Malformed JSON or invalid fields (see error.fields)."),
+    401: _error("Missing, unknown or revoked API key."),
+    429: _error("Too many requests for this API key; see Retry-After."),
+}
+WRITE_ERRORS = {
+    **COMMON_ERRORS,
+    400: _error("Malformed JSON, invalid fields, or a missing/invalid Idempotency-Key."),
+    409: _error(
+        "idempotency_key_reused: the key was used for a different request; "
+        "duplicate_receipt / already_enrolled: the object exists."
+    ),
+}
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    name=IDEMPOTENCY_HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    pattern=rf"^[!-~]{{1,{MAX_KEY_LENGTH}}}$",
+    description=(
+        "A new unique key per operation (e.g. a UUID), 1–128 printable ASCII characters. Retrying with the "
+        "same key and the same body returns the first response (with `Idempotent-Replayed: true`) and "
+        "writes nothing; the same key with a different body is refused with 409 `idempotency_key_reused`. "
+        "A concurrent duplicate waits for the first request and gets its response. Error responses are not "
+        "stored: after a 4xx, a corrected request may reuse the key."
+    ),
+)
+
+
+class PosApiView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+
+    def get_exception_handler(self):
+        return pos_exception_handler
+
+    @property
+    def api_key(self) -> ApiKey:
+        return self.request.auth
+
+    @property
+    def merchant(self) -> Merchant:
+        return self.request.auth.merchant
+
+    def context(self) -> dict[str, Any]:
+        return {"merchant": self.merchant, "request": self.request}
+
+    def validated(self, serializer_class, data) -> dict[str, Any]:
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def idempotent(self, request: Request, serializer_class, write) -> Any:
+        """Check the Idempotency-Key, validate the body, then run
+        ``write(key, data)`` once per key (it returns status and JSON data)."""
+        key = idempotency_key_from_headers(request.headers)
+        fingerprint = request_fingerprint(method=request.method, path=request.path, data=request.data)
+        data = self.validated(serializer_class, request.data)
+        result = run_idempotent(
+            merchant=self.merchant, key=key, fingerprint=fingerprint, write=lambda: write(key, dict(data))
+        )
+        return result.as_http_response()
+
+
+class CardLookupApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="card_lookup",
+        summary="Find a card by phone, card number or scanned barcode",
+        parameters=[s.CardLookupInputSerializer],
+        responses={200: s.CardOutputSerializer, **COMMON_ERRORS, 404: _error("card_not_found")},
+    )
+    def get(self, request: Request) -> Response:
+        data = self.validated(s.CardLookupInputSerializer, request.query_params)
+        card = selectors.card_lookup(merchant=self.merchant, **data)
+        return Response(s.CardOutputSerializer(card, context=self.context()).data)
+
+
+class CustomerEnrollApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="customer_enroll",
+        summary="Enrol a customer and issue their card",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=s.EnrollInputSerializer,
+        responses={201: s.CardOutputSerializer, **WRITE_ERRORS, 422: _error("invalid_phone and other rules")},
+    )
+    def post(self, request: Request) -> Response:
+        def write(key: str, data: dict):
+            card = enrollment.enroll_customer(
+                merchant=self.merchant,
+                location=self.api_key.location,
+                source="cashier",
+                consent_channel="pos",
+                api_key=self.api_key,
+                **data,
+            )
+            return status.HTTP_201_CREATED, s.CardOutputSerializer(card, context=self.context()).data
+
+        return self.idempotent(request, s.EnrollInputSerializer, write)
+
+
+class CardDetailApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="card_balance",
+        summary="Card balance, tier and rewards",
+        responses={200: s.CardOutputSerializer, **COMMON_ERRORS, 404: _error("card_not_found")},
+    )
+    def get(self, request: Request, card_number: str) -> Response:
+        card = selectors.card_lookup(merchant=self.merchant, card_number=card_number)
+        return Response(s.CardOutputSerializer(card, context=self.context()).data)
+
+
+class CardHistoryApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="card_history",
+        summary="Card ledger history, newest first",
+        parameters=[s.HistoryInputSerializer],
+        responses={200: s.HistoryOutputSerializer, **COMMON_ERRORS, 404: _error("card_not_found")},
+    )
+    def get(self, request: Request, card_number: str) -> Response:
+        data = self.validated(s.HistoryInputSerializer, request.query_params)
+        card = selectors.card_lookup(merchant=self.merchant, card_number=card_number)
+        entries = selectors.card_history_page(
+            merchant=self.merchant, card=card, before_id=data.get("before"), limit=data["limit"]
+        )
+        page = entries[: data["limit"]]
+        payload = {
+            "card_number": card.number,
+            "entries": page,
+            "next_before": page[-1].pk if len(entries) > data["limit"] else None,
+        }
+        return Response(s.HistoryOutputSerializer(payload, context=self.context()).data)
+
+
+class QuoteApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="quote",
+        summary="What a purchase would do: discount, redeemable points, points to earn",
+        description="Read-only; raises the same errors a purchase with this redemption would.",
+        request=s.QuoteInputSerializer,
+        responses={
+            200: s.QuoteOutputSerializer,
+            **COMMON_ERRORS,
+            404: _error("card_not_found"),
+            422: _error("card_blocked, insufficient_points, redemption_cap_exceeded, negative_balance, …"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.validated(s.QuoteInputSerializer, request.data)
+        card = selectors.card_lookup(merchant=self.merchant, card_number=data["card_number"])
+        quote = ledger.quote(
+            merchant=self.merchant, card=card, bill_amount=data["bill_amount"], redeem_points=data["redeem_points"]
+        )
+        return Response(s.QuoteOutputSerializer(quote).data)
+
+
+class PurchaseCreateApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="purchase_create",
+        summary="Record a purchase: optional redemption and accrual, atomically",
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=s.PurchaseInputSerializer,
+        responses={
+            201: s.PurchaseOutputSerializer,
+            **WRITE_ERRORS,
+            404: _error("card_not_found"),
+            422: _error("card_blocked, insufficient_points, redemption_cap_exceeded, negative_balance, …"),
+        },
+        examples=[
+            OpenApiExample(
+                "Accrue",
+                request_only=True,
+                value={"card_number": "412345678903", "bill_amount": "450.00", "receipt_id": "T1-000123"},
+            ),
+            OpenApiExample(
+                "Redeem and accrue",
+                request_only=True,
+                value={
+                    "card_number": "412345678903",
+                    "bill_amount": "450.00",
+                    "redeem_points": 100,
+                    "receipt_id": "T1-000124",
+                },
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        def write(key: str, data: dict):
+            card = selectors.card_lookup(merchant=self.merchant, card_number=data.pop("card_number"))
+            purchase = ledger.purchase(
+                merchant=self.merchant,
+                card=card,
+                location=self.api_key.location,
+                idempotency_key=key,
+                api_key=self.api_key,
+                **data,
+            )
+            if purchase.card.tier_id == card.tier_id:
+                # The service returns the locked card without its tier; unless
+                # this purchase promoted it, reuse the one already loaded.
+                purchase.card.tier = card.tier
+            return status.HTTP_201_CREATED, s.PurchaseOutputSerializer(purchase, context=self.context()).data
+
+        return self.idempotent(request, s.PurchaseInputSerializer, write)
+
+
+class RefundCreateApi(PosApiView):
+    @extend_schema(
+        tags=[TAG],
+        operation_id="refund_create",
+        summary="Refund a purchase, fully or partly",
+        description=(
+            "Earned points are taken back and redeemed points given back in proportion. "
+            "If the earned points were already spent, the balance may go negative."
+        ),
+        parameters=[IDEMPOTENCY_PARAMETER],
+        request=s.RefundInputSerializer,
+        responses={
+            201: s.RefundOutputSerializer,
+            **WRITE_ERRORS,
+            404: _error("purchase_not_found"),
+            422: _error("refund_exceeds_purchase (including an already fully refunded purchase)"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        def write(key: str, data: dict):
+            purchase = selectors.purchase_lookup(
+                merchant=self.merchant, purchase_id=data.get("purchase_id"), receipt_id=data.get("receipt_id", "")
+            )
+            refund = ledger.refund(
+                merchant=self.merchant,
+                purchase=purchase,
+                amount=data.get("amount"),
+                idempotency_key=key,
+                api_key=self.api_key,
+            )
+            return status.HTTP_201_CREATED, s.RefundOutputSerializer(refund, context=self.context()).data
+
+        return self.idempotent(request, s.RefundInputSerializer, write)
+
+
+class NotFoundApi(PosApiView):
+    """Unknown paths under the API answer 404 in the API's error shape."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        raise NotFound(_("There is no such API endpoint."))
+
+    post = put = patch = delete = get

@@ -1,0 +1,100 @@
+"""Fixtures and helpers shared by the POS API and cashier tests (imported by
+those modules): an API key for the location, a client that sends it, a card,
+and a snapshot of the tables a write touches."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.test import Client
+
+from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Purchase, Refund
+from loyalty.services.enrollment import enroll_customer
+from loyalty.services.programs import program_for, save_program
+from merchants.services import api_key_create
+
+API = "/api/pos/v1"
+
+
+class PosClient:
+    """Django's test client with the API key and JSON bodies."""
+
+    def __init__(self, secret: str | None) -> None:
+        self.client = Client()
+        self.secret = secret
+
+    def _headers(self, headers: dict | None, key: str | None) -> dict:
+        result = {}
+        if self.secret:
+            result["Authorization"] = f"Bearer {self.secret}"
+        if key:
+            result["Idempotency-Key"] = key
+        result.update(headers or {})
+        return result
+
+    def get(self, path: str, params: dict | None = None, headers: dict | None = None):
+        return self.client.get(API + path, params or {}, headers=self._headers(headers, None))
+
+    def post(self, path: str, body=None, *, key: str | None = "auto", raw: str | None = None, headers=None):
+        if key == "auto":
+            key = str(uuid.uuid4())
+        import json
+
+        data = raw if raw is not None else json.dumps(body if body is not None else {})
+        return self.client.post(API + path, data, content_type="application/json", headers=self._headers(headers, key))
+
+
+def table_counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Customer, Card, Purchase, Refund, LedgerEntry, Lot, IdempotentRequest)
+    }
+
+
+@pytest.fixture
+def pos_program(merchant, owner):
+    """5 % cashback, points pay at most 30 % of a bill, no welcome bonus, no
+    returning-customer boost: simple numbers."""
+    program_for(merchant=merchant)
+    save_program(merchant=merchant, actor=owner, welcome_bonus=0, returning_after_days=None)
+    return program_for(merchant=merchant)
+
+
+@pytest.fixture
+def pos_key(merchant, location, owner):
+    return api_key_create(merchant=merchant, location=location, name="Till 1", actor=owner)
+
+
+@pytest.fixture
+def pos(pos_key, pos_program):
+    return PosClient(pos_key.secret)
+
+
+@pytest.fixture
+def pos_card(merchant, location, pos_program):
+    return enroll_customer(merchant=merchant, phone="+79161234567", name="Анна", location=location)
+
+
+@pytest.fixture
+def other_pos(other_merchant, other_owner):
+    from tests import factories
+
+    other_location = factories.LocationFactory(merchant=other_merchant, name="Other till")
+    issued = api_key_create(merchant=other_merchant, location=other_location, name="Other", actor=other_owner)
+    program_for(merchant=other_merchant)
+    return PosClient(issued.secret)
+
+
+def give_points(merchant, location, card: Card, bill: str = "2000.00") -> Purchase:
+    """Earn points the ordinary way (5 % of the bill)."""
+    from loyalty.services.ledger import purchase
+
+    return purchase(
+        merchant=merchant,
+        card=card,
+        location=location,
+        bill_amount=bill,
+        receipt_id=f"seed-{uuid.uuid4().hex[:10]}",
+        idempotency_key=f"seed-{uuid.uuid4().hex}",
+    )
