@@ -127,6 +127,8 @@ def issue_pass_certificate(
         (NameOID.ORGANIZATION_NAME, "Example Coffee LLC"),
         (NameOID.COUNTRY_NAME, "US"),
     )
+    # The pass EKU plus TLS client auth: the same certificate logs in to APNs, and
+    # OpenSSL-based servers (our fake) refuse client certificates without it.
     encoded = extension_identifier.encode()
     cert = (
         _builder(
@@ -138,7 +140,7 @@ def issue_pass_certificate(
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(eku or [PASS_EKU]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(eku or [PASS_EKU, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .add_extension(
             x509.UnrecognizedExtension(PASS_TYPE_EXTENSION, b"\x0c" + bytes([len(encoded)]) + encoded),
             critical=False,

@@ -34,3 +34,25 @@ def card_images():
         **images.default_icon_set("Зерно", background="#3b2417", foreground="#ffffff"),
         **images.stamp_strip_set(filled=4, total=6, background="#3b2417", foreground="#ffffff"),
     }
+
+
+@pytest.fixture(scope="session")
+def fake_apns(pki, tmp_path_factory):
+    from tests.fakes.apns import FakeAPNs
+
+    fake = FakeAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path_factory.mktemp("apns")).start()
+    yield fake
+    from loyalty.wallet import apns
+
+    apns.close_connections()
+    fake.stop()
+
+
+@pytest.fixture
+def apns_server(fake_apns, settings):
+    """The fake APNs, cleared, with the settings pointing at it."""
+    fake_apns.reset()
+    settings.APNS_HOST = fake_apns.host
+    settings.APNS_PORT = fake_apns.port
+    settings.APNS_CA_FILE = str(fake_apns.server_ca_file)
+    return fake_apns

@@ -1,0 +1,274 @@
+"""A fake APNs: HTTP/2 over TLS (ALPN h2) on 127.0.0.1, demanding a client certificate.
+
+Hypercorn serves a small ASGI app in a background thread. Its server
+certificate comes from a trustme CA (``server_ca_file`` is what clients must
+trust); client certificates must chain to ``client_ca_file`` (the throwaway
+PKI's root and WWDR), like the real service requires a pass certificate.
+
+Each request is recorded (HTTP version, path, apns-topic, body, client address);
+each TLS handshake records the client certificate's subject. Replies can be
+scripted per token; the last scripted reply repeats, and unscripted tokens get 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trustme
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    reason: str = ""
+    # 410 only: milliseconds since the epoch.
+    timestamp: int | None = None
+    delay: float = 0.0
+
+
+OK = Reply()
+
+
+def unregistered(timestamp_ms: int | None = None) -> Reply:
+    return Reply(410, "Unregistered", timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+
+
+BAD_DEVICE_TOKEN = Reply(400, "BadDeviceToken")
+TOO_MANY_REQUESTS = Reply(429, "TooManyRequests")
+INTERNAL_SERVER_ERROR = Reply(500, "InternalServerError")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    http_version: str
+    method: str
+    path: str
+    topic: str | None
+    body: bytes
+    client: tuple[str, int]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def token(self) -> str:
+        return self.path.removeprefix("/3/device/")
+
+
+def _quiet_tls_teardown(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    # Clients hanging up mid-TLS (close_notify races, refused certificates) are
+    # normal here; anything else is still reported.
+    exc = context.get("exception")
+    group = getattr(exc, "exceptions", None)
+    errors = group if group is not None else [exc]
+    if errors and all(isinstance(e, ssl.SSLError | ConnectionError) for e in errors):
+        return
+    loop.default_exception_handler(context)
+
+
+class FakeAPNs:
+    def __init__(self, *, client_ca_file: Path, workdir: Path, default: Reply = OK):
+        self.client_ca_file = Path(client_ca_file)
+        self.workdir = Path(workdir)
+        self.default = default
+        self.requests: list[Recorded] = []
+        self.handshakes: list[dict] = []
+        self._scripts: dict[str, list[Reply]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.port = 0
+        self.host = "127.0.0.1"
+        self.server_ca_file = self.workdir / "fake-apns-ca.pem"
+
+    # --- scripting and inspection ---
+
+    def script(self, token: str, *replies: Reply) -> None:
+        with self._lock:
+            self._scripts[token] = list(replies)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.handshakes.clear()
+            self._scripts.clear()
+
+    def requests_for(self, token: str) -> list[Recorded]:
+        return [r for r in self.requests if r.token == token]
+
+    @property
+    def connections(self) -> set[tuple[str, int]]:
+        return {r.client for r in self.requests}
+
+    def _next_reply(self, token: str) -> Reply:
+        with self._lock:
+            queue = self._scripts.get(token)
+            if not queue:
+                return self.default
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    # --- the ASGI app ---
+
+    async def app(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        record = Recorded(
+            http_version=scope["http_version"],
+            method=scope["method"],
+            path=scope["path"],
+            topic=headers.get("apns-topic"),
+            body=body,
+            client=tuple(scope["client"]),
+            headers=headers,
+        )
+        self.requests.append(record)
+        if scope["method"] != "POST":
+            return await self._respond(send, Reply(405, "MethodNotAllowed"))
+        if not scope["path"].startswith("/3/device/") or not record.token:
+            return await self._respond(send, Reply(404, "BadPath"))
+        if not record.topic:
+            return await self._respond(send, Reply(400, "MissingTopic"))
+        try:
+            json.loads(body)
+        except ValueError:
+            return await self._respond(send, Reply(400, "PayloadEmpty"))
+        reply = self._next_reply(record.token)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        await self._respond(send, reply)
+
+    @staticmethod
+    async def _respond(send, reply: Reply) -> None:
+        payload = b""
+        if reply.status != 200:
+            data = {"reason": reply.reason}
+            if reply.timestamp is not None:
+                data["timestamp"] = reply.timestamp
+            payload = json.dumps(data).encode()
+        headers = [(b"apns-id", str(uuid.uuid4()).upper().encode())]
+        if payload:
+            headers.append((b"content-type", b"application/json"))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    # --- lifecycle ---
+
+    def _config(self, fd: int) -> Config:
+        fake = self
+
+        class RecordingConfig(Config):
+            def create_ssl_context(self):
+                context = super().create_ssl_context()
+
+                class RecordingSSLObject(ssl.SSLObject):
+                    def do_handshake(self):
+                        super().do_handshake()
+                        peer = self.getpeercert() or {}
+                        subject = {k: v for rdn in peer.get("subject", ()) for k, v in rdn}
+                        fake.handshakes.append(subject)
+
+                context.sslobject_class = RecordingSSLObject
+                return context
+
+        ca = trustme.CA()
+        server_cert = ca.issue_cert("127.0.0.1", "localhost")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        ca.cert_pem.write_to_path(str(self.server_ca_file))
+        keyfile, certfile = self.workdir / "fake-apns-key.pem", self.workdir / "fake-apns-cert.pem"
+        server_cert.private_key_pem.write_to_path(str(keyfile))
+        server_cert.cert_chain_pems[0].write_to_path(str(certfile))
+        for extra in server_cert.cert_chain_pems[1:]:
+            extra.write_to_path(str(certfile), append=True)
+
+        config = RecordingConfig()
+        config.bind = [f"fd://{fd}"]
+        config.certfile = str(certfile)
+        config.keyfile = str(keyfile)
+        config.ca_certs = str(self.client_ca_file)
+        config.verify_mode = ssl.CERT_REQUIRED
+        config.alpn_protocols = ["h2"]
+        config.h2_max_concurrent_streams = 1000
+        config.graceful_timeout = 1
+        # APNs keeps a connection for as many pushes as the provider sends.
+        config.keep_alive_max_requests = 10**9
+        config.keep_alive_timeout = 3600
+        config.accesslog = None
+        config.errorlog = None
+        config.loglevel = "WARNING"
+        return config
+
+    def start(self) -> FakeAPNs:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        config = self._config(sock.detach())
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            loop.set_exception_handler(_quiet_tls_teardown)
+            self._loop = loop
+            self._stop = asyncio.Event()
+            loop.call_soon(ready.set)
+            try:
+                loop.run_until_complete(serve(self.app, config, shutdown_trigger=self._stop.wait))
+            except BaseException as exc:  # reported to start() if it happens early
+                failure.append(exc)
+                ready.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-apns", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if failure:
+            raise RuntimeError("fake APNs did not start") from failure[0]
+        self._wait_until_listening()
+        return self
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("fake APNs is not listening")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(15)
+        self._thread = None
+
+    def __enter__(self) -> FakeAPNs:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()

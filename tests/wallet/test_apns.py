@@ -1,0 +1,162 @@
+import datetime as dt
+import socket
+import time
+
+import pytest
+
+from loyalty.wallet import apns, certificates
+from loyalty.wallet.apns import APNsConfig, PushStatus
+from tests.fakes import apns as fake
+
+TOKEN = "a1" * 32
+
+
+def fast(**overrides) -> APNsConfig:
+    return APNsConfig.from_settings(backoff_seconds=0.01, **overrides)
+
+
+def test_push_uses_http2_topic_path_body_and_client_certificate(apns_server, signer):
+    results = apns.send_pushes(signer, "pass.com.example.loyalty", [TOKEN], config=fast())
+
+    assert results[TOKEN].status is PushStatus.OK
+    assert results[TOKEN].http_status == 200
+    assert results[TOKEN].apns_id
+    [request] = apns_server.requests
+    assert request.http_version == "2"
+    assert request.method == "POST"
+    assert request.path == f"/3/device/{TOKEN}"
+    assert request.topic == "pass.com.example.loyalty"
+    assert request.body == b"{}"
+    subjects = [h.get("userId") for h in apns_server.handshakes]
+    assert "pass.com.example.loyalty" in subjects
+
+
+def test_topic_defaults_to_the_certificate_pass_type(apns_server, signer):
+    apns.send_pushes(signer, None, [TOKEN], config=fast())
+    assert apns_server.requests[0].topic == signer.pass_type_identifier
+
+
+def test_stored_bundle_can_be_passed_directly(apns_server, signer):
+    results = apns.send_pushes(signer.to_bundle(), None, [TOKEN], config=fast())
+    assert results[TOKEN].status is PushStatus.OK
+
+
+def test_settings_give_host_port_and_ca(apns_server):
+    config = APNsConfig.from_settings()
+    assert (config.host, config.port, config.ca_file) == (
+        "127.0.0.1", apns_server.port, str(apns_server.server_ca_file)
+    )  # fmt: skip
+
+
+def test_unregistered_and_bad_tokens(apns_server, signer):
+    gone, bad, ok = "b2" * 32, "c3" * 32, "d4" * 32
+    apns_server.script(gone, fake.unregistered(1_700_000_000_000))
+    apns_server.script(bad, fake.BAD_DEVICE_TOKEN)
+
+    results = apns.send_pushes(signer, None, [gone, bad, ok], config=fast())
+
+    assert results[gone].status is PushStatus.UNREGISTERED
+    assert results[gone].http_status == 410
+    assert results[gone].unregistered_at == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+    assert results[bad].status is PushStatus.UNREGISTERED
+    assert results[bad].reason == "BadDeviceToken"
+    assert results[ok].status is PushStatus.OK
+    # Neither is retried.
+    assert len(apns_server.requests_for(gone)) == 1
+    assert len(apns_server.requests_for(bad)) == 1
+
+
+@pytest.mark.parametrize("first", [fake.TOO_MANY_REQUESTS, fake.INTERNAL_SERVER_ERROR])
+def test_429_and_500_are_retried_then_ok(apns_server, signer, first):
+    apns_server.script(TOKEN, first, fake.OK)
+    result = apns.send_pushes(signer, None, [TOKEN], config=fast())[TOKEN]
+    assert result.status is PushStatus.OK
+    assert result.attempts == 2
+    assert len(apns_server.requests_for(TOKEN)) == 2
+
+
+def test_retries_stop_after_max_attempts(apns_server, signer):
+    apns_server.script(TOKEN, fake.Reply(503, "ServiceUnavailable"))
+    result = apns.send_pushes(signer, None, [TOKEN], config=fast(max_attempts=3))[TOKEN]
+    assert result.status is PushStatus.RETRYABLE
+    assert result.attempts == 3
+    assert result.reason == "ServiceUnavailable"
+    assert len(apns_server.requests_for(TOKEN)) == 3
+
+
+def test_permanent_errors_are_failed_without_retry(apns_server, signer):
+    apns_server.script(TOKEN, fake.Reply(400, "DeviceTokenNotForTopic"))
+    result = apns.send_pushes(signer, None, [TOKEN], config=fast())[TOKEN]
+    assert result.status is PushStatus.FAILED
+    assert result.reason == "DeviceTokenNotForTopic"
+    assert len(apns_server.requests_for(TOKEN)) == 1
+
+
+def test_connection_errors_are_retryable(signer):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    config = APNsConfig(host="127.0.0.1", port=closed_port, backoff_seconds=0.01, max_attempts=2)
+    result = apns.send_pushes(signer, None, [TOKEN], config=config)[TOKEN]
+    assert result.status is PushStatus.RETRYABLE
+    assert result.attempts == 2
+    assert "ConnectError" in result.reason
+
+
+def test_malformed_token_never_reaches_the_server(apns_server, signer):
+    result = apns.send_pushes(signer, None, ["../../etc"], config=fast())["../../etc"]
+    assert result.status is PushStatus.UNREGISTERED
+    assert apns_server.requests == []
+
+
+def test_many_pushes_in_flight_over_one_reused_connection(apns_server, signer):
+    # Each reply waits, so the pushes only finish quickly if they run concurrently.
+    tokens = [f"{i:064x}" for i in range(200)]
+    for token in tokens:
+        apns_server.script(token, fake.Reply(delay=0.3))
+    config = fast(concurrency=200)
+
+    started = time.monotonic()
+    results = apns.send_pushes(signer, None, tokens, config=config)
+    elapsed = time.monotonic() - started
+
+    assert {r.status for r in results.values()} == {PushStatus.OK}
+    assert elapsed < 0.3 * 200 / 10  # far below sequential (60 s)
+    assert len(apns_server.connections) == 1
+    handshakes = len(apns_server.handshakes)
+    # A second batch from another task reuses the same connection: no new handshake.
+    apns.send_pushes(signer, None, tokens[:5], config=config)
+    assert len(apns_server.connections) == 1
+    assert len(apns_server.handshakes) == handshakes
+
+
+def test_concurrency_is_bounded(apns_server, signer):
+    tokens = [f"{i:064x}" for i in range(60)]
+    for token in tokens:
+        apns_server.script(token, fake.Reply(delay=0.2))
+    started = time.monotonic()
+    apns.send_pushes(signer, None, tokens, config=fast(concurrency=20))
+    # 60 pushes, 20 at a time, 0.2 s each: at least three rounds.
+    assert time.monotonic() - started >= 0.55
+
+
+def test_an_untrusted_client_certificate_is_refused(apns_server, pki):
+    # Same PKI names, but a certificate from a CA the server does not trust.
+    from tests.fakes.pki import make_pki
+
+    stranger = make_pki()
+    cert = certificates.load_pem(stranger.pass_cert.cert_pem, stranger.pass_cert.key_pem())
+    result = apns.send_pushes(cert, None, [TOKEN], config=fast(max_attempts=1))[TOKEN]
+    assert result.status is PushStatus.RETRYABLE
+    assert apns_server.requests == []
+
+
+def test_duplicate_tokens_are_pushed_once(apns_server, signer):
+    results = apns.send_pushes(signer, None, [TOKEN, TOKEN], config=fast())
+    assert list(results) == [TOKEN]
+    assert len(apns_server.requests) == 1
+
+
+def test_no_tokens_no_connection(apns_server, signer):
+    assert apns.send_pushes(signer, None, [], config=fast()) == {}
+    assert apns_server.requests == []
