@@ -708,8 +708,9 @@ def _purchase(
             raise CardNotFound()
         existing = Purchase.objects.filter(merchant=merchant, idempotency_key=key).first()
         if existing is not None:
-            existing.card = card
-            return _replayed(existing, request)
+            replayed = _replayed(existing, request)
+            replayed.card = card  # same card (checked), fresh counters
+            return replayed
         if card.is_blocked:
             raise CardBlocked()
         # A duplicate receipt trips purchase_receipt_unique below and is

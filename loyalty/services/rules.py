@@ -153,14 +153,17 @@ def snapshot(program: Program, tiers) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in RULE_FIELDS:
         value = getattr(program, name)
-        data[name] = str(value) if isinstance(value, Decimal) else value
+        if isinstance(value, Decimal):
+            places = program._meta.get_field(name).decimal_places
+            value = str(value.quantize(Decimal(1).scaleb(-places)))
+        data[name] = value
     data["tiers"] = [
         {
             "id": t.pk,
             "name": t.name,
-            "threshold": str(t.threshold),
-            "earn_rate": None if t.earn_rate is None else str(t.earn_rate),
-            "discount_percent": str(t.discount_percent),
+            "threshold": str(Decimal(t.threshold).quantize(Decimal("0.01"))),
+            "earn_rate": None if t.earn_rate is None else str(Decimal(t.earn_rate).quantize(Decimal("0.0001"))),
+            "discount_percent": str(Decimal(t.discount_percent).quantize(Decimal("0.01"))),
         }
         for t in sorted(tiers, key=lambda t: (t.threshold, t.pk))
     ]
