@@ -56,3 +56,13 @@ def apns_server(fake_apns, settings):
     settings.APNS_PORT = fake_apns.port
     settings.APNS_CA_FILE = str(fake_apns.server_ca_file)
     return fake_apns
+
+
+@pytest.fixture
+def fake_google(settings):
+    from tests.fakes.google import FakeGoogleWallet
+
+    fake = FakeGoogleWallet().start()
+    settings.GOOGLE_WALLET_API_URL = fake.api_url
+    yield fake
+    fake.stop()
