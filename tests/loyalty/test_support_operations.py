@@ -1,0 +1,73 @@
+"""Manual adjustments, blocking, and the card-changed hook."""
+
+import pytest
+
+from loyalty.exceptions import CardNotFound, InsufficientPoints, InvalidAmount, ReasonRequired
+from loyalty.models import CardEvent, EntryKind
+from loyalty.services import ledger
+from tests.loyalty.conftest import fresh
+
+pytestmark = pytest.mark.django_db
+
+
+def test_adjust_records_who_and_why(card, merchant, owner):
+    entry = ledger.adjust(
+        merchant=merchant, card=card, points=250, reason="Compensation for a cold coffee", actor=owner
+    )
+    assert (entry.kind, entry.points, entry.actor, entry.reason) == (
+        EntryKind.ADJUSTMENT,
+        250,
+        owner,
+        "Compensation for a cold coffee",
+    )
+    assert fresh(card).balance == 250
+    ledger.adjust(merchant=merchant, card=card, points=-50, reason="typo", actor=owner)
+    assert fresh(card).balance == 200
+
+
+def test_adjust_needs_a_reason_and_sane_points(card, merchant, owner):
+    with pytest.raises(ReasonRequired):
+        ledger.adjust(merchant=merchant, card=card, points=10, reason="  ", actor=owner)
+    for points in (0, 1.5, "10"):
+        with pytest.raises(InvalidAmount):
+            ledger.adjust(merchant=merchant, card=card, points=points, reason="x", actor=owner)
+    with pytest.raises(InsufficientPoints):
+        ledger.adjust(merchant=merchant, card=card, points=-1, reason="x", actor=owner)
+    assert fresh(card).balance == 0
+
+
+def test_other_merchant_cannot_touch_the_card(card, other_merchant, other_owner):
+    with pytest.raises(CardNotFound):
+        ledger.adjust(merchant=other_merchant, card=card, points=10, reason="x", actor=other_owner)
+    with pytest.raises(CardNotFound):
+        ledger.set_card_blocked(merchant=other_merchant, card=card, blocked=True, reason="x", actor=other_owner)
+
+
+def test_block_and_unblock_are_audited(card, merchant, owner):
+    ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="Lost card", actor=owner)
+    ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="again", actor=owner)  # no-op
+    ledger.set_card_blocked(merchant=merchant, card=card, blocked=False, reason="Found it", actor=owner)
+    events = list(CardEvent.objects.filter(card=card).order_by("pk").values_list("kind", "reason", "actor"))
+    assert events == [("blocked", "Lost card", owner.pk), ("unblocked", "Found it", owner.pk)]
+    assert fresh(card).status == "active"
+    with pytest.raises(ReasonRequired):
+        ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="", actor=owner)
+
+
+def test_card_changed_hook_runs_on_commit(card, buy, merchant, owner, django_capture_on_commit_callbacks, monkeypatch):
+    from loyalty.services import cards
+
+    seen = []
+    monkeypatch.setattr(cards, "card_changed", seen.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(card, "1000")
+    assert seen == [card.pk]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="x", actor=owner)
+    assert len(callbacks) == 1 and seen == [card.pk]  # not before commit
+
+
+def test_failed_purchase_changes_nothing_and_notifies_nobody(card, buy, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(InsufficientPoints):
+        buy(card, "1000", redeem=1)
+    assert callbacks == []
