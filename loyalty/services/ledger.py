@@ -994,6 +994,7 @@ def adjust(
             if existing is not None:
                 if existing.card_id != locked.pk:
                     raise IdempotencyKeyReused()
+                existing.replayed = True
                 return existing
         rules = current_rules(merchant=merchant)
         batch = _Batch(merchant=merchant, rules=rules, now=now, actor=actor)
@@ -1018,6 +1019,7 @@ def adjust(
             batch.debit(locked, EntryKind.ADJUSTMENT, take, lots, key=key, allow_debt=False, reason=reason)
         batch.write()
         first = _first(batch, EntryKind.ADJUSTMENT)
+        first.replayed = False
     card.balance, card.pending_points, card.debt = locked.balance, locked.pending_points, locked.debt
     return first
 
