@@ -96,14 +96,28 @@ class CoordinateField(forms.DecimalField):
         return number.quantize(self.PLACES, rounding=ROUND_HALF_UP)
 
 
+def password_help_text() -> str:
+    """One short line instead of Django's four sentences, with the configured minimum."""
+    min_length = next(
+        (
+            getattr(validator, "min_length", None)
+            for validator in password_validation.get_default_password_validators()
+            if isinstance(validator, password_validation.MinimumLengthValidator)
+        ),
+        8,
+    )
+    return _("At least %(count)d characters; not a common password, not only digits, not like your name or e-mail.") % {
+        "count": min_length
+    }
+
+
 class PasswordPairMixin:
     """``password1`` + ``password2``: weak passwords are refused by Django's
     validators with their own message, next to the first field."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Built per form so that it follows the active language.
-        self.fields["password1"].help_text = " ".join(password_validation.password_validators_help_texts())
+        self.fields["password1"].help_text = password_help_text()
 
     def _password_user(self) -> User:
         return User(email=self.cleaned_data.get("email", ""), full_name=self.cleaned_data.get("full_name", ""))

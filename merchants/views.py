@@ -97,7 +97,9 @@ class SignUpView(FormView):
             apply_service_error(form, exc)
             return self.form_invalid(form)
         login(self.request, owner, backend=_AUTH_BACKEND)
-        messages.success(self.request, _("Welcome! %(name)s is set up.") % {"name": merchant.name})
+        messages.success(
+            self.request, _("Welcome! Your business account is ready: %(name)s.") % {"name": merchant.name}
+        )
         return redirect("dashboard")
 
 
@@ -176,7 +178,7 @@ class InvitationAcceptView(View):
             apply_service_error(form, exc)
             return self._render(request, invitation, form)
         login(request, user, backend=_AUTH_BACKEND)
-        messages.success(request, _("Welcome to %(name)s!") % {"name": invitation.merchant.name})
+        messages.success(request, _("Welcome to the team of %(name)s!") % {"name": invitation.merchant.name})
         return redirect("dashboard")
 
 

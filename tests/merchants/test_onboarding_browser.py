@@ -1,0 +1,156 @@
+"""A person signs up a merchant, adds a location, invites a cashier, creates an
+API key (seen once), logs out; the cashier opens the invitation on a phone, sets
+a password and lands on the dashboard. Screenshots: artifacts/onboarding-*.png."""
+
+import re
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from playwright.sync_api import expect, sync_playwright
+
+from merchants.models import ApiKey, Invitation, Location, Merchant, User
+
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(settings.BASE_DIR / "artifacts" / f"onboarding-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made
+    # here in between (assertions) are still plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.mark.browser
+def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settings):
+    settings.PUBLIC_BASE_URL = live_server.url
+    url = live_server.url
+    owner_ctx = browser.new_context(viewport=DESKTOP, locale="ru-RU")
+    page = owner_ctx.new_page()
+
+    # Sign up (a first try with mismatched passwords shows the error next to the field).
+    page.goto(f"{url}/signup/")
+    page.get_by_label("Название бизнеса").fill("Кофейня «Зерно»")
+    expect(page.get_by_label("Страна")).to_have_value("RU")
+    expect(page.get_by_label("Валюта")).to_have_value("RUB")
+    expect(page.get_by_label("Часовой пояс")).to_have_value("Europe/Moscow")
+    page.get_by_label("Ваше имя").fill("Анна Смирнова")
+    page.get_by_label("E-mail").fill("anna@zerno.test")
+    page.get_by_label("Пароль", exact=True).fill("pale-lantern-orbit-42")
+    page.get_by_label("Пароль ещё раз").fill("pale-lantern-orbit-41")
+    page.get_by_role("button", name="Создать аккаунт бизнеса").click()
+    expect(page.locator("#id_password2_error")).to_contain_text("Пароли не совпадают")
+    assert not Merchant.objects.exists()
+    shot(page, "01-signup-error")
+    page.get_by_label("Пароль", exact=True).fill("pale-lantern-orbit-42")
+    page.get_by_label("Пароль ещё раз").fill("pale-lantern-orbit-42")
+    page.get_by_role("button", name="Создать аккаунт бизнеса").click()
+    expect(page).to_have_url(f"{url}/dashboard/")
+    expect(page.locator(".topbar .brand")).to_contain_text("Кофейня «Зерно»")
+    shot(page, "02-dashboard-owner")
+
+    # Add a location.
+    page.get_by_role("link", name="Точки", exact=True).click()
+    page.get_by_role("link", name="+ Добавить точку").first.click()
+    page.get_by_label("Название").fill("Покровка")
+    page.get_by_label("Адрес").fill("ул. Покровка, 17, Москва")
+    page.get_by_label("Широта").fill("55,759812")
+    page.get_by_label("Долгота").fill("37.6432")
+    page.get_by_role("button", name="Добавить точку").click()
+    expect(page.locator(".messages")).to_contain_text("Точка «Покровка» добавлена")
+    shot(page, "03-locations")
+    assert Location.objects.get().latitude is not None
+
+    # Invite a cashier: the link is on the page (and in the outbox).
+    page.get_by_role("link", name="Сотрудники", exact=True).click()
+    page.get_by_role("link", name="+ Пригласить").click()
+    page.get_by_label("E-mail").fill("ivan@zerno.test")
+    page.get_by_label("Кассир — только касса").check()
+    page.get_by_role("button", name="Отправить приглашение").click()
+    link = page.get_by_test_id("invitation-link").input_value()
+    assert link.startswith(f"{url}/invite/")
+    assert link in mail.outbox[-1].body
+    shot(page, "04-staff-invited")
+
+    # Create an API key: seen once.
+    page.get_by_role("link", name="API-ключи", exact=True).click()
+    page.get_by_role("link", name="+ Новый API-ключ").first.click()
+    page.get_by_label("Название").fill("Касса 1")
+    page.get_by_role("button", name="Создать ключ").click()
+    secret = page.get_by_test_id("api-key-secret").input_value()
+    assert re.fullmatch(r"lk_[0-9a-f]{8}_[\w-]{43}", secret)
+    shot(page, "05-api-key-once")
+    page.reload()
+    expect(page.get_by_test_id("api-key-secret")).to_have_count(0)
+    assert secret not in page.content()
+    expect(page.locator("table")).to_contain_text("Касса 1")
+    assert ApiKey.objects.get().key_hash != secret
+
+    # The owner's pages on a phone.
+    phone_owner = browser.new_context(viewport=PHONE, locale="ru-RU", storage_state=owner_ctx.storage_state())
+    mobile = phone_owner.new_page()
+    for path, name in [
+        ("/dashboard/", "06-phone-dashboard"),
+        ("/dashboard/staff/", "07-phone-staff"),
+        ("/dashboard/api-keys/", "08-phone-api-keys"),
+        ("/dashboard/locations/new/", "09-phone-location-form"),
+    ]:
+        mobile.goto(url + path)
+        assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{path} scrolls sideways"
+        shot(mobile, name)
+    phone_owner.close()
+
+    # Log out.
+    page.get_by_role("button", name="Выйти").click()
+    expect(page).to_have_url(re.compile(r"/login/$"))
+    owner_ctx.close()
+
+    # The cashier opens the link on a phone, sets a password, and is in.
+    cashier_ctx = browser.new_context(viewport=PHONE, locale="ru-RU")
+    phone = cashier_ctx.new_page()
+    phone.goto(link)
+    expect(phone.locator("h1")).to_contain_text("Кофейня «Зерно»")
+    expect(phone.locator(".auth-lead")).to_contain_text("Кассир")
+    phone.get_by_label("Ваше имя").fill("Иван Петров")
+    phone.get_by_label("Пароль", exact=True).fill("quiet-harbour-lamp-7")
+    phone.get_by_label("Пароль ещё раз").fill("quiet-harbour-lamp-7")
+    shot(phone, "10-phone-invitation")
+    phone.get_by_role("button", name="Задать пароль и войти").click()
+    expect(phone).to_have_url(f"{url}/dashboard/")
+    expect(phone.locator(".page-head .lead")).to_have_text("Кофейня «Зерно» · Кассир")
+    expect(phone.locator(".nav a")).to_have_count(1)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(phone, "11-phone-cashier-dashboard")
+    cashier = User.objects.get(email="ivan@zerno.test")
+    assert cashier.role == "cashier" and cashier.merchant.name == "Кофейня «Зерно»"
+    assert Invitation.objects.get().accepted_at is not None
+
+    # The link does not work twice.
+    phone.goto(link)
+    expect(phone.locator(".alert.error")).to_contain_text("уже использовано")
+    cashier_ctx.close()
+
+
+@pytest.mark.browser
+def test_sign_up_page_in_english_on_a_phone(live_server, transactional_db, browser):
+    ctx = browser.new_context(viewport=PHONE, locale="en-US")
+    page = ctx.new_page()
+    page.goto(f"{live_server.url}/signup/")
+    expect(page.get_by_label("Country")).to_have_value("RU")
+    expect(page.locator("#id_country option:checked")).to_have_text("Russia")
+    page.get_by_label("Time zone").select_option("Asia/Almaty")
+    page.get_by_role("button", name="Create my business account").click()
+    expect(page.locator("#id_business_name_error")).to_contain_text("This field is required")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "12-phone-signup-en")
+    ctx.close()
