@@ -157,8 +157,8 @@ def validate(
     if cn_match is None and extension_value is None:
         raise CertificateError(
             _(
-                "This is not an Apple Pass Type ID certificate (its name is “%(name)s”). "
-                "Create one in the Apple Developer portal under Certificates → Pass Type ID."
+                'This is not an Apple Pass Type ID certificate (its name is "%(name)s"). '
+                "Create one in the Apple Developer portal under Certificates, Pass Type IDs."
             )
             % {"name": common_name or "?"}
         )

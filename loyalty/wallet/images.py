@@ -84,12 +84,12 @@ def open_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_dimension
     width, height = image.size
     if width > max_dimension or height > max_dimension:
         raise ImageError(
-            _("The image is %(width)s×%(height)s pixels; the largest side may be %(limit)s pixels.")
+            _("The image is %(width)sx%(height)s pixels; the largest side may be %(limit)s pixels.")
             % {"width": width, "height": height, "limit": max_dimension}
         )
     if width < MIN_DIMENSION or height < MIN_DIMENSION:
         raise ImageError(
-            _("The image is too small (%(width)s×%(height)s pixels).") % {"width": width, "height": height}
+            _("The image is too small (%(width)sx%(height)s pixels).") % {"width": width, "height": height}
         )
     try:
         image.load()
