@@ -27,6 +27,14 @@ from .idempotency import MAX_KEY_LENGTH, idempotency_key_from_headers, request_f
 from .throttling import ApiKeyRateThrottle
 
 TAG = "POS"
+EXAMPLE_CARD_NUMBER = "412345678903"
+CARD_NUMBER_PARAMETER = OpenApiParameter(
+    name="card_number",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.PATH,
+    description="The card's number (spaces and dashes are ignored).",
+    examples=[OpenApiExample("Card", value=EXAMPLE_CARD_NUMBER)],
+)
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -104,7 +112,12 @@ class CardLookupApi(PosApiView):
         operation_id="card_lookup",
         summary="Find a card by phone, card number or scanned barcode",
         parameters=[s.CardLookupInputSerializer],
-        responses={200: s.CardOutputSerializer, **COMMON_ERRORS, 404: _error("card_not_found")},
+        responses={
+            200: s.CardOutputSerializer,
+            **COMMON_ERRORS,
+            404: _error("card_not_found"),
+            422: _error("invalid_phone: the phone number cannot be a real one"),
+        },
     )
     def get(self, request: Request) -> Response:
         data = self.validated(s.CardLookupInputSerializer, request.query_params)
@@ -120,6 +133,18 @@ class CustomerEnrollApi(PosApiView):
         parameters=[IDEMPOTENCY_PARAMETER],
         request=s.EnrollInputSerializer,
         responses={201: s.CardOutputSerializer, **WRITE_ERRORS, 422: _error("invalid_phone and other rules")},
+        examples=[
+            OpenApiExample(
+                "Enrol with consent",
+                request_only=True,
+                value={
+                    "phone": "+7 916 123-45-00",
+                    "name": "Анна",
+                    "marketing_consent": True,
+                    "consent_text_version": "2026-01",
+                },
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         def write(key: str, data: dict):
@@ -141,6 +166,7 @@ class CardDetailApi(PosApiView):
         tags=[TAG],
         operation_id="card_balance",
         summary="Card balance, tier and rewards",
+        parameters=[CARD_NUMBER_PARAMETER],
         responses={200: s.CardOutputSerializer, **COMMON_ERRORS, 404: _error("card_not_found")},
     )
     def get(self, request: Request, card_number: str) -> Response:
@@ -153,7 +179,7 @@ class CardHistoryApi(PosApiView):
         tags=[TAG],
         operation_id="card_history",
         summary="Card ledger history, newest first",
-        parameters=[s.HistoryInputSerializer],
+        parameters=[CARD_NUMBER_PARAMETER, s.HistoryInputSerializer],
         responses={200: s.HistoryOutputSerializer, **COMMON_ERRORS, 404: _error("card_not_found")},
     )
     def get(self, request: Request, card_number: str) -> Response:
@@ -178,6 +204,13 @@ class QuoteApi(PosApiView):
         summary="What a purchase would do: discount, redeemable points, points to earn",
         description="Read-only; raises the same errors a purchase with this redemption would.",
         request=s.QuoteInputSerializer,
+        examples=[
+            OpenApiExample(
+                "Quote",
+                request_only=True,
+                value={"card_number": EXAMPLE_CARD_NUMBER, "bill_amount": "450.00", "redeem_points": 50},
+            )
+        ],
         responses={
             200: s.QuoteOutputSerializer,
             **COMMON_ERRORS,
@@ -211,13 +244,13 @@ class PurchaseCreateApi(PosApiView):
             OpenApiExample(
                 "Accrue",
                 request_only=True,
-                value={"card_number": "412345678903", "bill_amount": "450.00", "receipt_id": "T1-000123"},
+                value={"card_number": EXAMPLE_CARD_NUMBER, "bill_amount": "450.00", "receipt_id": "T1-000123"},
             ),
             OpenApiExample(
                 "Redeem and accrue",
                 request_only=True,
                 value={
-                    "card_number": "412345678903",
+                    "card_number": EXAMPLE_CARD_NUMBER,
                     "bill_amount": "450.00",
                     "redeem_points": 100,
                     "receipt_id": "T1-000124",
@@ -256,6 +289,10 @@ class RefundCreateApi(PosApiView):
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
         request=s.RefundInputSerializer,
+        examples=[
+            OpenApiExample("Partial refund", request_only=True, value={"receipt_id": "T1-000100", "amount": "100.00"}),
+            OpenApiExample("Full refund", request_only=True, value={"purchase_id": 1}),
+        ],
         responses={
             201: s.RefundOutputSerializer,
             **WRITE_ERRORS,
