@@ -1,5 +1,8 @@
 from django.urls import include, path
 
+from loyalty import program_views
+
 urlpatterns = [
     path("api/", include("loyalty.api.urls")),
+    path("dashboard/program/", program_views.ProgramEditView.as_view(), name="program"),
 ]
