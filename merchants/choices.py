@@ -69,6 +69,11 @@ def default_currency_for(country: str) -> str | None:
     return currencies[0] if currencies else None
 
 
+def country_currencies() -> dict[str, str]:
+    """Each country's main currency today, for the sign-up form's suggestion."""
+    return {code: currency for code in sorted(country_codes()) if (currency := default_currency_for(code))}
+
+
 @lru_cache(maxsize=1)
 def time_zone_names() -> frozenset[str]:
     """Every name zoneinfo knows, except machine-specific entries."""

@@ -25,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, ListView, TemplateView, UpdateView
 
 from . import secretbox, selectors, services
-from .choices import country_name
+from .choices import country_currencies, country_name
 from .exceptions import InvitationInvalid, MerchantError
 from .forms import (
     ApiKeyForm,
@@ -80,6 +80,11 @@ class SignUpView(FormView):
         if request.user.is_authenticated and getattr(request, "merchant", None) is not None:
             return redirect("dashboard")
         return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["country_currencies"] = country_currencies()
+        return context
 
     def form_valid(self, form):
         data = form.cleaned_data

@@ -56,6 +56,11 @@ def test_support_staff_open_changelist_search_and_change_page(support_client, ev
         assert everything[ApiKey].key_hash not in html
 
 
+def test_support_can_open_the_password_change_form(support_client, everything):
+    url = reverse("admin:auth_user_password_change", args=[everything[User].pk])
+    assert support_client.get(url).status_code == 200
+
+
 def test_admin_filters_work(support_client, everything):
     assert (
         support_client.get(admin_url(Merchant, "changelist"), {"country": "RU", "is_active__exact": "1"}).status_code

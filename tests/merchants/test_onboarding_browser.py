@@ -148,6 +148,13 @@ def test_sign_up_page_in_english_on_a_phone(live_server, transactional_db, brows
     page.goto(f"{live_server.url}/signup/")
     expect(page.get_by_label("Country")).to_have_value("RU")
     expect(page.locator("#id_country option:checked")).to_have_text("Russia")
+    expect(page.get_by_label("Currency")).to_have_value("RUB")
+    # Choosing a country suggests its currency (until the person picks one).
+    page.get_by_label("Country").select_option("KZ")
+    expect(page.get_by_label("Currency")).to_have_value("KZT")
+    page.get_by_label("Currency").select_option("USD")
+    page.get_by_label("Country").select_option("AM")
+    expect(page.get_by_label("Currency")).to_have_value("USD")
     page.get_by_label("Time zone").select_option("Asia/Almaty")
     page.get_by_role("button", name="Create my business account").click()
     expect(page.locator("#id_business_name_error")).to_contain_text("This field is required")
