@@ -1,9 +1,27 @@
 from .api import IdempotentRequest
 from .cards import Card, CardEvent, CardStatus, ConsentRecord, Customer, Source, TierChange
 from .ledger import EntryKind, LedgerEntry, Lot, Purchase, Refund
+from .passes import (
+    AppleDevice,
+    AppleRegistration,
+    BarcodeFormat,
+    CardDesign,
+    Delivery,
+    DeviceLog,
+    WalletCredentials,
+    WalletPass,
+)
 from .rules import Mechanic, Program, ProgramVersion, Tier
 
 __all__ = [
+    "AppleDevice",
+    "AppleRegistration",
+    "BarcodeFormat",
+    "CardDesign",
+    "Delivery",
+    "DeviceLog",
+    "WalletCredentials",
+    "WalletPass",
     "Card",
     "CardEvent",
     "CardStatus",
