@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -82,7 +83,7 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return fields
 
 
-def _validation_response(exc: exceptions.ValidationError) -> Response:
+def _validation_error(exc: exceptions.ValidationError) -> tuple[int, dict[str, Any]]:
     fields = _flatten(exc.detail)
     first_field, first_messages = next(iter(fields.items()), ("", [_("Invalid input.")]))
     if first_field in ("", "non_field_errors"):
@@ -91,25 +92,25 @@ def _validation_response(exc: exceptions.ValidationError) -> Response:
         message = f"{first_field}: {first_messages[0]}"
     if len(fields) > 1:
         message = _("%(first)s (and %(count)d more problems)") % {"first": message, "count": len(fields) - 1}
-    return Response(error_body("invalid", message, fields), status=status.HTTP_400_BAD_REQUEST)
+    return status.HTTP_400_BAD_REQUEST, error_body("invalid", message, fields)
 
 
-def pos_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
-    # Whatever failed, nothing the request started may be committed.
-    set_rollback()
+def describe_error(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    """(status, body, headers) for an error the API knows how to explain, or
+    None for a bug. Shared by the POS API and the cashier page's JSON views."""
     if isinstance(exc, loyalty_exceptions.LoyaltyError):
         fields = {exc.field: [exc.message]} if exc.field else {}
         http_status = LOYALTY_ERROR_STATUS.get(exc.code, status.HTTP_422_UNPROCESSABLE_ENTITY)
-        return Response(error_body(exc.code, exc.message, fields), status=http_status)
+        return http_status, error_body(exc.code, exc.message, fields), {}
     if isinstance(exc, exceptions.ValidationError):
-        return _validation_response(exc)
+        return (*_validation_error(exc), {})
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, ApiError):
         fields = {exc.field: [str(exc.detail)]} if exc.field else {}
-        return Response(error_body(exc.error_code, str(exc.detail), fields), status=exc.status_code)
+        return exc.status_code, error_body(exc.error_code, str(exc.detail), fields), {}
     if isinstance(exc, exceptions.APIException):
         headers = {}
         if getattr(exc, "auth_header", None):
@@ -120,12 +121,20 @@ def pos_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         message = str(exc.detail)
         if isinstance(exc, exceptions.ParseError):
             message = _("The request body is not valid JSON: %(detail)s") % {"detail": exc.detail}
-        return Response(error_body(code, message), status=exc.status_code, headers=headers)
-    # A bug: log it with its traceback and still answer in the API's shape.
-    logger.exception("Unhandled error in the POS API", exc_info=exc)
-    return Response(
-        error_body(
-            "server_error", _("Something went wrong on our side. Retrying with the same Idempotency-Key is safe.")
-        ),
-        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-    )
+        return exc.status_code, error_body(code, message), headers
+    return None
+
+
+SERVER_ERROR_MESSAGE = gettext_lazy("Something went wrong on our side. Retrying with the same Idempotency-Key is safe.")
+
+
+def pos_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    # Whatever failed, nothing the request started may be committed.
+    set_rollback()
+    described = describe_error(exc)
+    if described is None:
+        # A bug: log it with its traceback and still answer in the API's shape.
+        logger.exception("Unhandled error in the POS API", exc_info=exc)
+        return Response(error_body("server_error", str(SERVER_ERROR_MESSAGE)), status=500)
+    http_status, body, headers = described
+    return Response(body, status=http_status, headers=headers)

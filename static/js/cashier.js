@@ -1,0 +1,382 @@
+/* The till page: find the customer, quote, confirm, undo.
+ *
+ * Talks to the JSON views under /dashboard/till/ with the session cookie and
+ * the CSRF token. Every write carries an Idempotency-Key made when its form is
+ * shown and kept until the write succeeds, so a double tap or a retry after a
+ * dropped connection writes once. Amounts and points are formatted by the
+ * server (merchant's currency, language, plural rules); this file only places
+ * them. No libraries.
+ */
+(function () {
+  "use strict";
+
+  var S = JSON.parse(document.getElementById("till-strings").textContent);
+  var C = JSON.parse(document.getElementById("till-config").textContent);
+  var csrfInput = document.querySelector("input[name=csrfmiddlewaretoken]");
+  var csrf = csrfInput ? csrfInput.value : "";
+
+  function $(id) { return document.getElementById(id); }
+  function show(el, visible) { if (el) { el.hidden = !visible; } }
+  function text(id, value) { var el = $(id); if (el) { el.textContent = value; } }
+
+  // crypto.randomUUID needs a secure context; a till on http://192.168.… has only getRandomValues.
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function call(method, url, body, key) {
+    var headers = { "Accept": "application/json", "X-CSRFToken": csrf };
+    if (body !== undefined) { headers["Content-Type"] = "application/json"; }
+    if (key) { headers["Idempotency-Key"] = key; }
+    return fetch(url, {
+      method: method, headers: headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (data) {
+        if (!response.ok) { throw { status: response.status, data: data }; }
+        return data;
+      });
+    }, function () { throw { network: true }; });
+  }
+
+  function errorMessage(err) {
+    if (err && err.network) { return S.network; }
+    if (err && err.status === 401) { window.location.reload(); }
+    if (err && err.data && err.data.error) { return err.data.error.message; }
+    return S.serverError;
+  }
+  function errorCode(err) { return err && err.data && err.data.error ? err.data.error.code : ""; }
+
+  var alertBox = $("till-alert");
+  function alertShow(message, kind) {
+    alertBox.className = "alert " + (kind || "error");
+    alertBox.textContent = message;
+    alertBox.hidden = false;
+  }
+  function alertHide() { alertBox.hidden = true; }
+
+  // --- state -----------------------------------------------------------------------------
+  var card = null;          // the card payload from the server
+  var quote = null;         // the latest quote matching the form
+  var quoteSeq = 0;
+  var purchaseKey = null;   // made when the purchase form is shown
+  var lastSent = null;      // {key, body} of the last purchase attempt
+  var result = null;        // the last purchase, for undo
+  var undoKey = null;
+  var undoTimer = null;
+
+  // --- 1. find ---------------------------------------------------------------------------
+  var findForm = $("find-form");
+  var findInput = $("find-q");
+
+  function lookup(query) {
+    alertHide();
+    $("find-button").disabled = true;
+    return call("GET", C.urls.lookup + "?q=" + encodeURIComponent(query)).then(function (data) {
+      showCustomer(data.card);
+    }, function (err) {
+      alertShow(errorMessage(err));
+      findInput.select();
+    }).then(function () { $("find-button").disabled = false; });
+  }
+
+  findForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var query = findInput.value.trim();
+    if (query) { lookup(query); } else { findInput.focus(); }
+  });
+
+  // --- 2. the customer ---------------------------------------------------------------------
+  function renderCard(c) {
+    card = c;
+    text("customer-name", c.customer.name || c.customer.phone);
+    text("customer-phone", c.customer.phone);
+    text("card-number", c.number);
+    var tier = $("tier");
+    if (tier) { tier.textContent = c.tier || ""; show(tier, !!c.tier); }
+    text("balance", c.display.spendable);
+    text("pending", c.display.pending);
+    show($("pending-row"), c.pending_points > 0);
+    text("stamps", String(c.stamps));
+    text("rewards", String(c.rewards_available));
+    show($("rewards-field"), c.rewards_available > 0);
+    show($("blocked-note"), c.status === "blocked");
+  }
+
+  function showCustomer(c) {
+    renderCard(c);
+    show($("find"), false);
+    show($("result"), false);
+    show($("customer"), true);
+    resetPurchaseForm();
+    show($("purchase"), c.status !== "blocked");
+    if (c.status !== "blocked") { $("bill").focus(); }
+  }
+
+  function resetPurchaseForm() {
+    $("purchase-form").reset();
+    if ($("redeem")) { $("redeem").value = "0"; $("redeem").removeAttribute("max"); }
+    text("redeem-help", "");
+    quote = null;
+    show($("summary"), false);
+    $("confirm").disabled = true;
+    purchaseKey = newKey();
+    lastSent = null;
+  }
+
+  function toFind() {
+    card = null;
+    alertHide();
+    stopUndoTimer();
+    show($("customer"), false);
+    show($("purchase"), false);
+    show($("result"), false);
+    show($("find"), true);
+    findInput.value = "";
+    findInput.focus();
+  }
+  $("change-customer").addEventListener("click", toFind);
+  $("next-customer").addEventListener("click", toFind);
+
+  // --- 3. quote and confirm -------------------------------------------------------------------
+  function formBody() {
+    var body = {
+      card_number: card.number,
+      bill_amount: $("bill").value.trim().replace(",", ".").replace(/\s/g, ""),
+      redeem_points: $("redeem") ? parseInt($("redeem").value || "0", 10) || 0 : 0
+    };
+    if ($("use-reward") && $("use-reward").checked) { body.redeem_rewards = 1; }
+    var receipt = $("receipt").value.trim();
+    if (receipt) { body.receipt_id = receipt; }
+    return body;
+  }
+
+  var quoteTimer = null;
+  function requestQuote() {
+    clearTimeout(quoteTimer);
+    $("confirm").disabled = true;
+    quoteTimer = setTimeout(doQuote, 250);
+  }
+
+  function doQuote() {
+    var body = formBody();
+    if (!body.bill_amount) { show($("summary"), false); return; }
+    var seq = ++quoteSeq;
+    call("POST", C.urls.quote, {
+      card_number: body.card_number, bill_amount: body.bill_amount, redeem_points: body.redeem_points
+    }).then(function (data) {
+      if (seq !== quoteSeq) { return; }
+      alertHide();
+      quote = data.quote;
+      var d = quote.display;
+      text("sum-discount", d.discount);
+      text("sum-points", d.points_amount);
+      text("sum-pay", d.to_pay);
+      text("sum-earn", d.to_earn);
+      show($("summary"), true);
+      if ($("redeem")) {
+        $("redeem").max = String(quote.max_redeem_points);
+        $("redeem-help").textContent = S.maxRedeem
+          .replace("%(points)s", d.max_redeem).replace("%(value)s", d.max_redeem_value);
+      }
+      $("confirm").disabled = false;
+    }, function (err) {
+      if (seq !== quoteSeq) { return; }
+      quote = null;
+      show($("summary"), false);
+      alertShow(errorMessage(err), errorCode(err) === "invalid" ? "warning" : "error");
+    });
+  }
+
+  $("bill").addEventListener("input", requestQuote);
+  if ($("redeem")) {
+    $("redeem").addEventListener("input", requestQuote);
+    $("redeem-max").addEventListener("click", function () {
+      var bill = formBody().bill_amount;
+      if (!bill) { $("bill").focus(); return; }
+      // Ask for the maximum with redeem 0 first if we have no quote for this bill.
+      var setMax = function (q) { $("redeem").value = String(q.max_redeem_points); requestQuote(); };
+      if (quote && quote.bill_amount === Number(bill).toFixed(2)) { setMax(quote); return; }
+      call("POST", C.urls.quote, { card_number: card.number, bill_amount: bill, redeem_points: 0 })
+        .then(function (data) { setMax(data.quote); }, function (err) { alertShow(errorMessage(err)); });
+    });
+  }
+  if ($("use-reward")) { $("use-reward").addEventListener("change", requestQuote); }
+
+  function confirmPurchase(body, key) {
+    var button = $("confirm");
+    var label = button.textContent;
+    button.disabled = true;
+    button.textContent = S.working;
+    var previous = lastSent;
+    lastSent = { key: key, body: body };
+    return call("POST", C.urls.purchase, body, key).then(function (data) {
+      button.textContent = label;
+      showResult(data.purchase);
+    }, function (err) {
+      button.textContent = label;
+      if (errorCode(err) === "idempotency_key_reused" && previous && previous.key === key) {
+        // An earlier attempt with this key went through but its answer was lost (the
+        // connection dropped): ask again with that attempt's body to get its result.
+        return confirmPurchase(previous.body, key).then(function () {
+          if (!$("result").hidden) { alertShow(S.earlierAttempt, "info"); }
+        });
+      }
+      alertShow(errorMessage(err));
+      button.disabled = false;
+    });
+  }
+
+  $("purchase-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (!$("confirm").disabled) { confirmPurchase(formBody(), purchaseKey); }
+  });
+
+  // --- 4. result and undo ---------------------------------------------------------------------
+  function stopUndoTimer() { if (undoTimer) { clearInterval(undoTimer); undoTimer = null; } }
+
+  function startUndoTimer(untilIso, untilText, button, note) {
+    stopUndoTimer();
+    var until = new Date(untilIso).getTime();
+    function tick() {
+      var left = Math.max(0, Math.round((until - Date.now()) / 1000));
+      if (left <= 0) {
+        note.textContent = S.undoExpired;
+        button.disabled = true;
+        stopUndoTimer();
+        return;
+      }
+      var mm = Math.floor(left / 60), ss = left % 60;
+      note.textContent = S.undoIn.replace("%(time)s", untilText) + " (" + mm + ":" + (ss < 10 ? "0" : "") + ss + ")";
+    }
+    button.disabled = false;
+    tick();
+    undoTimer = setInterval(tick, 1000);
+  }
+
+  function showResult(p) {
+    result = p;
+    alertHide();
+    text("result-paid", p.display.paid);
+    text("result-earned", "+" + p.display.earned);
+    text("result-redeemed", "−" + p.display.redeemed);
+    text("result-balance", p.display.balance);
+    show($("purchase"), false);
+    show($("result"), true);
+    show($("last-undo"), false);
+    // The customer panel shows the new balance too.
+    if (card) {
+      card.balance = p.card.balance;
+      card.display.spendable = p.display.balance;
+      card.stamps = p.card.stamps;
+      card.rewards_available = p.card.rewards_available;
+      card.tier = p.card.tier;
+      renderCard(card);
+      text("balance", p.display.balance);
+    }
+    undoKey = newKey();
+    purchaseKey = newKey();
+    lastSent = null;
+    startUndoTimer(p.undo_until, p.display.undo_until, $("undo"), $("undo-note"));
+    $("next-customer").focus();
+  }
+
+  function undo(purchase, button) {
+    button.disabled = true;
+    return call("POST", C.urls.undo, { purchase_id: purchase.id }, undoKey).then(function (data) {
+      stopUndoTimer();
+      show($("last-undo"), false);
+      return call("GET", C.urls.lookup + "?q=" + encodeURIComponent(data.card_number)).then(function (found) {
+        showCustomer(found.card);
+        alertShow(S.undone + " " + data.refund.display.balance, "success");
+      });
+    }, function (err) {
+      alertShow(errorMessage(err));
+      button.disabled = errorCode(err) === "undo_expired" || errorCode(err) === "undo_not_allowed";
+    });
+  }
+
+  $("undo").addEventListener("click", function () { if (result) { undo(result, $("undo")); } });
+
+  // After a reload: the last purchase of this session can still be undone.
+  if (C.last) {
+    var last = C.last.purchase;
+    result = last;
+    undoKey = newKey();
+    text("last-text", last.display.time + " · " + last.display.bill + " · " + last.receipt_id);
+    show($("last-undo"), true);
+    var lastButton = $("last-undo-button");
+    var lastNote = document.createElement("span");
+    lastNote.className = "muted small";
+    $("last-text").parentNode.appendChild(document.createElement("br"));
+    $("last-text").parentNode.appendChild(lastNote);
+    startUndoTimer(last.undo_until, last.display.undo_until, lastButton, lastNote);
+    lastButton.addEventListener("click", function () { undo(last, lastButton); });
+  }
+
+  // --- scanning with the camera ---------------------------------------------------------------
+  var scanButton = $("scan-button");
+  var scanner = $("scanner");
+  var video = $("scanner-video");
+  var stream = null;
+  var scanning = false;
+
+  function stopScan() {
+    scanning = false;
+    if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
+    video.srcObject = null;
+    show(scanner, false);
+    show(findForm, true);
+  }
+
+  function startScan() {
+    alertHide();
+    var wanted = ["qr_code", "code_128", "pdf417", "aztec", "ean_13"];
+    window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      var usable = wanted.filter(function (f) { return formats.indexOf(f) >= 0; });
+      if (!usable.length) { throw { unsupported: true }; }
+      var detector = new window.BarcodeDetector({ formats: usable });
+      return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
+        .then(function (s) {
+          stream = s;
+          video.srcObject = s;
+          show(findForm, false);
+          show(scanner, true);
+          scanning = true;
+          return video.play().then(function () { loop(detector); });
+        });
+    }).catch(function (err) {
+      stopScan();
+      alertShow(err && err.unsupported ? S.scanUnsupported : S.scanDenied, "warning");
+      findInput.focus();
+    });
+  }
+
+  function loop(detector) {
+    if (!scanning) { return; }
+    detector.detect(video).then(function (codes) {
+      if (codes.length && codes[0].rawValue) {
+        var value = codes[0].rawValue;
+        stopScan();
+        findInput.value = value;
+        lookup(value);
+      } else {
+        setTimeout(function () { loop(detector); }, 150);
+      }
+    }, function () { setTimeout(function () { loop(detector); }, 300); });
+  }
+
+  // Offer the camera only where the browser can read barcodes; otherwise typing is the way.
+  if ("BarcodeDetector" in window && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    show(scanButton, true);
+    scanButton.addEventListener("click", startScan);
+    $("scan-cancel").addEventListener("click", stopScan);
+  }
+
+  findInput.focus();
+})();
