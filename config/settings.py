@@ -237,6 +237,16 @@ GOOGLE_WALLET_API_URL = env_str(
     "GOOGLE_WALLET_API_URL", "https://walletobjects.googleapis.com/walletobjects/v1"
 ).rstrip("/")
 GOOGLE_WALLET_SAVE_URL = env_str("GOOGLE_WALLET_SAVE_URL", "https://pay.google.com/gp/v/save/")
+# Platform-wide Apple pass certificate for merchants without their own: a
+# PKCS#12 file (APPLE_PASS_CERT_FILE + password) or PEM certificate + key files.
+APPLE_PASS_CERT_FILE = env_str("APPLE_PASS_CERT_FILE")
+APPLE_PASS_KEY_FILE = env_str("APPLE_PASS_KEY_FILE")
+APPLE_PASS_KEY_PASSWORD = env_str("APPLE_PASS_KEY_PASSWORD")
+# Platform-wide Google Wallet issuer for merchants without their own.
+GOOGLE_WALLET_ISSUER_ID = env_str("GOOGLE_WALLET_ISSUER_ID")
+GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = env_str("GOOGLE_WALLET_SERVICE_ACCOUNT_FILE")
+# Seconds the wallet pipeline waits after a card change, so a burst sends one update.
+WALLET_SYNC_DEBOUNCE_SECONDS = env_int("WALLET_SYNC_DEBOUNCE_SECONDS", 2)
 
 CACHES = {
     "default": (
