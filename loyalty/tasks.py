@@ -125,3 +125,4 @@ def demote_tiers_task(merchant_id: int, now_iso: str | None = None) -> int:
     if merchant is None:
         return 0
     return jobs.demote_tiers(merchant=merchant, now=_now(now_iso))
+from loyalty.wallet import tasks as wallet_tasks  # noqa: E402,F401  (Celery discovers loyalty.tasks only)

@@ -5,5 +5,6 @@ from loyalty import program_views
 urlpatterns = [
     path("api/", include("loyalty.api.urls")),
     path("", include("loyalty.cashier.urls")),
+    path("", include("loyalty.wallet.urls")),
     path("dashboard/program/", program_views.ProgramEditView.as_view(), name="program"),
 ]
