@@ -10,7 +10,10 @@ For every card (optionally of one merchant):
 4. ``pending_points == Σ remaining of lots not yet activated``;
 5. ``balance == Σ lot.remaining − debt`` (what can be spent or is pending,
    minus what is owed), and a card in debt has nothing left in any lot;
-6. for every purchase, the EARN entries add up to ``points_earned``, the
+6. ``settle_after`` (the hint that lets operations skip looking for due
+   lots) is never later than the next expiry or activation of an open lot,
+   and ``lifetime_spend == Σ (bill − refunded)`` of the card's purchases;
+7. for every purchase, the EARN entries add up to ``points_earned``, the
    REDEEM entries to ``−points_redeemed``, and its refunds' totals match
    ``points_reversed``/``points_restored`` and ``refunded_amount ≤ bill``.
 
@@ -21,6 +24,8 @@ expiry job has not run yet), not as a failure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 
 from django.db import connection
 from django.utils import timezone
@@ -38,6 +43,13 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def _aware(value):
+    # SQLite returns datetimes from raw SQL as strings.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _rows(sql: str, params: list) -> list[tuple]:
@@ -147,6 +159,34 @@ def verify_ledger(*, merchant_id: int | None = None, now=None) -> Report:
             report.problems.append(f"{label}: refund points totals do not match its refunds")
         if refunded != r_amount or refunded > bill:
             report.problems.append(f"{label}: refunded {refunded} (refunds {r_amount}) vs bill {bill}")
+
+    hints = _rows(
+        f"""
+        SELECT c.id, c.number, c.settle_after, c.lifetime_spend, s.next_event, COALESCE(pu.spend, 0)
+        FROM loyalty_card c
+        LEFT JOIN (
+            SELECT card_id, MIN(CASE WHEN activated_at IS NULL AND (expires_at IS NULL OR available_at < expires_at)
+                                     THEN available_at ELSE expires_at END) AS next_event
+            FROM loyalty_lot
+            WHERE remaining > 0 AND (expires_at IS NOT NULL OR activated_at IS NULL) {and_merchant}
+            GROUP BY card_id
+        ) s ON s.card_id = c.id
+        LEFT JOIN (
+            SELECT card_id, SUM(bill_amount - refunded_amount) AS spend
+            FROM loyalty_purchase {where_plain} GROUP BY card_id
+        ) pu ON pu.card_id = c.id
+        {where_card}
+        """,
+        p * 3,
+    )
+    for card_id, number, settle_after, lifetime_spend, next_event, spend in hints:
+        label = f"card {number} (id {card_id})"
+        if next_event is not None and (settle_after is None or _aware(settle_after) > _aware(next_event)):
+            report.problems.append(
+                f"{label}: settle_after {settle_after} is later than the next lot event {next_event}"
+            )
+        if Decimal(lifetime_spend) != Decimal(spend):
+            report.problems.append(f"{label}: lifetime_spend {lifetime_spend} != purchases net of refunds {spend}")
 
     overdue = _rows(
         f"SELECT COUNT(*), COALESCE(SUM(remaining), 0) FROM loyalty_lot "

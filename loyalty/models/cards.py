@@ -121,6 +121,12 @@ class Card(models.Model):
     last_stamp_at = models.DateTimeField(null=True, blank=True)
     # Purchases left that earn with the returning-customer multiplier.
     boosted_purchases_left = models.IntegerField(default=0)
+    # Lifetime spend for tiers (Σ bill − refunded), kept with the purchases.
+    lifetime_spend = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # A hint kept by the ledger: no lot of this card expires or becomes
+    # spendable before this moment (null: nothing scheduled), so most
+    # operations skip looking for due lots. verify_ledger checks it is never late.
+    settle_after = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -34,7 +34,7 @@ from decimal import Decimal, InvalidOperation
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -63,13 +63,14 @@ from loyalty.models import (
     EntryKind,
     LedgerEntry,
     Lot,
+    Program,
     Purchase,
     Refund,
     TierChange,
 )
 from loyalty.money import CENT, points_to_money, proportional_points
 from loyalty.services import cards as card_hooks
-from loyalty.services.programs import current_rules
+from loyalty.services.programs import current_rules, rules_for_version_id
 from loyalty.services.rules import Rules, TierRule
 
 MAX_KEY_LENGTH = 128
@@ -228,6 +229,9 @@ class _Batch:
         self.entry(card, kind, points=points, lot=lot, key=key, reason=reason, **links)
         if pending:
             card.pending_points += points - repay
+            _schedule(card, available_at)
+        if lot.remaining and expires_at is not None:
+            _schedule(card, expires_at)
         if repay:
             self.entry(card, EntryKind.DEBT_REPAYMENT, points=-repay, lot=lot, key=_sub(key, "repay"), **links)
             self.entry(card, EntryKind.DEBT_REPAYMENT, points=repay, lot=None, key=_sub(key, "debt"), **links)
@@ -292,11 +296,18 @@ class _Batch:
                     "last_purchase_at",
                     "last_stamp_at",
                     "boosted_purchases_left",
+                    "lifetime_spend",
+                    "settle_after",
                     "updated_at",
                 ]
             )
             card_id = card.pk
             transaction.on_commit(lambda card_id=card_id: card_hooks.card_changed(card_id))
+
+
+def _schedule(card: Card, when: datetime) -> None:
+    if card.settle_after is None or when < card.settle_after:
+        card.settle_after = when
 
 
 def _first(batch: _Batch, kind: str) -> LedgerEntry:
@@ -314,9 +325,24 @@ def _lock_cards(merchant, card_ids) -> dict[int, Card]:
     # Always lock in primary-key order so that two operations needing the same
     # cards (a referral touches the friend's and the referrer's) queue up
     # instead of deadlocking.
+    # The program's current version comes along in the same query.
     ids = sorted(set(card_ids))
-    cards = {c.pk: c for c in Card.objects.select_for_update().filter(merchant=merchant, pk__in=ids).order_by("pk")}
-    return cards
+    version = Program.objects.filter(merchant_id=merchant.pk).values("current_version_id")[:1]
+    cards = (
+        Card.objects.select_for_update()
+        .filter(merchant=merchant, pk__in=ids)
+        .annotate(rules_version_id=Subquery(version))
+        .order_by("pk")
+    )
+    return {c.pk: c for c in cards}
+
+
+def _rules(merchant, card: Card) -> Rules:
+    """The rules in force, read with the card lock (see _lock_cards)."""
+    version_id = getattr(card, "rules_version_id", None)
+    if version_id is None:
+        return current_rules(merchant=merchant)
+    return rules_for_version_id(version_id)
 
 
 def _lock_card(merchant, card) -> Card:
@@ -329,22 +355,34 @@ def _lock_card(merchant, card) -> Card:
     return locked
 
 
-def _settle(batch: _Batch, card: Card) -> None:
-    """Expire what has expired and activate what has waited long enough."""
+def _settle(batch: _Batch, card: Card, *, force: bool = False) -> None:
+    """Expire what has expired and activate what has waited long enough.
+    ``card.settle_after`` says when there can next be something to do;
+    ``force`` looks anyway (the jobs do)."""
     now, rules = batch.now, batch.rules
-    due = Lot.objects.filter(card_id=card.pk, remaining__gt=0).filter(
-        Q(expires_at__lte=now) | Q(activated_at__isnull=True, available_at__lte=now)
-    )
-    for lot in due.order_by("pk"):
-        if lot.expires_at is not None and lot.expires_at <= now:
-            expired = lot.remaining
-            batch._take(card, lot, expired)
-            batch.entry(card, EntryKind.EXPIRY, points=-expired, lot=lot, key=f"expiry:{lot.pk}")
-        else:
-            lot.activated_at = now
-            card.pending_points -= lot.remaining
-            batch.dirty_lots[lot.pk] = lot
-            batch.changed_cards[card.pk] = card
+    if force or (card.settle_after is not None and card.settle_after <= now):
+        # Something is due: look at every open lot with a date ahead of it,
+        # settle what is due and note when the next one will be.
+        scheduled = Lot.objects.filter(card_id=card.pk, remaining__gt=0).filter(
+            Q(expires_at__isnull=False) | Q(activated_at__isnull=True)
+        )
+        upcoming = []
+        for lot in scheduled.order_by("pk"):
+            if lot.expires_at is not None and lot.expires_at <= now:
+                expired = lot.remaining
+                batch._take(card, lot, expired)
+                batch.entry(card, EntryKind.EXPIRY, points=-expired, lot=lot, key=f"expiry:{lot.pk}")
+                continue
+            if lot.activated_at is None and lot.available_at <= now:
+                lot.activated_at = now
+                card.pending_points -= lot.remaining
+                batch.dirty_lots[lot.pk] = lot
+            if lot.activated_at is None:
+                upcoming.append(lot.available_at)
+            if lot.expires_at is not None:
+                upcoming.append(lot.expires_at)
+        card.settle_after = min(upcoming, default=None)
+        batch.changed_cards[card.pk] = card
     if (
         rules.stamp_expiry_days
         and card.stamps > 0
@@ -386,6 +424,8 @@ def _pending_lots(batch: _Batch, card: Card) -> list[Lot]:
 
 def tier_spend(card: Card, rules: Rules, now: datetime) -> Decimal:
     """Spend counted for tiers: bills minus refunds, in the window (or lifetime)."""
+    if not rules.tier_window_months:
+        return card.lifetime_spend
     purchases = Purchase.objects.filter(card_id=card.pk, created_at__lte=now)
     if rules.tier_window_months:
         purchases = purchases.filter(created_at__gt=now - relativedelta(months=rules.tier_window_months))
@@ -662,13 +702,20 @@ def purchase(
             now=now,
             request=request,
         )
-    except IntegrityError:
-        # A concurrent call with the same key or receipt committed first (on
-        # another card, or before we locked): resolve as a replay or a duplicate.
-        existing = Purchase.objects.filter(merchant=merchant, idempotency_key=key).first()
+    except (IntegrityError, LoyaltyError) as exc:
+        # The key is not looked up before the work (that would cost every
+        # purchase a query). A replay either trips the unique constraint on
+        # (merchant, idempotency_key) — also when a concurrent call with the
+        # key commits while we wait — or fails a rule the first call passed
+        # (its points are spent now). Either way nothing was written, and the
+        # first purchase is returned here.
+        existing = Purchase.objects.filter(merchant=merchant, idempotency_key=key).select_related("card").first()
         if existing is not None:
             return _replayed(existing, request)
-        if Purchase.objects.filter(merchant=merchant, receipt_id=receipt_id).exists():
+        if (
+            isinstance(exc, IntegrityError)
+            and Purchase.objects.filter(merchant=merchant, receipt_id=receipt_id).exists()
+        ):
             raise DuplicateReceipt()
         raise
 
@@ -706,16 +753,11 @@ def _purchase(
         card = locked.get(card.pk)
         if card is None:
             raise CardNotFound()
-        existing = Purchase.objects.filter(merchant=merchant, idempotency_key=key).first()
-        if existing is not None:
-            replayed = _replayed(existing, request)
-            replayed.card = card  # same card (checked), fresh counters
-            return replayed
         if card.is_blocked:
             raise CardBlocked()
         # A duplicate receipt trips purchase_receipt_unique below and is
         # reported by purchase() (checking first would cost every purchase a query).
-        rules = current_rules(merchant=merchant)
+        rules = _rules(merchant, card)
         batch = _Batch(merchant=merchant, rules=rules, now=now, actor=actor, api_key=api_key)
         _settle(batch, card)
         if redeem_rewards > card.rewards_available:
@@ -746,6 +788,7 @@ def _purchase(
             api_key=api_key,
             created_at=now,
         )
+        card.lifetime_spend += bill
         pkey = f"purchase:{key}"
         if redeem_points:
             batch.debit(
@@ -899,7 +942,7 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
                 _("At most %(left)s %(currency)s of this purchase can still be refunded.")
                 % {"left": left, "currency": p.currency}
             )
-        rules = current_rules(merchant=merchant)
+        rules = _rules(merchant, card)
         batch = _Batch(merchant=merchant, rules=rules, now=now, actor=actor, api_key=api_key)
         _settle(batch, card)
 
@@ -959,6 +1002,7 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
                 card, EntryKind.REWARD_RESTORE, rewards=rewards_back, key=f"{rkey}:reward", purchase=p, refund=r
             )
         p.refunded_amount = refunded
+        card.lifetime_spend -= amount
         p.points_reversed += reverse
         p.points_restored += restore
         p.save(update_fields=["refunded_amount", "points_reversed", "points_restored"])
@@ -996,7 +1040,7 @@ def adjust(
                     raise IdempotencyKeyReused()
                 existing.replayed = True
                 return existing
-        rules = current_rules(merchant=merchant)
+        rules = _rules(merchant, locked)
         batch = _Batch(merchant=merchant, rules=rules, now=now, actor=actor)
         _settle(batch, locked)
         if points > 0:
@@ -1078,7 +1122,7 @@ def grant_bonus(
         existing = LedgerEntry.objects.filter(merchant=merchant, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
-        rules = current_rules(merchant=merchant)
+        rules = _rules(merchant, locked)
         if not rules.uses_points or points <= 0 or locked.is_blocked:
             return None
         batch = _Batch(merchant=merchant, rules=rules, now=now, actor=actor, api_key=api_key)
@@ -1102,8 +1146,8 @@ def settle_card(*, merchant, card: Card | int, now=None) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_card(merchant, card)
-        batch = _Batch(merchant=merchant, rules=current_rules(merchant=merchant), now=now)
-        _settle(batch, locked)
+        batch = _Batch(merchant=merchant, rules=_rules(merchant, locked), now=now)
+        _settle(batch, locked, force=True)
         batch.write()
         return len(batch.entries)
 
@@ -1115,7 +1159,7 @@ def reevaluate_tier(*, merchant, card: Card | int, now=None) -> TierChange | Non
     now = now or timezone.now()
     with transaction.atomic():
         locked = _lock_card(merchant, card)
-        rules = current_rules(merchant=merchant)
+        rules = _rules(merchant, locked)
         if not rules.tier_demotion_enabled or not rules.tiers:
             return None
         current = rules.tier(locked.tier_id)

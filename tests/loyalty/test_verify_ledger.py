@@ -68,3 +68,13 @@ def test_fails_on_corrupted_pending_and_purchase_totals(history):
 def test_unknown_merchant(history):
     with pytest.raises(CommandError, match="No merchant"):
         run("--merchant", "999999")
+
+
+def test_fails_on_a_late_settle_hint_or_wrong_lifetime_spend(history):
+    from loyalty.verification import verify_ledger
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE loyalty_card SET settle_after = NULL, lifetime_spend = 1 WHERE id = %s", [history.pk])
+    problems = verify_ledger().problems
+    assert any("settle_after" in p for p in problems)
+    assert any("lifetime_spend" in p for p in problems)
