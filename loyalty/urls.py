@@ -6,5 +6,7 @@ urlpatterns = [
     path("api/", include("loyalty.api.urls")),
     path("", include("loyalty.cashier.urls")),
     path("", include("loyalty.wallet.urls")),
+    path("", include("loyalty.design.urls")),
+    path("", include("loyalty.enroll.urls")),
     path("dashboard/program/", program_views.ProgramEditView.as_view(), name="program"),
 ]
