@@ -1,5 +1,6 @@
 from .api import IdempotentRequest
 from .cards import Card, CardEvent, CardStatus, ConsentRecord, Customer, Source, TierChange
+from .consent import ConsentText, PersonalDataConsent  # noqa: F401 (re-exported)
 from .ledger import EntryKind, LedgerEntry, Lot, Purchase, Refund
 from .passes import (
     AppleDevice,
