@@ -112,10 +112,25 @@ class WalletPass(models.Model):
     # Set when the card changed and wallets still need the update; cleared by
     # the pipeline once it has sent everything that was due.
     needs_sync_since = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The Apple pass type the pass was last issued with (the certificate that
+    # signed it, hence the APNs topic of its pushes).
+    pass_type_identifier = models.CharField(max_length=200, blank=True)
     google_object_id = models.CharField(max_length=200, blank=True)
+    google_class_id = models.CharField(max_length=200, blank=True)
     google_inserted_at = models.DateTimeField(null=True, blank=True)
     google_saved_at = models.DateTimeField(null=True, blank=True)
     last_fetched_at = models.DateTimeField(_("last fetched by a device"), null=True, blank=True)
+    last_synced_at = models.DateTimeField(_("last sent to the wallets"), null=True, blank=True)
+    # The latest message for the customer (a campaign's, later): shown on the
+    # Apple pass's back and added to the Google object. ``message_notify`` is
+    # decided once, from the card's daily notification budget shared by both
+    # wallets; ``google_message_key`` is the last one Google got.
+    message_key = models.CharField(max_length=64, blank=True)
+    message_header = models.CharField(max_length=100, blank=True)
+    message_body = models.CharField(max_length=500, blank=True)
+    message_notify = models.BooleanField(default=False)
+    message_at = models.DateTimeField(null=True, blank=True)
+    google_message_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = MerchantScopedManager()
@@ -146,6 +161,9 @@ class AppleRegistration(models.Model):
     device = models.ForeignKey(AppleDevice, on_delete=models.CASCADE, related_name="registrations")
     wallet_pass = models.ForeignKey(WalletPass, on_delete=models.CASCADE, related_name="registrations")
     created_at = models.DateTimeField(default=timezone.now)
+    # Bumped when the device registers again: a 410 from APNs older than this
+    # must not remove the registration.
+    updated_at = models.DateTimeField(default=timezone.now)
 
     objects = MerchantScopedManager()
 
@@ -175,9 +193,14 @@ class Delivery(models.Model):
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
     wallet_pass = models.ForeignKey(WalletPass, on_delete=models.CASCADE, related_name="deliveries")
+    # Apple: the device pushed to (kept empty once the device is gone).
+    device = models.ForeignKey(AppleDevice, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
     channel = models.CharField(max_length=16, choices=Channel.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
     notified = models.BooleanField(default=False, help_text=_("Shown to the customer as a notification."))
+    # The customer message this delivery carried (WalletPass.message_key): one
+    # message shown by both wallets uses the daily budget once.
+    message_key = models.CharField(max_length=64, blank=True)
     detail = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
