@@ -15,6 +15,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import phonenumbers
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -53,6 +54,19 @@ def points_text(points: int) -> str:
     }
 
 
+def phone_text(e164: str) -> str:
+    """+79161234567 → +7 916 123-45-67."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def card_number_text(number: str) -> str:
+    """412345678903 → 4123 4567 8903, as printed on the card."""
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
 def local_hhmm(moment, merchant) -> str:
     return timezone.localtime(moment, merchant.tzinfo).strftime("%H:%M")
 
@@ -60,6 +74,8 @@ def local_hhmm(moment, merchant) -> str:
 def card_payload(card: Card, merchant) -> dict[str, Any]:
     data = dict(s.CardOutputSerializer(card, context={"merchant": merchant}).data)
     data["display"] = {
+        "phone": phone_text(card.customer.phone),
+        "number": card_number_text(card.number),
         "balance": points_text(card.balance),
         "spendable": points_text(card.spendable_points),
         "pending": points_text(card.pending_points),
@@ -148,7 +164,8 @@ class TillPageView(TillMixin, View):
             "scanDenied": _("No access to the camera. Allow it in the browser, or type the number."),
             "undoIn": _("Undo available until %(time)s"),
             "undoExpired": _("The time to undo this purchase is over."),
-            "undone": _("Purchase undone."),
+            "undone": _("Purchase undone. Balance: %(balance)s."),
+            "noRedeem": _("No points can be spent on this bill."),
             "blocked": _("This card is blocked: points cannot be earned or redeemed."),
             "working": _("Saving…"),
             "maxRedeem": _("Up to %(points)s (%(value)s)"),

@@ -95,8 +95,8 @@
   function renderCard(c) {
     card = c;
     text("customer-name", c.customer.name || c.customer.phone);
-    text("customer-phone", c.customer.phone);
-    text("card-number", c.number);
+    text("customer-phone", c.display.phone);
+    text("card-number", c.display.number);
     var tier = $("tier");
     if (tier) { tier.textContent = c.tier || ""; show(tier, !!c.tier); }
     text("balance", c.display.spendable);
@@ -120,7 +120,11 @@
 
   function resetPurchaseForm() {
     $("purchase-form").reset();
-    if ($("redeem")) { $("redeem").value = "0"; $("redeem").removeAttribute("max"); }
+    if ($("redeem")) {
+      $("redeem").value = "0";
+      $("redeem").removeAttribute("max");
+      $("redeem-max").disabled = false;
+    }
     text("redeem-help", "");
     quote = null;
     show($("summary"), false);
@@ -175,14 +179,19 @@
       quote = data.quote;
       var d = quote.display;
       text("sum-discount", d.discount);
+      var hasDiscount = Number(quote.discount_amount) > 0;
+      show($("sum-discount-label"), hasDiscount);
+      show($("sum-discount"), hasDiscount);
       text("sum-points", d.points_amount);
       text("sum-pay", d.to_pay);
       text("sum-earn", d.to_earn);
       show($("summary"), true);
       if ($("redeem")) {
         $("redeem").max = String(quote.max_redeem_points);
-        $("redeem-help").textContent = S.maxRedeem
-          .replace("%(points)s", d.max_redeem).replace("%(value)s", d.max_redeem_value);
+        $("redeem-help").textContent = quote.max_redeem_points > 0
+          ? S.maxRedeem.replace("%(points)s", d.max_redeem).replace("%(value)s", d.max_redeem_value)
+          : S.noRedeem;
+        $("redeem-max").disabled = quote.max_redeem_points === 0;
       }
       $("confirm").disabled = false;
     }, function (err) {
@@ -265,6 +274,8 @@
     text("result-paid", p.display.paid);
     text("result-earned", "+" + p.display.earned);
     text("result-redeemed", "−" + p.display.redeemed);
+    show($("result-redeemed-label"), p.points_redeemed > 0);
+    show($("result-redeemed"), p.points_redeemed > 0);
     text("result-balance", p.display.balance);
     show($("purchase"), false);
     show($("result"), true);
@@ -293,7 +304,7 @@
       show($("last-undo"), false);
       return call("GET", C.urls.lookup + "?q=" + encodeURIComponent(data.card_number)).then(function (found) {
         showCustomer(found.card);
-        alertShow(S.undone + " " + data.refund.display.balance, "success");
+        alertShow(S.undone.replace("%(balance)s", data.refund.display.balance), "success");
       });
     }, function (err) {
       alertShow(errorMessage(err));
