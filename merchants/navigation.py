@@ -21,7 +21,14 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from .permissions import CAN_MANAGE_API_KEYS, CAN_MANAGE_LOCATIONS, CAN_MANAGE_STAFF, CAN_USE_TILL, role_allows
+from .permissions import (
+    CAN_MANAGE_API_KEYS,
+    CAN_MANAGE_LOCATIONS,
+    CAN_MANAGE_PROGRAM,
+    CAN_MANAGE_STAFF,
+    CAN_USE_TILL,
+    role_allows,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class NavItem:
 NAV_ITEMS: list[NavItem] = [
     NavItem("dashboard", _("Home"), CAN_USE_TILL, order=0),
     NavItem("till", _("Till"), CAN_USE_TILL, order=30),
+    NavItem("design", _("Card design"), CAN_MANAGE_PROGRAM, order=22),
     NavItem("location_list", _("Locations"), CAN_MANAGE_LOCATIONS, order=70),
     NavItem("staff_list", _("Staff"), CAN_MANAGE_STAFF, order=80),
     NavItem("api_key_list", _("API keys"), CAN_MANAGE_API_KEYS, order=90),

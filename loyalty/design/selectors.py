@@ -1,0 +1,69 @@
+"""Reads for card designs: the published version customers see, and the
+sample numbers the designer's preview shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from loyalty.models import CardDesign
+from loyalty.services.programs import current_rules
+from loyalty.wallet.images import MAX_STAMPS
+from merchants.models import Location
+
+MAX_PASS_LOCATIONS = 10
+
+
+def published_design(*, merchant) -> CardDesign | None:
+    """The latest published version (what installed cards show), or None."""
+    return CardDesign.objects.for_merchant(merchant).filter(published_at__isnull=False).order_by("-version").first()
+
+
+def design_for_customers(*, merchant) -> CardDesign:
+    """The published design, or the model's defaults (unsaved) for a merchant who never published one."""
+    return published_design(merchant=merchant) or CardDesign(merchant=merchant, program_name=merchant.name[:40])
+
+
+def published_versions(*, merchant, limit: int = 10) -> QuerySet[CardDesign]:
+    return (
+        CardDesign.objects.for_merchant(merchant)
+        .filter(published_at__isnull=False)
+        .select_related("created_by")
+        .order_by("-version")[:limit]
+    )
+
+
+def lock_screen_locations(*, merchant) -> QuerySet[Location]:
+    """Locations a pass can name for the lock screen: active ones with coordinates."""
+    return Location.objects.for_merchant(merchant).filter(
+        is_active=True, latitude__isnull=False, longitude__isnull=False
+    )
+
+
+@dataclass(frozen=True)
+class PreviewSample:
+    """What the preview shows in place of a real customer's card."""
+
+    stamps: bool
+    points: int = 350
+    tier: str = "Silver"
+    name: str = "Анна"
+    card_number: str = "2048 1937 5561"
+    barcode_payload: str = "LC1-preview-sample-0000"
+    stamps_filled: int = 0
+    stamps_total: int = 0
+    reward: str = ""
+
+
+def preview_sample(*, merchant) -> PreviewSample:
+    rules = current_rules(merchant=merchant)
+    if rules.uses_stamps:
+        total = max(1, min(rules.stamps_per_reward, MAX_STAMPS))
+        return PreviewSample(
+            stamps=True,
+            stamps_filled=min(4, total - 1) if total > 1 else 0,
+            stamps_total=total,
+            reward=rules.reward_description,
+        )
+    return PreviewSample(stamps=False)
