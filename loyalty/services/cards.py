@@ -10,9 +10,11 @@ CARD_NUMBER_LENGTH = 12
 
 def card_changed(card_id: int) -> None:
     """Called on commit whenever a card's balance, tier, stamps or status
-    changed. The wallet pipeline hooks in here (push updated passes); for now
-    it does nothing."""
-    return None
+    changed: marks the card's wallet pass, and the debounced pipeline sends
+    the update to Apple and Google (the web card reads live data)."""
+    from loyalty.services import passes
+
+    passes.card_changed(card_id)
 
 
 def luhn_check_digit(digits: str) -> str:

@@ -33,9 +33,10 @@ EXPIRY_WARNING_DAYS = (30, 7)
 
 
 class GoogleKeyError(ValueError):
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, field: str = "key"):
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,9 @@ def upload_google_credentials(
     now = now or timezone.now()
     issuer_id = (issuer_id or "").strip()
     if not issuer_id.isdigit():
-        raise GoogleKeyError(_("The issuer id is a number, shown in the Google Pay & Wallet console."))
+        raise GoogleKeyError(
+            _("The issuer id is a number, shown in the Google Pay & Wallet console."), field="issuer_id"
+        )
     info = parse_service_account(key_data) if key_data else None
     with transaction.atomic():
         creds, _created = WalletCredentials.objects.select_for_update().get_or_create(merchant=merchant)
@@ -248,3 +251,63 @@ def remove_google_credentials(*, merchant: Merchant, now: dt.datetime | None = N
         google_service_account_email="",
         updated_at=now or timezone.now(),
     )
+
+
+# --- expiry warnings -------------------------------------------------------------------------
+
+
+def warn_expiring_certificates(*, now: dt.datetime | None = None) -> int:
+    """E-mail the owners of merchants whose own Apple certificate expires
+    within 30 days, then within 7: once each (the thresholds already warned
+    about are recorded, and claimed with a conditional UPDATE so that two
+    runs never both send). Returns the number of e-mails sent."""
+    now = now or timezone.now()
+    sent = 0
+    horizon = now + dt.timedelta(days=max(EXPIRY_WARNING_DAYS))
+    candidates = WalletCredentials.objects.filter(
+        apple_certificate__isnull=False, apple_expires_at__gt=now, apple_expires_at__lte=horizon
+    ).select_related("merchant")
+    for creds in candidates:
+        days_left = (creds.apple_expires_at - now).total_seconds() / 86400
+        warned = {item for item in creds.apple_expiry_warned.split(",") if item}
+        due = {str(days) for days in EXPIRY_WARNING_DAYS if days_left <= days} - warned
+        if not due:
+            continue
+        new_value = ",".join(sorted(warned | due, key=int, reverse=True))
+        claimed = WalletCredentials.objects.filter(pk=creds.pk, apple_expiry_warned=creds.apple_expiry_warned).update(
+            apple_expiry_warned=new_value
+        )
+        if claimed != 1:
+            continue
+        sent += _send_expiry_warning(creds, days_left=int(days_left))
+    return sent
+
+
+def _send_expiry_warning(creds: WalletCredentials, *, days_left: int) -> int:
+    from django.core.mail import send_mail
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+    from django.utils import translation
+
+    from merchants.models import Role, User
+
+    merchant = creds.merchant
+    recipients = list(
+        User.objects.filter(merchant=merchant, role=Role.OWNER, is_active=True).values_list("email", flat=True)
+    )
+    if not recipients:
+        logger.warning("merchant %s: certificate expiry warning has no owner to go to", merchant.pk)
+        return 0
+    with translation.override(settings.LANGUAGE_CODE), timezone.override(merchant.tzinfo):
+        context = {
+            "merchant": merchant,
+            "days_left": days_left,
+            "expires_at": timezone.localtime(creds.apple_expires_at),
+            "pass_type_identifier": creds.apple_pass_type_identifier,
+            "settings_url": settings.PUBLIC_BASE_URL + reverse("wallet_settings"),
+        }
+        subject = _("Your Apple Wallet certificate expires in %(days)d days") % {"days": max(days_left, 0)}
+        body = render_to_string("loyalty/wallet_certificate_expiry_email.txt", context)
+    send_mail(subject, body, None, recipients)
+    logger.info("merchant %s: certificate expiry warning sent (%d days left)", merchant.pk, days_left)
+    return 1

@@ -112,7 +112,9 @@ class PassContent:
     tier_change_message: str = ""
     voided: bool = False
     sharing_prohibited: bool = True
-    extra_back_fields: tuple[tuple[str, str], ...] = field(default=())
+    # (label, value) or (label, value, changeMessage): a changeMessage makes a
+    # new value show on the lock screen (a customer message).
+    extra_back_fields: tuple[tuple[str, str] | tuple[str, str, str], ...] = field(default=())
 
 
 @functools.cache
@@ -238,8 +240,8 @@ def pass_json(content: PassContent, *, pass_type_identifier: str, team_identifie
             elif key == "phone":
                 extra["dataDetectorTypes"] = ["PKDataDetectorTypePhoneNumber"]
             back.append(_field(key, value, label=label, **extra))
-    for index, (label, value) in enumerate(content.extra_back_fields):
-        back.append(_field(f"extra{index}", value, label=label))
+    for index, (label, value, *change) in enumerate(content.extra_back_fields):
+        back.append(_field(f"extra{index}", value, label=label, change_message=change[0] if change else None))
 
     data["storeCard"] = {
         key: fields

@@ -1,0 +1,132 @@
+"""The PassKit web service's reads and writes (wallet spec §2): devices
+registering passes for updates, the list of passes updated since a tag, and
+the device log."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from loyalty.models import AppleDevice, AppleRegistration, DeviceLog, WalletPass
+
+AUTH_SCHEME = "ApplePass "
+MAX_LOG_LINES = 50
+MAX_LOG_LINE_LENGTH = 2000
+# Constant-time comparison needs something to compare against when the serial is unknown.
+_DUMMY_TOKEN = "x" * 32
+
+
+def authenticated_pass(
+    *, pass_type_identifier: str, serial_number: str, authorization: str | None
+) -> WalletPass | None:
+    """The pass named in the URL if the request carries its token
+    (``Authorization: ApplePass <token>``); None for an unknown pass, a pass
+    of another type, or a wrong or missing token (the device gets 401)."""
+    wallet_pass = WalletPass.objects.filter(serial_number=serial_number).first()
+    given = authorization[len(AUTH_SCHEME) :] if authorization and authorization.startswith(AUTH_SCHEME) else ""
+    expected = wallet_pass.authentication_token if wallet_pass is not None else _DUMMY_TOKEN
+    token_ok = hmac.compare_digest(given.strip().encode(), expected.encode())
+    if wallet_pass is None or not token_ok or not given:
+        return None
+    if wallet_pass.pass_type_identifier and wallet_pass.pass_type_identifier != pass_type_identifier:
+        return None
+    return wallet_pass
+
+
+def register_device(
+    *, wallet_pass: WalletPass, device_library_identifier: str, push_token: str, now: datetime | None = None
+) -> bool:
+    """Register the device for the pass's updates. True if newly registered
+    (201), False if it already was (200). Either way the push token and the
+    registration's time are renewed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        device, created = AppleDevice.objects.select_for_update().get_or_create(
+            device_library_identifier=device_library_identifier,
+            defaults={"push_token": push_token, "created_at": now, "updated_at": now},
+        )
+        if not created:
+            device.push_token, device.updated_at = push_token, now
+            device.save(update_fields=["push_token", "updated_at"])
+        try:
+            with transaction.atomic():
+                AppleRegistration.objects.create(
+                    merchant_id=wallet_pass.merchant_id,
+                    device=device,
+                    wallet_pass=wallet_pass,
+                    created_at=now,
+                    updated_at=now,
+                )
+            return True
+        except IntegrityError:
+            AppleRegistration.objects.filter(device=device, wallet_pass=wallet_pass).update(updated_at=now)
+            return False
+
+
+def unregister_device(*, wallet_pass: WalletPass, device_library_identifier: str) -> None:
+    """Remove the registration, and the device once it has none left."""
+    with transaction.atomic():
+        device = (
+            AppleDevice.objects.select_for_update().filter(device_library_identifier=device_library_identifier).first()
+        )
+        if device is None:
+            return
+        AppleRegistration.objects.filter(device=device, wallet_pass=wallet_pass).delete()
+        if not device.registrations.exists():
+            device.delete()
+
+
+@dataclass(frozen=True)
+class UpdatedSerials:
+    serial_numbers: list[str]
+    last_updated: str  # a string, always: an integer makes iOS stop asking
+
+
+def updated_serials(
+    *, device_library_identifier: str, pass_type_identifier: str, passes_updated_since: str | None
+) -> UpdatedSerials | None:
+    """Every pass of this type registered on the device and updated after the
+    tag (all of them without a tag); None when there is none (204)."""
+    registered = WalletPass.objects.filter(
+        registrations__device__device_library_identifier=device_library_identifier,
+        pass_type_identifier=pass_type_identifier,
+    )
+    latest = registered.aggregate(tag=Max("update_tag"))["tag"]
+    if latest is None:
+        return None
+    since = _parse_tag(passes_updated_since)
+    changed = registered if since is None else registered.filter(update_tag__gt=since)
+    serials = sorted(changed.values_list("serial_number", flat=True).distinct())
+    if not serials:
+        return None
+    return UpdatedSerials(serials, str(latest))
+
+
+def _parse_tag(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def record_fetch(*, wallet_pass: WalletPass, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    WalletPass.objects.filter(pk=wallet_pass.pk).update(last_fetched_at=now)
+
+
+def store_device_logs(*, lines: list, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    rows = [
+        DeviceLog(message=str(line)[:MAX_LOG_LINE_LENGTH], created_at=now)
+        for line in lines[:MAX_LOG_LINES]
+        if isinstance(line, str) and line.strip()
+    ]
+    DeviceLog.objects.bulk_create(rows)
+    return len(rows)
