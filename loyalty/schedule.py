@@ -24,4 +24,20 @@ PERIODIC_TASKS = [
         "task": "loyalty.tasks.nightly_tier_demotion_task",
         "crontab": {"minute": "40", "hour": "*"},
     },
+    # Wallets (loyalty/wallet/tasks.py).
+    {
+        "name": "wallet: re-queue lost pass updates",
+        "task": "loyalty.wallet.tasks.sweep_lost_wallet_syncs_task",
+        "crontab": {"minute": "*/5", "hour": "*"},
+    },
+    {
+        "name": "wallet: clean up stale Apple registrations",
+        "task": "loyalty.wallet.tasks.cleanup_wallet_registrations_task",
+        "crontab": {"minute": "15", "hour": "2"},
+    },
+    {
+        "name": "wallet: warn owners before the Apple certificate expires",
+        "task": "loyalty.wallet.tasks.warn_wallet_certificate_expiry_task",
+        "crontab": {"minute": "30", "hour": "6"},
+    },
 ]
