@@ -12,3 +12,4 @@ class LoyaltyConfig(AppConfig):
         from merchants.permissions import CAN_MANAGE_PROGRAM
 
         register(NavItem("program", _("Program"), CAN_MANAGE_PROGRAM, order=20))
+        register(NavItem("wallet_settings", _("Wallet"), frozenset({"owner"}), order=85))
