@@ -223,6 +223,9 @@ def generate(
     receipt = 0
     pending_refunds: list[tuple[datetime, int, object]] = []
     batch_open = 0
+    # Each changed card is announced once (wallet passes), after the last commit.
+    coalesce = ledger.coalesced_card_changes()
+    coalesce.__enter__()
     atomic = transaction.atomic()
     atomic.__enter__()
     try:
@@ -307,9 +310,11 @@ def generate(
         summary.settled_cards += jobs.settle_due_cards(merchant=merchant, now=end)
     except BaseException as exc:
         atomic.__exit__(type(exc), exc, exc.__traceback__)
+        coalesce.__exit__(type(exc), exc, exc.__traceback__)
         raise
     else:
         atomic.__exit__(None, None, None)
+        coalesce.__exit__(None, None, None)
     summary.seconds = time.monotonic() - started
     logger.info("demo data for %s: %s", merchant, summary)
     return summary

@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 from loyalty.exceptions import AlreadyEnrolled, InvalidPhone, LoyaltyError
 from loyalty.models import Card, ConsentRecord, Customer, EntryKind, Source
 from loyalty.phones import normalize_phone
-from loyalty.services import cards as card_hooks
 from loyalty.services.cards import new_barcode_payload, new_card_number
-from loyalty.services.ledger import grant_bonus
+from loyalty.services.ledger import grant_bonus, notify_card_changed
 from loyalty.services.programs import current_rules
 
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -139,8 +138,7 @@ def enroll_customer(
             )
             card.refresh_from_db()
         else:
-            card_id = card.pk
-            transaction.on_commit(lambda: card_hooks.card_changed(card_id))
+            notify_card_changed(card.pk)
     card.customer = customer
     return card
 

@@ -28,6 +28,8 @@ Invariants (proved by ``manage.py verify_ledger``):
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -301,13 +303,43 @@ class _Batch:
                     "updated_at",
                 ]
             )
-            card_id = card.pk
-            transaction.on_commit(lambda card_id=card_id: card_hooks.card_changed(card_id))
+            notify_card_changed(card.pk)
 
 
 def _schedule(card: Card, when: datetime) -> None:
     if card.settle_after is None or when < card.settle_after:
         card.settle_after = when
+
+
+_coalescing = threading.local()
+
+
+def notify_card_changed(card_id: int) -> None:
+    """Tell the card-changed hook (wallet passes) once the transaction commits.
+    Inside ``coalesced_card_changes()`` each card is told once, at the end."""
+    pending = getattr(_coalescing, "card_ids", None)
+    if pending is not None:
+        pending.add(card_id)
+        return
+    transaction.on_commit(lambda: card_hooks.card_changed(card_id))
+
+
+@contextmanager
+def coalesced_card_changes():
+    """For bulk work (demo data, imports): collect card changes and notify
+    each changed card once when the block ends (still only after commit)."""
+    outer = getattr(_coalescing, "card_ids", None)
+    if outer is not None:
+        yield
+        return
+    _coalescing.card_ids = set()
+    try:
+        yield
+        card_ids = sorted(_coalescing.card_ids)
+    finally:
+        _coalescing.card_ids = None
+    for card_id in card_ids:
+        transaction.on_commit(lambda card_id=card_id: card_hooks.card_changed(card_id))
 
 
 def _first(batch: _Batch, kind: str) -> LedgerEntry:
@@ -1091,8 +1123,7 @@ def set_card_blocked(*, merchant, card: Card, blocked: bool, reason: str, actor,
                 actor=actor,
                 created_at=now,
             )
-            card_id = locked.pk
-            transaction.on_commit(lambda: card_hooks.card_changed(card_id))
+            notify_card_changed(locked.pk)
     return locked
 
 

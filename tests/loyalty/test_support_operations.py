@@ -71,3 +71,14 @@ def test_failed_purchase_changes_nothing_and_notifies_nobody(card, buy, django_c
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(InsufficientPoints):
         buy(card, "1000", redeem=1)
     assert callbacks == []
+
+
+def test_coalesced_card_changes_notify_each_card_once(card, buy, monkeypatch, django_capture_on_commit_callbacks):
+    from loyalty.services import cards
+
+    seen = []
+    monkeypatch.setattr(cards, "card_changed", seen.append)
+    with django_capture_on_commit_callbacks(execute=True), ledger.coalesced_card_changes():
+        for _ in range(3):
+            buy(card, "100")
+    assert seen == [card.pk]
