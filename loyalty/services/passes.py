@@ -338,8 +338,16 @@ def push_many(
                 rows.append((registration, Delivery.Status.OK, f"apns-id {result.apns_id}"[:300], True))
                 outcome.delivered += 1
             elif result.status is apns.PushStatus.UNREGISTERED:
-                rows.append((registration, Delivery.Status.UNREGISTERED, _describe(result), False))
-                gone.append((registration, result.unregistered_at))
+                renewed = result.unregistered_at is not None and registration.updated_at > result.unregistered_at
+                if renewed:
+                    # The device registered again after APNs noted the token
+                    # invalid (Apple: keep it); a later 410 will tell.
+                    detail = _describe(result) + "; kept: the device registered again since"
+                    rows.append((registration, Delivery.Status.FAILED, detail[:300], False))
+                    outcome.failed += 1
+                else:
+                    rows.append((registration, Delivery.Status.UNREGISTERED, _describe(result), False))
+                    gone.append((registration, result.unregistered_at))
             elif result.status is apns.PushStatus.RETRYABLE:
                 rows.append((registration, Delivery.Status.RETRY, _describe(result), False))
                 outcome.retry_ids.append(registration.pk)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.models import WalletCredentials
+from loyalty.wallet import render
 from loyalty.wallet.certificates import CertificateError, PassCertificate, load_bundle, load_upload
 from merchants import secretbox
 from merchants.models import Merchant
@@ -137,6 +138,14 @@ def availability(*, merchant: Merchant, now: dt.datetime | None = None):
             False,
             _("Apple Wallet is off: the pass certificate expired on %(date)s. Upload a renewed certificate.")
             % {"date": cert.not_valid_after.date().isoformat()},
+        )
+    elif not render.web_service_is_secure():
+        apple, apple_reason = (
+            False,
+            _(
+                "Apple Wallet is off: the site's public address is not HTTPS, "
+                "and iPhones only update passes over HTTPS."
+            ),
         )
     else:
         apple, apple_reason = True, ""
