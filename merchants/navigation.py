@@ -43,6 +43,7 @@ NAV_ITEMS: list[NavItem] = [
     NavItem("dashboard", _("Home"), CAN_USE_TILL, order=0),
     NavItem("till", _("Till"), CAN_USE_TILL, order=30),
     NavItem("design", _("Card design"), CAN_MANAGE_PROGRAM, order=22),
+    NavItem("enroll_qr", _("QR & poster"), CAN_MANAGE_PROGRAM, order=24),
     NavItem("location_list", _("Locations"), CAN_MANAGE_LOCATIONS, order=70),
     NavItem("staff_list", _("Staff"), CAN_MANAGE_STAFF, order=80),
     NavItem("api_key_list", _("API keys"), CAN_MANAGE_API_KEYS, order=90),
