@@ -220,7 +220,7 @@ class QuoteApi(PosApiView):
     )
     def post(self, request: Request) -> Response:
         data = self.validated(s.QuoteInputSerializer, request.data)
-        card = selectors.card_lookup(merchant=self.merchant, card_number=data["card_number"])
+        card = selectors.card_for_write(merchant=self.merchant, card_number=data["card_number"])
         quote = ledger.quote(
             merchant=self.merchant, card=card, bill_amount=data["bill_amount"], redeem_points=data["redeem_points"]
         )
@@ -260,7 +260,7 @@ class PurchaseCreateApi(PosApiView):
     )
     def post(self, request: Request) -> Response:
         def write(key: str, data: dict):
-            card = selectors.card_lookup(merchant=self.merchant, card_number=data.pop("card_number"))
+            card = selectors.card_for_write(merchant=self.merchant, card_number=data.pop("card_number"))
             purchase = ledger.purchase(
                 merchant=self.merchant,
                 card=card,

@@ -302,7 +302,7 @@ class TillLookupView(TillJsonView):
 class TillQuoteView(TillJsonView):
     def post(self, request: HttpRequest) -> JsonResponse:
         data = self.validated(s.QuoteInputSerializer, self.body())
-        card = selectors.card_lookup(merchant=self.merchant, card_number=data["card_number"])
+        card = selectors.card_for_write(merchant=self.merchant, card_number=data["card_number"])
         quote = ledger.quote(
             merchant=self.merchant, card=card, bill_amount=data["bill_amount"], redeem_points=data["redeem_points"]
         )
@@ -321,7 +321,7 @@ class TillPurchaseView(TillJsonView):
             raise LoyaltyError(_("Choose your location first."), code="location_required")
 
         def write(key: str, data: dict) -> tuple[int, dict]:
-            card = selectors.card_lookup(merchant=self.merchant, card_number=data["card_number"])
+            card = selectors.card_for_write(merchant=self.merchant, card_number=data["card_number"])
             purchase = ledger.purchase(
                 merchant=self.merchant,
                 card=card,

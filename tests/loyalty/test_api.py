@@ -531,3 +531,36 @@ def test_decimal_amounts_are_exact(pos, pos_card):
     assert response.status_code == 201
     assert Purchase.objects.get(pk=response.json()["id"]).bill_amount == Decimal("0.10")
     assert LedgerEntry.objects.filter(purchase_id=response.json()["id"]).count() == 0  # 5 % of 0.10 floors to 0
+
+
+def test_throttle_counts_in_redis(pos, pos_card, settings):
+    # The shared cache that several gunicorn workers count in (one pipelined round trip).
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CELERY_BROKER_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    settings.POS_API_THROTTLE_RATE = "2/min"
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    assert isinstance(caches["default"], RedisCache)
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
+    assert_error(pos.get(f"/cards/{pos_card.number}/"), 429, "throttled")
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    client = caches["default"]._cache.get_client(prefix, write=False)
+    assert [int(client.get(key)) for key in client.scan_iter(f"{prefix}:*")] == [3]
+
+
+def test_a_bug_answers_500_in_the_error_shape_and_writes_nothing(pos, pos_card, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr("loyalty.services.ledger.purchase", broken)
+    before = table_counts()
+    body = assert_error(pos.post("/purchases/", purchase_body(pos_card), key="bug-1"), 500, "server_error")
+    assert "Idempotency-Key" in body["error"]["message"]
+    assert table_counts() == before

@@ -1,0 +1,412 @@
+#!/usr/bin/env python
+"""POS accrual benchmark: purchases through the full HTTP API versus the raw
+PostgreSQL ceiling for the same work.
+
+    .venv/bin/python bench/pos_accrual.py [--cards 1000] [--workers 2,3,4] [--requests 3000] [--seconds 15]
+
+What it does, all on 127.0.0.1:
+
+1. Drops and recreates the database ``loyalty_bench`` (``--db``), migrates it,
+   and creates a merchant, a location, an API key and ``--cards`` cards
+   through the product's own services (bench/setup_data.py).
+2. Copies it to ``loyalty_bench_raw`` and runs pgbench there with a custom
+   script doing the core of a purchase by hand: lock the card row, insert the
+   purchase, insert the ledger entry, update the balance, commit. That is the
+   ceiling: what PostgreSQL itself does per second with no application.
+3. Starts gunicorn (DEBUG=0, production settings, Redis cache db 3) with each
+   worker count in ``--workers`` and measures 32 clients briefly, keeps the
+   best, then drives ``POST /api/pos/v1/purchases/`` at 1, 8 and 32
+   concurrent keep-alive clients (each bounded by ``--requests`` and
+   ``--seconds``) and prints throughput and p50/p99 latency, and the ratio to
+   pgbench at the same client count.
+4. Stops gunicorn and runs ``manage.py verify_ledger`` on the bench database.
+
+The load generator is a small asyncio HTTP/1.1 client (no third-party client
+library: httpx costs more CPU per request than the server we measure, and
+this machine has two cores shared by the client, gunicorn and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = str(BASE_DIR / ".venv" / "bin" / "python")
+GUNICORN = str(BASE_DIR / ".venv" / "bin" / "gunicorn")
+PG = {"host": "127.0.0.1", "port": "5432", "user": "postgres"}
+PURCHASE_PATH = "/api/pos/v1/purchases/"
+CLIENT_COUNTS = (1, 8, 32)
+
+PGBENCH_SCRIPT = """\
+\\set card random(:card_min, :card_max)
+\\set cents random(10000, 300000)
+BEGIN;
+SELECT balance FROM loyalty_card WHERE id = :card FOR UPDATE;
+INSERT INTO loyalty_purchase (merchant_id, card_id, location_id, receipt_id, currency, bill_amount,
+    discount_percent, discount_amount, points_redeemed, points_amount, amount_paid, points_earned,
+    stamps_earned, rewards_redeemed, refunded_amount, points_reversed, points_restored,
+    program_version_id, idempotency_key, api_key_id, created_at)
+  VALUES (:merchant, :card, :location, gen_random_uuid()::text, 'RUB', :cents / 100.0,
+    0, 0, 0, 0, :cents / 100.0, :cents / 2000, 0, 0, 0, 0, 0,
+    :version, gen_random_uuid()::text, :api_key, now())
+  RETURNING id AS purchase_id \\gset
+INSERT INTO loyalty_ledgerentry (merchant_id, card_id, kind, points, stamps, rewards, purchase_id,
+    api_key_id, program_version_id, idempotency_key, reason, created_at)
+  VALUES (:merchant, :card, 'earn', :cents / 2000, 0, 0, :purchase_id,
+    :api_key, :version, gen_random_uuid()::text, '', now());
+UPDATE loyalty_card SET balance = balance + :cents / 2000, updated_at = now() WHERE id = :card;
+END;
+"""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def database_url(name: str) -> str:
+    return f"postgres://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
+
+
+def psql(sql: str, database: str = "postgres") -> str:
+    result = subprocess.run(
+        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", database, "-v", "ON_ERROR_STOP=1",
+         "-qAtc", sql],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return result.stdout.strip()
+
+
+def recreate_database(name: str, template: str | None = None) -> None:
+    psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def app_env(db: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": database_url(db),
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            # A valid Fernet key that is not the public default.
+            "SECRETS_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktMDEyMzQ1Njc4OWFiY2RlZjA=",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "CACHE_URL": "redis://127.0.0.1:6379/3",
+            "CELERY_BROKER_URL": "redis://127.0.0.1:6379/3",
+            "POS_API_THROTTLE_RATE": "100000000/min",
+            "DB_CONN_MAX_AGE": "600",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+# --- pgbench -----------------------------------------------------------------
+
+
+def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: str) -> float:
+    command = [
+        "pgbench", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-n", "-M", "prepared",
+        "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-f", script_path,
+        "-D", f"card_min={data['card_id_min']}", "-D", f"card_max={data['card_id_max']}",
+        "-D", f"merchant={data['merchant_id']}", "-D", f"location={data['location_id']}",
+        "-D", f"version={data['program_version_id']}", "-D", f"api_key={data['api_key_id']}",
+        db,
+    ]  # fmt: skip
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
+    if not match:
+        raise RuntimeError(f"pgbench output not understood:\n{result.stdout}\n{result.stderr}")
+    failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
+    if failed and int(failed.group(1)):
+        raise RuntimeError(f"pgbench had failed transactions:\n{result.stdout}")
+    return float(match.group(1))
+
+
+# --- gunicorn ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, db: str, workers: int, worker_class: str, threads: int) -> None:
+        self.port = free_port()
+        self.workers = workers
+        command = [
+            GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+            "--worker-class", worker_class, "--backlog", "512", "--log-level", "warning",
+        ]  # fmt: skip
+        if worker_class == "gthread":
+            command += ["--threads", str(threads)]
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=app_env(db), start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("gunicorn exited at start-up")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # Gunicorn's graceful stop; its workers are its children.
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+# --- load generator ----------------------------------------------------------
+
+
+@dataclass
+class Result:
+    clients: int
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    sample_error: str = ""
+
+    @property
+    def ok(self) -> int:
+        return sum(count for status, count in self.statuses.items() if 200 <= status < 300)
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+
+
+def purchase_request(port: int, secret: str, card_number: str) -> bytes:
+    cents = random.randint(10000, 300000)
+    receipt = uuid.uuid4().hex
+    body = json.dumps(
+        {"card_number": card_number, "bill_amount": f"{cents // 100}.{cents % 100:02d}", "receipt_id": receipt}
+    ).encode()
+    head = (
+        f"POST {PURCHASE_PATH} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {secret}\r\n"
+        f"Idempotency-Key: bench-{receipt}\r\n"
+        "Content-Type: application/json\r\n"
+        "Accept: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("connection closed")
+    status = int(status_line.split()[1])
+    length = 0
+    close = status_line.startswith(b"HTTP/1.0")
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _sep, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection":
+            close = value.strip().lower() == b"close"
+    body = await reader.readexactly(length) if length else b""
+    return status, close, body
+
+
+async def drive(port: int, secret: str, cards: list[str], clients: int, total: int, seconds: float) -> Result:
+    result = Result(clients)
+    counter = itertools.count()
+    deadline = time.perf_counter() + seconds
+
+    async def one_client() -> None:
+        reader = writer = None
+        while next(counter) < total and time.perf_counter() < deadline:
+            request = purchase_request(port, secret, random.choice(cards))
+            started = time.perf_counter()
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(request)
+                status, close, body = await read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:
+                result.statuses[0] = result.statuses.get(0, 0) + 1
+                result.sample_error = result.sample_error or repr(exc)
+                writer = None
+                continue
+            result.latencies.append(time.perf_counter() - started)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if not 200 <= status < 300 and not result.sample_error:
+                result.sample_error = f"{status} {body[:300]!r}"
+            if close:
+                writer.close()
+                writer = None
+        if writer is not None:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    result.elapsed = time.perf_counter() - started
+    return result
+
+
+def load(port: int, secret: str, cards: list[str], clients: int, total: int, seconds: float) -> Result:
+    return asyncio.run(drive(port, secret, cards, clients, total, seconds))
+
+
+def describe(result: Result) -> str:
+    errors = {status: count for status, count in result.statuses.items() if not 200 <= status < 300}
+    text = (
+        f"{result.clients:>3} clients: {result.ok:>6} purchases in {result.elapsed:5.1f} s = "
+        f"{result.throughput:7.1f}/s, p50 {result.percentile(50):6.1f} ms, p99 {result.percentile(99):6.1f} ms"
+    )
+    if errors:
+        text += f", ERRORS {errors} e.g. {result.sample_error}"
+    return text
+
+
+# --- main ----------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="loyalty_bench")
+    parser.add_argument("--cards", type=int, default=1000)
+    parser.add_argument("--workers", default="2,3,4", help="gunicorn worker counts to try; the best is used")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    parser.add_argument("--threads", type=int, default=2, help="threads per worker with --worker-class gthread")
+    parser.add_argument("--requests", type=int, default=4000, help="purchases per client count, at most")
+    parser.add_argument("--seconds", type=float, default=15, help="seconds per client count, at most")
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--skip-setup", action="store_true", help="reuse the bench database as it is")
+    args = parser.parse_args()
+    worker_counts = [int(item) for item in args.workers.split(",")]
+    raw_db = f"{args.db}_raw"
+    data_file = BASE_DIR / "var" / f"{args.db}.json"
+
+    # Other work on this machine skews every figure: say how busy it was.
+    one, five, fifteen = os.getloadavg()
+    log(f"load average before: {one:.2f} {five:.2f} {fifteen:.2f} (on {os.cpu_count()} CPUs)")
+    if args.skip_setup and data_file.exists():
+        data = json.loads(data_file.read_text())
+    else:
+        log(f"Creating database {args.db} and {args.cards} cards …")
+        recreate_database(args.db)
+        env = app_env(args.db)
+        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+        output = subprocess.run(
+            [PYTHON, "bench/setup_data.py", str(args.cards)], cwd=BASE_DIR, env=env, check=True,
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        data = json.loads(output.strip().splitlines()[-1])
+        data_file.parent.mkdir(exist_ok=True)
+        data_file.write_text(json.dumps(data))
+    cards = data["card_numbers"]
+
+    # 1. The raw ceiling, on a copy so that its hand-made rows stay out of the ledger we verify.
+    log("pgbench: lock card, insert purchase, insert ledger entry, update balance, commit")
+    recreate_database(raw_db, template=args.db)
+    ceiling: dict[int, float] = {}
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(PGBENCH_SCRIPT)
+    try:
+        for clients in CLIENT_COUNTS:
+            ceiling[clients] = run_pgbench(raw_db, data, clients, args.pgbench_seconds, script.name)
+            log(f"{clients:>3} clients: {ceiling[clients]:8.1f} tps")
+    finally:
+        os.unlink(script.name)
+        psql(f'DROP DATABASE IF EXISTS "{raw_db}" WITH (FORCE)')
+
+    # 2. Pick the worker count.
+    best_workers = worker_counts[0]
+    if len(worker_counts) > 1:
+        log(f"Choosing the worker count ({args.worker_class}), 32 clients, {min(args.requests, 2000)} purchases each:")
+        best = -1.0
+        for workers in worker_counts:
+            server = Server(args.db, workers, args.worker_class, args.threads)
+            try:
+                server.wait_ready()
+                load(server.port, data["secret"], cards, 8, 300, 10)  # warm up every worker
+                result = load(server.port, data["secret"], cards, 32, min(args.requests, 2000), args.seconds)
+            finally:
+                server.stop()
+            log(f"  {workers} workers: " + describe(result))
+            if result.throughput > best:
+                best, best_workers = result.throughput, workers
+
+    # 3. The API at 1, 8 and 32 clients.
+    log(f"POST {PURCHASE_PATH} through gunicorn, {best_workers} {args.worker_class} workers:")
+    results: dict[int, Result] = {}
+    server = Server(args.db, best_workers, args.worker_class, args.threads)
+    try:
+        server.wait_ready()
+        load(server.port, data["secret"], cards, 8, 300, 10)
+        for clients in CLIENT_COUNTS:
+            results[clients] = load(server.port, data["secret"], cards, clients, args.requests, args.seconds)
+            log("  " + describe(results[clients]))
+    finally:
+        server.stop()
+
+    log("")
+    one, five, fifteen = os.getloadavg()
+    log(f"load average after: {one:.2f} {five:.2f} {fifteen:.2f}")
+    log(f"{'clients':>7} {'API/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'pgbench tps':>12} {'ratio':>6}")
+    for clients in CLIENT_COUNTS:
+        result = results[clients]
+        ratio = result.throughput / ceiling[clients] if ceiling[clients] else float("nan")
+        log(
+            f"{clients:>7} {result.throughput:8.1f} {result.percentile(50):7.1f} {result.percentile(99):7.1f} "
+            f"{ceiling[clients]:12.1f} {ratio:6.3f}"
+        )
+    at32 = results[32]
+    target_met = at32.percentile(99) < 100 and at32.throughput / ceiling[32] >= 0.15
+    log(f"Target (32 clients: p99 < 100 ms, ratio >= 0.15): {'met' if target_met else 'NOT met'}")
+    failed = sum(result.ok != sum(result.statuses.values()) for result in results.values())
+
+    # 4. The ledger still adds up.
+    log("")
+    log("verify_ledger on the bench database:")
+    verify = subprocess.run(
+        [PYTHON, "manage.py", "verify_ledger", "--merchant", str(data["merchant_id"])], cwd=BASE_DIR,
+        env=app_env(args.db),
+    )  # fmt: skip
+    return 1 if verify.returncode or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
