@@ -241,6 +241,7 @@ def test_registered_phone_never_reveals_the_card(client, merchant, program, join
 
     # Asking again at once sends nothing more (but says the same).
     again = client.post(reverse("enroll_send_card", args=[merchant.slug]), {"token": send_token})
+
     def without_csrf(response):
         return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
 

@@ -1,0 +1,109 @@
+"""The web card at /card/<web_token>/: live balance, tier, barcode and history
+in the merchant's time zone; unguessable; nothing cached."""
+
+import io
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from PIL import Image
+
+from loyalty.design import services as design_services
+from loyalty.models import CardDesign
+from loyalty.services import ledger
+from loyalty.services.enrollment import enroll_customer
+from loyalty.services.passes import wallet_pass_for
+from loyalty.services.programs import program_for, save_program
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def card(merchant):
+    program_for(merchant=merchant)
+    return enroll_customer(
+        merchant=merchant, phone="+79161234567", name="Анна", now=datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    )
+
+
+@pytest.fixture
+def url(card):
+    return reverse("webcard", args=[wallet_pass_for(card=card).web_token])
+
+
+def test_shows_live_balance_after_a_purchase(client, merchant, location, card, url):
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "data-balance>100<" in page  # welcome bonus
+    assert "Welcome bonus" in page
+
+    ledger.purchase(
+        merchant=merchant,
+        card=card,
+        location=location,
+        bill_amount=Decimal("1000.00"),
+        receipt_id="R-1",
+        idempotency_key="k-1",
+        now=datetime(2026, 3, 11, 18, 30, tzinfo=UTC),
+    )
+    response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert "data-balance>150<" in page  # 5 % cashback of 1000 = 50 points
+    assert "+50" in page and "Purchase" in page
+    # Times in the merchant's zone: 18:30 UTC is 21:30 in Moscow.
+    assert "03/11/2026 9:30 p.m." in page and "6:30" not in page
+    assert "11.03.2026 21:30" in client.get(url, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Bronze" in page and "Анна" in page
+    assert response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Robots-Tag"].startswith("noindex")
+
+
+def test_shows_the_barcode_with_the_card_payload(client, card, url):
+    page = client.get(url).content.decode()
+    assert 'class="barcode-svg qr"' in page
+    spaced = " ".join(card.number[i : i + 4] for i in range(0, len(card.number), 4))
+    assert spaced in page
+
+
+@pytest.mark.parametrize("fmt, css", [("pdf417", "barcode-svg pdf417"), ("code128", "barcode-svg code128")])
+def test_barcode_follows_the_published_design(client, merchant, owner, card, url, fmt, css):
+    design_services.draft_for(merchant=merchant)
+    CardDesign.objects.for_merchant(merchant).update(barcode_format=fmt, background_color="#0b3d91")
+    design_services.publish(merchant=merchant, actor=owner)
+    page = client.get(url).content.decode()
+    assert css in page
+    assert "#0b3d91" in page
+
+
+def test_draft_design_is_not_shown_to_customers(client, merchant, card, url):
+    design_services.draft_for(merchant=merchant)
+    CardDesign.objects.for_merchant(merchant).update(background_color="#ff00ff")
+    assert "#ff00ff" not in client.get(url).content.decode()
+
+
+def test_unknown_token_is_404(client, card):
+    for token in ("nope", "x" * 200, wallet_pass_for(card=card).web_token[:-1]):
+        assert client.get(f"/card/{token}/").status_code == 404
+        assert client.get(f"/card/{token}/welcome/").status_code == 404
+
+
+def test_blocked_card_hides_the_barcode(client, merchant, owner, card, url):
+    ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="lost", actor=owner)
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "blocked" in page
+    assert "barcode-svg" not in page
+
+
+def test_stamp_card_shows_its_stamps(client, merchant, owner, location, url, card):
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6, reward_description="капучино")
+    for i in range(2):
+        ledger.purchase(
+            merchant=merchant, card=card, location=location, bill_amount=Decimal("300"),
+            receipt_id=f"S-{i}", idempotency_key=f"s-{i}",
+        )  # fmt: skip
+    page = client.get(url).content.decode()
+    assert "2 / 6" in page
+    strip = client.get(reverse("webcard_stamps", args=[wallet_pass_for(card=card).web_token]))
+    assert strip.status_code == 200 and strip["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(strip.content)).size == (750, 246)
