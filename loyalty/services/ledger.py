@@ -35,8 +35,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 from dateutil.relativedelta import relativedelta
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Subquery, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -353,20 +353,26 @@ def _sub(key: str | None, suffix: str) -> str | None:
 # --- locking and settling ----------------------------------------------------------------
 
 
+_LOCK_SQL = (
+    f"SELECT c.*, (SELECT p.current_version_id FROM {Program._meta.db_table} p WHERE p.merchant_id = c.merchant_id)"
+    f" AS rules_version_id FROM {Card._meta.db_table} c"
+    " WHERE c.merchant_id = %s AND c.id IN ({ids}) ORDER BY c.id{for_update}"
+)
+
+
 def _lock_cards(merchant, card_ids) -> dict[int, Card]:
     # Always lock in primary-key order so that two operations needing the same
     # cards (a referral touches the friend's and the referrer's) queue up
     # instead of deadlocking.
-    # The program's current version comes along in the same query.
-    ids = sorted(set(card_ids))
-    version = Program.objects.filter(merchant_id=merchant.pk).values("current_version_id")[:1]
-    cards = (
-        Card.objects.select_for_update()
-        .filter(merchant=merchant, pk__in=ids)
-        .annotate(rules_version_id=Subquery(version))
-        .order_by("pk")
+    # The program's current version comes along in the same query. Written
+    # as SQL because this runs on every ledger write and the equivalent
+    # queryset (subquery + FOR UPDATE) costs over a millisecond to compile.
+    ids = sorted({int(card_id) for card_id in card_ids})
+    sql = _LOCK_SQL.format(
+        ids=", ".join(["%s"] * len(ids)),
+        for_update=" FOR UPDATE" if connection.features.has_select_for_update else "",
     )
-    return {c.pk: c for c in cards}
+    return {c.pk: c for c in Card.objects.raw(sql, [merchant.pk, *ids])}
 
 
 def _rules(merchant, card: Card) -> Rules:
