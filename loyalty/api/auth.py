@@ -7,6 +7,10 @@ and pass them to services as ``merchant=`` / ``location=`` / ``api_key=``.
 
 from __future__ import annotations
 
+import hashlib
+import time
+
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -14,11 +18,53 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
-from merchants.models import ApiKey
+from merchants.models import ApiKey, Merchant
 from merchants.services import api_key_for_secret, api_key_touch
 
 # Keys are "lk_" + 8 hex + "_" + 43 urlsafe characters; anything much longer is junk.
 MAX_KEY_LENGTH = 200
+
+# A till sends its key on every call. Each worker process remembers the keys it
+# has verified (by a SHA-256 of the secret, never the secret itself) for a
+# minute, with their merchant and location, and on every call only re-checks,
+# in one cheap statement, that the key is still active: revoking a key or
+# deactivating a merchant takes effect on the next request, while edits to a
+# merchant's or location's details reach a worker within a minute. Verifying
+# from scratch (api_key_for_secret) is the single most expensive query of a
+# purchase on the ORM (two joins to compile).
+KEY_CACHE_SECONDS = 60
+KEY_CACHE_SIZE = 1000
+_verified: dict[str, tuple[float, ApiKey]] = {}
+_STILL_ACTIVE_SQL = (
+    f"SELECT 1 FROM {ApiKey._meta.db_table} k JOIN {Merchant._meta.db_table} m ON m.id = k.merchant_id "
+    "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active"
+)
+
+
+def _still_active(api_key: ApiKey) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(_STILL_ACTIVE_SQL, [api_key.pk])
+        return cursor.fetchone() is not None
+
+
+def api_key_for(secret: str) -> ApiKey | None:
+    """The active key for ``secret`` (see KEY_CACHE_SECONDS), or None."""
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    now = time.monotonic()
+    remembered = _verified.get(digest)
+    if remembered is not None and now - remembered[0] < KEY_CACHE_SECONDS:
+        if _still_active(remembered[1]):
+            return remembered[1]
+        _verified.pop(digest, None)
+        return None
+    api_key = api_key_for_secret(secret)
+    if api_key is None:
+        _verified.pop(digest, None)
+        return None
+    if len(_verified) >= KEY_CACHE_SIZE:
+        _verified.clear()
+    _verified[digest] = (now, api_key)
+    return api_key
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -48,7 +94,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = self._secret(request)
         if secret is None:
             return None
-        api_key = api_key_for_secret(secret)
+        api_key = api_key_for(secret)
         if api_key is None:
             # Unknown, revoked and mistyped keys look the same from outside.
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API key."))

@@ -564,3 +564,10 @@ def test_a_bug_answers_500_in_the_error_shape_and_writes_nothing(pos, pos_card, 
     body = assert_error(pos.post("/purchases/", purchase_body(pos_card), key="bug-1"), 500, "server_error")
     assert "Idempotency-Key" in body["error"]["message"]
     assert table_counts() == before
+
+
+def test_deactivating_the_merchant_locks_its_keys_out_at_once(pos, pos_card, merchant):
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200  # the key is now remembered
+    merchant.is_active = False
+    merchant.save(update_fields=["is_active"])
+    assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
