@@ -511,10 +511,10 @@ def test_throttled_per_key(pos, other_pos, pos_card, settings):
 
 def test_purchase_query_count(pos, pos_card, django_assert_max_num_queries):
     pos.post("/purchases/", purchase_body(pos_card))  # warm caches (rules of this version)
-    # API layer: key (1), idempotency row insert + update and its transaction (4), card lookup (1).
-    # Service: its savepoint (2), lock the card, replay check, rules version, lots to settle, insert
-    # purchase, lot and entry, tier spend, update the card (9).
-    with django_assert_max_num_queries(17):
+    # API layer (7): is the remembered key still active; the idempotency row's insert and update
+    # and their transaction (here a savepoint); the card. Service (8): its savepoint, lock the card
+    # (with the rules version), insert purchase, lot and entry, update the card.
+    with django_assert_max_num_queries(13):
         response = pos.post("/purchases/", purchase_body(pos_card))
     assert response.status_code == 201
 
