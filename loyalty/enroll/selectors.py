@@ -29,15 +29,20 @@ class ConsentWording:
     is_default: bool
 
 
+def _quoted(name: str) -> str:
+    # «Кофейня «Зерно»» reads badly: a name with its own quotes keeps just those.
+    return name if any(mark in name for mark in '«»"“”') else f"«{name}»"
+
+
 def default_consent(*, merchant: Merchant) -> ConsentWording:
     personal = _(
         "I agree that %(merchant)s processes my personal data (name, phone number, birthday, e-mail) "
         "to run the loyalty program."
-    ) % {"merchant": f"«{merchant.name}»"}
+    ) % {"merchant": _quoted(merchant.name)}
     if merchant.country == "RU":
         personal += " " + _("In accordance with Federal Law No. 152-FZ «On Personal Data».")
     marketing = _("I want to receive offers and bonus news from %(merchant)s. I can unsubscribe at any time.") % {
-        "merchant": f"«{merchant.name}»"
+        "merchant": _quoted(merchant.name)
     }
     return ConsentWording(DEFAULT_CONSENT_VERSION, personal, marketing, "", True)
 

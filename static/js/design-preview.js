@@ -24,6 +24,11 @@
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
   }
 
+  function contrast(a, b) {
+    var la = luminance(a), lb = luminance(b);
+    return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+  }
+
   function colours() {
     var bg = value("background_color"), fg = value("foreground_color"), label = value("label_color");
     if (HEX.test(bg)) {
@@ -33,6 +38,12 @@
     }
     if (HEX.test(fg)) preview.style.setProperty("--card-fg", fg);
     if (HEX.test(label)) preview.style.setProperty("--card-label", label);
+    var warning = form.querySelector("[data-contrast-warning]");
+    if (warning && HEX.test(bg) && HEX.test(fg) && HEX.test(label)) {
+      // WCAG contrast; below 3 : 1 the text is hard to read on a phone in daylight.
+      var weak = Math.min(contrast(bg, fg), contrast(bg, label)) < 3;
+      warning.hidden = !weak;
+    }
     form.querySelectorAll("input[type=color][data-colour-for]").forEach(function (picker) {
       var text = document.getElementById(picker.dataset.colourFor);
       var typed = (text.value || "").trim();

@@ -123,6 +123,10 @@ def test_preview_follows_the_form(live_server, transactional_db, browser, russia
     page.locator("#id_foreground_color").fill("#3b2a20")
     expect(google).to_have_css("color", "rgb(31, 31, 31)")
     expect(apple).to_have_css("color", "rgb(59, 42, 32)")
+    # The default pale labels on a pale background: the page warns.
+    expect(page.locator("[data-contrast-warning]")).to_be_visible()
+    page.locator("#id_label_color").fill("#8a5a2b")
+    expect(page.locator("[data-contrast-warning]")).to_be_hidden()
 
     # Toggles and the barcode type.
     page.get_by_label("Уровень", exact=True).uncheck()
@@ -165,4 +169,6 @@ def test_designer_on_a_phone(live_server, transactional_db, browser, russian, ma
     expect(strip).to_have_attribute("src", re.compile(r"bg=%237a1f3d"))
     page.wait_for_function("document.querySelector('.pass-apple [data-stamp-strip]').complete")
     assert strip.evaluate("img => img.naturalWidth") == 750
+    # Nothing sticks out sideways on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "design-05-phone-stamps")

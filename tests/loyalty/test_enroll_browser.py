@@ -1,0 +1,116 @@
+"""Enrolment in a real browser on a phone (390×844): from the QR code's URL to
+the web card. Screenshots: artifacts/enroll-*.png."""
+
+import re
+
+import pytest
+from django.core import mail
+from playwright.sync_api import expect
+
+from loyalty.models import Card, CardDesign, Customer, PersonalDataConsent
+from loyalty.services.programs import program_for
+from merchants.models import Location
+from tests.loyalty.test_design_browser import DESKTOP, PHONE, browser, russian, shot, staff_page  # noqa: F401
+from tests.loyalty.test_enroll import IPHONE, wallets_on  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+def _cafe_design(merchant):
+    from loyalty.design import services
+
+    services.draft_for(merchant=merchant)
+    CardDesign.objects.for_merchant(merchant).update(
+        background_color="#3b2a20",
+        foreground_color="#ffffff",
+        label_color="#e8c9a0",
+        program_name="Зерно Club",
+        phone="+7 495 123-45-67",
+        website="https://zerno.example",
+        terms="1 балл = 1 ₽. Баллами можно оплатить до 30% чека.",
+    )
+    services.publish(merchant=merchant, actor=None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_from_qr_to_web_card_on_a_phone(live_server, browser, russian, wallets_on, merchant, location):  # noqa: F811
+    program_for(merchant=merchant)
+    _cafe_design(merchant)
+    context = browser.new_context(viewport=PHONE, locale="ru-RU", user_agent=IPHONE, device_scale_factor=2)
+    page = context.new_page()
+
+    # The URL the location's QR code carries.
+    page.goto(f"{live_server.url}/join/{merchant.slug}/{location.pk}/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Карта лояльности")
+    expect(page.locator(".join-offer")).to_contain_text("+100")
+    shot(page, "enroll-01-form")
+
+    # Forgetting the consent is explained next to the checkbox; nothing is created.
+    page.get_by_label("Ваше имя").fill("Анна")
+    page.get_by_label("Номер телефона").fill("8 916 123-45-67")
+    page.get_by_role("button", name="Получить карту").click()
+    expect(page.locator("#id_personal_data_consent_error")).to_be_visible()
+    assert not Customer.objects.exists()
+    shot(page, "enroll-02-error")
+
+    page.get_by_label("Номер телефона").fill("8 916 123-45-67")
+    page.locator("#id_personal_data_consent").check()
+    page.get_by_role("button", name="Получить карту").click()
+
+    # The success page: Apple first on an iPhone, then Google, and the web card.
+    expect(page.locator(".welcome h1")).to_contain_text("Анна")
+    buttons = page.locator(".wallet-button")
+    expect(buttons).to_have_count(2)
+    expect(buttons.first).to_contain_text("Apple Wallet")
+    expect(page.locator(".welcome-lead")).to_contain_text("100")
+    shot(page, "enroll-03-success")
+
+    page.get_by_role("link", name="Открыть карту в браузере").click()
+    expect(page.locator("[data-balance]")).to_have_text("100")
+    expect(page.locator(".barcode-svg")).to_be_visible()
+    expect(page.locator(".history-list")).to_contain_text("Приветственный бонус")
+    shot(page, "enroll-04-web-card")
+
+    customer = Customer.objects.get(phone="+79161234567")
+    assert customer.source == "qr" and customer.joined_location == Location.objects.get(pk=location.pk)
+    assert PersonalDataConsent.objects.get(customer=customer).text_version == "default-1"
+    assert Card.objects.get(customer=customer).balance == 100
+
+    # The same phone again: the card is not shown; it can be sent to the e-mail on file.
+    Customer.objects.filter(pk=customer.pk).update(email="anna@example.com")
+    page.goto(f"{live_server.url}/join/{merchant.slug}/")
+    page.get_by_label("Ваше имя").fill("Кто-то")
+    page.get_by_label("Номер телефона").fill("+7 916 123 45 67")
+    page.locator("#id_personal_data_consent").check()
+    page.get_by_role("button", name="Получить карту").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("уже есть карта")
+    assert "anna@example.com" not in page.content()
+    shot(page, "enroll-05-already-registered")
+    page.get_by_role("button", name="Отправить карту на e-mail").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("почту")
+    assert [m.to for m in mail.outbox] == [["anna@example.com"]]
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_qr_page_and_poster(live_server, browser, russian, owner, merchant, location):  # noqa: F811
+    program_for(merchant=merchant)
+    _cafe_design(merchant)
+    page = staff_page(browser, live_server, owner, DESKTOP)
+    page.goto(f"{live_server.url}/dashboard/qr/")
+    expect(page.locator(".qr-target")).to_have_count(2)
+    shot(page, "enroll-06-qr-page")
+
+    with page.expect_popup() as popup:
+        page.locator(".qr-target").nth(1).get_by_role("link", name="Плакат A4").click()
+    poster = popup.value
+    expect(poster.locator(".qr-frame svg")).to_be_visible()
+    expect(poster.locator("h1")).to_contain_text("Карта лояльности")
+    size = poster.locator(".sheet").bounding_box()
+    # 210 × 297 mm at 96 dpi.
+    assert abs(size["width"] - 793.7) < 2 and abs(size["height"] - 1122.5) < 2
+    shot(poster, "enroll-07-poster")
+    # Printed, it is exactly one A4 page.
+    pdf = poster.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
