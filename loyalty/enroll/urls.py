@@ -8,6 +8,7 @@ urlpatterns = [
     path("join/<slug:slug>/<int:location_id>/", views.enrol, name="enroll_location"),
     path("join/<slug:slug>/send-card/", views.send_card, name="enroll_send_card"),
     path("join/<slug:slug>/logo.png", views.merchant_logo, name="enroll_logo"),
+    path("join/<slug:slug>/strip.png", views.merchant_strip, name="enroll_strip"),
     path("card/<str:web_token>/", views.web_card, name="webcard"),
     path("card/<str:web_token>/welcome/", views.welcome, name="webcard_welcome"),
     path("card/<str:web_token>/stamps.png", views.web_card_stamps, name="webcard_stamps"),

@@ -225,16 +225,20 @@ class WebCardStampsView(View):
         return _private(HttpResponse(png, content_type="image/png"))
 
 
-class MerchantLogoView(View):
-    """The logo of the merchant's published design, for the customer pages."""
+class MerchantImageView(View):
+    """The logo or strip picture of the merchant's published design, for the
+    customer pages (they are on every installed pass anyway)."""
+
+    kind = "logo"
 
     def get(self, request, slug):
         merchant = _merchant(slug)
         design = selectors.brand_for(merchant=merchant).design
-        if not design.logo:
+        field = getattr(design, self.kind)
+        if not field:
             raise Http404
         try:
-            with design.logo.open("rb") as handle:
+            with field.open("rb") as handle:
                 data = handle.read()
         except OSError:
             raise Http404
@@ -248,4 +252,5 @@ send_card = public_route(SendCardView.as_view())
 welcome = public_route(WelcomeView.as_view())
 web_card = public_route(WebCardView.as_view())
 web_card_stamps = public_route(WebCardStampsView.as_view())
-merchant_logo = public_route(MerchantLogoView.as_view())
+merchant_logo = public_route(MerchantImageView.as_view(kind="logo"))
+merchant_strip = public_route(MerchantImageView.as_view(kind="strip"))

@@ -107,3 +107,25 @@ def test_stamp_card_shows_its_stamps(client, merchant, owner, location, url, car
     strip = client.get(reverse("webcard_stamps", args=[wallet_pass_for(card=card).web_token]))
     assert strip.status_code == 200 and strip["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(strip.content)).size == (750, 246)
+
+
+def test_published_logo_and_strip_are_served_to_customer_pages(client, merchant, owner, card, url):
+    from django.core.files.base import ContentFile
+
+    from loyalty.design import services as design_services
+
+    draft = design_services.draft_for(merchant=merchant)
+    buffer = io.BytesIO()
+    Image.new("RGBA", (600, 200), (200, 120, 40, 255)).save(buffer, "PNG")
+    draft.logo.save("logo.png", ContentFile(buffer.getvalue()))
+    draft.strip.save("strip.png", ContentFile(buffer.getvalue()))
+    # Only published pictures are public.
+    assert client.get(reverse("enroll_logo", args=[merchant.slug])).status_code == 404
+    design_services.publish(merchant=merchant, actor=owner)
+    for name in ("enroll_logo", "enroll_strip"):
+        response = client.get(reverse(name, args=[merchant.slug]))
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    page = client.get(url).content.decode()
+    assert (
+        reverse("enroll_logo", args=[merchant.slug]) in page and reverse("enroll_strip", args=[merchant.slug]) in page
+    )
