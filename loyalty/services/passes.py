@@ -207,9 +207,11 @@ def build_pass(*, wallet_pass: WalletPass, now: datetime | None = None) -> bytes
     view = render.card_view(wallet_pass)
     signer = apple_signer(view.card.merchant, now=now)
     data = build_pkpass(render.pass_content(view), images=render.pass_images(view), signer=signer)
-    if wallet_pass.pass_type_identifier != signer.pass_type_identifier:
-        WalletPass.objects.filter(pk=wallet_pass.pk).update(pass_type_identifier=signer.pass_type_identifier)
-        wallet_pass.pass_type_identifier = signer.pass_type_identifier
+    issued = {"pass_type_identifier": signer.pass_type_identifier, "design_id": view.design.pk}
+    if any(getattr(wallet_pass, name) != value for name, value in issued.items()):
+        WalletPass.objects.filter(pk=wallet_pass.pk).update(**issued)
+        for name, value in issued.items():
+            setattr(wallet_pass, name, value)
     return data
 
 
@@ -476,9 +478,9 @@ def sync_google(*, wallet_pass: WalletPass, now: datetime | None = None) -> str:
             class_id = _ensure_class(client, view, account.issuer_id)
             body = google.loyalty_object_json(render.google_object(view, account.issuer_id))
             try:
-                client.patch_object(wallet_pass.google_object_id, body)
+                resource = client.patch_object(wallet_pass.google_object_id, body)
             except google.NotFound:
-                client.insert_object(body)
+                resource = client.insert_object(body)
             message_type = ""
             if wallet_pass.message_key and wallet_pass.message_key != wallet_pass.google_message_key:
                 message_type = _send_google_message(client, wallet_pass, now)
@@ -489,8 +491,16 @@ def sync_google(*, wallet_pass: WalletPass, now: datetime | None = None) -> str:
         _record_google(wallet_pass, Delivery.Status.FAILED, str(exc), now)
         logger.warning("Google Wallet update of pass %s failed: %s", wallet_pass.pk, exc)
         return "failed"
+    changes: dict = {}
     if class_id != wallet_pass.google_class_id:
-        WalletPass.objects.filter(pk=wallet_pass.pk).update(google_class_id=class_id)
+        changes["google_class_id"] = class_id
+    # Google says whether someone saved the object (read-only "hasUsers").
+    if resource.get("hasUsers") and wallet_pass.google_saved_at is None:
+        changes["google_saved_at"] = now
+    if changes:
+        WalletPass.objects.filter(pk=wallet_pass.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(wallet_pass, name, value)
     detail = "patched" + (f"; message {message_type}" if message_type else "")
     if not message_type:
         _record_google(wallet_pass, Delivery.Status.OK, detail, now)

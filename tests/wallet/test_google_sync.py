@@ -104,6 +104,13 @@ def test_object_is_inserted_before_the_save_link_and_a_purchase_patches_it(
     assert not fake_google.calls_to("POST", f"/walletobjects/v1/loyaltyObject/{object_id}/addMessage")
     delivery = Delivery.objects.get(wallet_pass=wallet_pass, channel=Delivery.Channel.GOOGLE)
     assert delivery.status == Delivery.Status.OK and not delivery.notified
+    assert WalletPass.objects.get(pk=wallet_pass.pk).google_saved_at is None
+
+    # The customer saves the card; the next update learns it from Google's "hasUsers".
+    fake_google.objects[object_id]["hasUsers"] = True
+    with django_capture_on_commit_callbacks(execute=True):
+        buy(pos, pos_card, "100.00")
+    assert WalletPass.objects.get(pk=wallet_pass.pk).google_saved_at is not None
 
     # A blocked card becomes INACTIVE at Google.
     with django_capture_on_commit_callbacks(execute=True):
