@@ -30,6 +30,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -143,3 +144,12 @@ def run_idempotent(
             raise
         return _replay(merchant=merchant, key=key, fingerprint=fingerprint)
     return IdempotentResponse(status_code, content, replayed=False)
+
+
+def purge_idempotent_requests(*, older_than_days: int = 30, now=None) -> int:
+    """Forget stored responses older than ``older_than_days`` (a till retries
+    within minutes; a key reused after that is treated as new). Meant for a
+    daily job; returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    deleted, _by_model = IdempotentRequest.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -571,3 +571,18 @@ def test_deactivating_the_merchant_locks_its_keys_out_at_once(pos, pos_card, mer
     merchant.is_active = False
     merchant.save(update_fields=["is_active"])
     assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
+
+
+def test_old_idempotency_records_are_purged(pos, pos_card):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from loyalty.api.idempotency import purge_idempotent_requests
+
+    assert pos.post("/purchases/", purchase_body(pos_card), key="old-key").status_code == 201
+    assert pos.post("/purchases/", purchase_body(pos_card), key="new-key").status_code == 201
+    IdempotentRequest.objects.filter(key="old-key").update(created_at=timezone.now() - timedelta(days=31))
+    assert purge_idempotent_requests(older_than_days=30) == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new-key"]
+    assert Purchase.objects.count() == 2  # the writes themselves stay
