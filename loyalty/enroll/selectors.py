@@ -154,7 +154,8 @@ def history_lines(*, merchant: Merchant, card: Card, limit: int = 10) -> list[Hi
         title = EntryKind(entry.kind).label if entry.kind in EntryKind.values else entry.kind
         if entry.kind == EntryKind.EARN and entry.purchase is not None:
             title = _("Purchase")
-        amount = entry.purchase.bill_amount if entry.purchase is not None and entry.kind == EntryKind.EARN else None
+        shows_bill = entry.kind in (EntryKind.EARN, EntryKind.STAMP)
+        amount = entry.purchase.bill_amount if entry.purchase is not None and shows_bill else None
         index[key] = len(lines)
         lines.append(HistoryLine(entry.created_at, str(title), entry.points, entry.stamps, entry.rewards, amount))
     return lines

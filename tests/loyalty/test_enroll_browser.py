@@ -114,3 +114,44 @@ def test_qr_page_and_poster(live_server, browser, russian, owner, merchant, loca
     pdf = poster.pdf(format="A4", print_background=True)
     assert pdf.startswith(b"%PDF")
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stamp_card_and_english_form_on_a_phone(live_server, browser, russian, merchant, owner, location):  # noqa: F811
+    from decimal import Decimal
+
+    from loyalty.design import services as design_services
+    from loyalty.services import ledger
+    from loyalty.services.enrollment import enroll_customer
+    from loyalty.services.passes import wallet_pass_for
+    from loyalty.services.programs import save_program
+
+    program_for(merchant=merchant)
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6, reward_description="капучино")
+    design_services.draft_for(merchant=merchant)
+    CardDesign.objects.for_merchant(merchant).update(
+        background_color="#7a1f3d", foreground_color="#ffffff", label_color="#f6c9d6", program_name="Зерно Club"
+    )
+    design_services.publish(merchant=merchant, actor=owner)
+    card = enroll_customer(merchant=merchant, phone="+79165550011", name="Мария")
+    for i in range(8):
+        ledger.purchase(
+            merchant=merchant, card=card, location=location, bill_amount=Decimal("250"),
+            receipt_id=f"R-{i}", idempotency_key=f"k-{i}",
+        )  # fmt: skip
+    card.refresh_from_db()
+    context = browser.new_context(viewport=PHONE, locale="ru-RU", device_scale_factor=2)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/card/{wallet_pass_for(card=card).web_token}/")
+    expect(page.locator(".pass-strip.stamps img")).to_be_visible()
+    expect(page.locator(".pass-fields")).to_contain_text(f"{card.stamps} / 6")
+    expect(page.locator(".reward-banner")).to_contain_text("капучино")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "enroll-08-web-card-stamps")
+
+    english = browser.new_context(viewport=PHONE, locale="en-US", device_scale_factor=2).new_page()
+    english.goto(f"{live_server.url}/join/{merchant.slug}/")
+    expect(english.get_by_role("heading", level=1)).to_contain_text("Your loyalty card")
+    expect(english.locator(".join-offer")).to_contain_text("Collect 6 stamps")
+    shot(english, "enroll-09-form-english")
+    context.close()
