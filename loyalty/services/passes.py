@@ -547,20 +547,24 @@ def _record_google(wallet_pass: WalletPass, status: str, detail: str, now: datet
 
 def claim_marked_passes(*, merchant_id: int, limit: int, now: datetime | None = None) -> list[tuple[WalletPass, bool]]:
     """Claim up to ``limit`` marked passes of a merchant (bulk sync). Returns
-    each claimed pass with whether a new message came with it."""
+    each claimed pass with whether a new message came with it.
+
+    Rows are locked with SKIP LOCKED and cleared in the same transaction, so
+    two workers claiming at once get disjoint batches."""
     now = now or timezone.now()
+    with transaction.atomic():
+        candidates = list(
+            WalletPass.objects.select_for_update(skip_locked=True)
+            .filter(merchant_id=merchant_id, needs_sync_since__isnull=False)
+            .order_by("pk")[:limit]
+        )
+        WalletPass.objects.filter(pk__in=[wp.pk for wp in candidates]).update(needs_sync_since=None, last_synced_at=now)
     claimed = []
-    candidates = list(
-        WalletPass.objects.filter(merchant_id=merchant_id, needs_sync_since__isnull=False).order_by("pk")[:limit]
-    )
     for wallet_pass in candidates:
         since = wallet_pass.needs_sync_since
-        if WalletPass.objects.filter(pk=wallet_pass.pk, needs_sync_since=since).update(
-            needs_sync_since=None, last_synced_at=now
-        ):
-            new_message = bool(wallet_pass.message_key and wallet_pass.message_at and wallet_pass.message_at >= since)
-            wallet_pass.needs_sync_since = None
-            claimed.append((wallet_pass, new_message))
+        new_message = bool(wallet_pass.message_key and wallet_pass.message_at and wallet_pass.message_at >= since)
+        wallet_pass.needs_sync_since, wallet_pass.last_synced_at = None, now
+        claimed.append((wallet_pass, new_message))
     return claimed
 
 

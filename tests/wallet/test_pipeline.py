@@ -438,3 +438,31 @@ def test_push_results_for_many_devices_fly_concurrently(apple_merchant, pos_card
     # Sequential pushes would take 40 × 0.3 s = 12 s.
     assert elapsed < 3, elapsed
     assert len(apns_server.connections) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_claims_by_concurrent_workers_are_disjoint(apple_merchant, location, pos_program):
+    cards = [enroll_customer(merchant=apple_merchant, phone=f"+7916800{n:04d}", location=location) for n in range(40)]
+    ids = [passes.wallet_pass_for(card=card).pk for card in cards]
+    WalletPass.objects.filter(pk__in=ids).update(needs_sync_since=timezone.now())
+    barrier = threading.Barrier(3)
+    claimed: list[list[int]] = []
+
+    def worker():
+        barrier.wait()
+        try:
+            mine = []
+            while batch := passes.claim_marked_passes(merchant_id=apple_merchant.pk, limit=7):
+                mine += [wallet_pass.pk for wallet_pass, _ in batch]
+            claimed.append(mine)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    everything = [pk for mine in claimed for pk in mine]
+    assert sorted(everything) == sorted(ids)  # each pass claimed exactly once
+    assert not WalletPass.objects.filter(needs_sync_since__isnull=False).exists()
