@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from loyalty.design import selectors, services
+from loyalty.design.artwork import stamp_strip_png
 from loyalty.design.barcodes import barcode_svg
 from loyalty.design.forms import DesignForm
 from loyalty.exceptions import LoyaltyError
@@ -105,7 +106,7 @@ class DesignStampStripView(MerchantStaffRequiredMixin, View):
             return HttpResponseBadRequest(_("Stamp counts must be whole numbers."))
         if not (1 <= total <= images.MAX_STAMPS and 0 <= filled <= total):
             return HttpResponseBadRequest(_("Stamp counts are out of range."))
-        png = images.stamp_strip(filled=filled, total=total, background=background, foreground=foreground, scale=2)
+        png = stamp_strip_png(filled=filled, total=total, background=background, foreground=foreground)
         response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "private, max-age=86400"
         return response

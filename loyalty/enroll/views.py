@@ -12,6 +12,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from loyalty.design.artwork import stamp_strip_png
 from loyalty.design.barcodes import barcode_svg
 from loyalty.enroll import ratelimit, selectors, services
 from loyalty.enroll.forms import EnrolForm
@@ -46,8 +47,8 @@ def _private(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _page_context(merchant: Merchant, **extra) -> dict:
-    return {"merchant": merchant, "brand": selectors.brand_for(merchant=merchant), **extra}
+def _page_context(merchant: Merchant, *, brand: selectors.Brand | None = None, **extra) -> dict:
+    return {"merchant": merchant, "brand": brand or selectors.brand_for(merchant=merchant), **extra}
 
 
 def _too_many(request, merchant: Merchant) -> HttpResponse:
@@ -215,12 +216,11 @@ class WebCardStampsView(View):
             raise Http404
         design = selectors.brand_for(merchant=wallet_pass.merchant).design
         total = max(1, min(offer.rules.stamps_per_reward, images.MAX_STAMPS))
-        png = images.stamp_strip(
+        png = stamp_strip_png(
             filled=min(wallet_pass.card.stamps, total),
             total=total,
             background=design.background_color,
             foreground=design.foreground_color,
-            scale=2,
         )
         return _private(HttpResponse(png, content_type="image/png"))
 

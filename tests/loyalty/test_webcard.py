@@ -129,3 +129,16 @@ def test_published_logo_and_strip_are_served_to_customer_pages(client, merchant,
     assert (
         reverse("enroll_logo", args=[merchant.slug]) in page and reverse("enroll_strip", args=[merchant.slug]) in page
     )
+
+
+def test_web_card_query_count_does_not_grow_with_history(
+    client, merchant, location, card, url, django_assert_max_num_queries
+):
+    for i in range(15):
+        ledger.purchase(
+            merchant=merchant, card=card, location=location, bill_amount=Decimal("300"),
+            receipt_id=f"Q-{i}", idempotency_key=f"q-{i}",
+        )  # fmt: skip
+    client.get(url)
+    with django_assert_max_num_queries(6):
+        assert client.get(url).status_code == 200
