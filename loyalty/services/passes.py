@@ -31,7 +31,7 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest, TruncSecond
 from django.utils import timezone
 
-from loyalty.models import AppleDevice, AppleRegistration, Card, Delivery, WalletPass
+from loyalty.models import AppleDevice, AppleRegistration, Card, Delivery, DeviceLog, WalletPass
 from loyalty.wallet import apns, google, render
 from loyalty.wallet.apple import build_pkpass
 from merchants.models import Merchant
@@ -42,6 +42,7 @@ NOTIFICATIONS_PER_DAY = google.MAX_NOTIFICATIONS_PER_DAY
 # Above this many passes, one merchant-wide task claims them in batches
 # instead of one task per pass (a design published to every card).
 BULK_SYNC_THRESHOLD = 50
+DEVICE_LOG_DAYS = 30
 
 
 class WalletUnavailable(Exception):
@@ -189,11 +190,9 @@ def post_card_message(*, card: Card, header: str, body: str, now: datetime | Non
 def apple_signer(merchant: Merchant | int, *, now: datetime | None = None):
     from loyalty.services import wallet_credentials
 
-    availability = wallet_credentials.availability(merchant=_merchant(merchant), now=now)
-    if not availability.apple:
-        raise WalletUnavailable(availability.apple_reason)
-    cert = wallet_credentials.apple_certificate_for(merchant)
-    assert cert is not None
+    cert, reason = wallet_credentials.usable_apple_certificate(merchant, now=now)
+    if cert is None:
+        raise WalletUnavailable(reason)
     return cert
 
 
@@ -590,6 +589,8 @@ def cleanup_stale_registrations(*, now: datetime | None = None) -> dict[str, int
     devices, _ = AppleDevice.objects.filter(
         registrations__isnull=True, updated_at__lt=now - timedelta(hours=1)
     ).delete()
+    # The device log is for support, not an archive (anyone may post to it).
+    DeviceLog.objects.filter(created_at__lt=now - timedelta(days=DEVICE_LOG_DAYS)).delete()
     return {"registrations": removed, "devices": devices}
 
 

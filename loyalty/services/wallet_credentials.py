@@ -120,46 +120,39 @@ def google_account_for(merchant: Merchant | int) -> GoogleAccount | None:
     return None
 
 
-def availability(*, merchant: Merchant, now: dt.datetime | None = None):
-    from loyalty.services.passes import WalletAvailability
-
+def usable_apple_certificate(merchant: Merchant | int, *, now: dt.datetime | None = None):
+    """(certificate, "") when Apple Wallet works for the merchant, else (None, the reason)."""
     now = now or timezone.now()
     cert = apple_certificate_for(merchant)
     if cert is None:
-        apple, apple_reason = (
-            False,
-            _(
-                "Apple Wallet is off: no pass certificate is set up. "
-                "Upload your Pass Type ID certificate in Wallet settings."
-            ),
+        return None, _(
+            "Apple Wallet is off: no pass certificate is set up. "
+            "Upload your Pass Type ID certificate in Wallet settings."
         )
-    elif cert.is_expired(now):
-        apple, apple_reason = (
-            False,
-            _("Apple Wallet is off: the pass certificate expired on %(date)s. Upload a renewed certificate.")
-            % {"date": cert.not_valid_after.date().isoformat()},
+    if cert.is_expired(now):
+        return None, _(
+            "Apple Wallet is off: the pass certificate expired on %(date)s. Upload a renewed certificate."
+        ) % {"date": cert.not_valid_after.date().isoformat()}
+    if not render.web_service_is_secure():
+        return None, _(
+            "Apple Wallet is off: the site's public address is not HTTPS, and iPhones only update passes over HTTPS."
         )
-    elif not render.web_service_is_secure():
-        apple, apple_reason = (
-            False,
-            _(
-                "Apple Wallet is off: the site's public address is not HTTPS, "
-                "and iPhones only update passes over HTTPS."
-            ),
-        )
-    else:
-        apple, apple_reason = True, ""
+    return cert, ""
+
+
+def availability(*, merchant: Merchant, now: dt.datetime | None = None):
+    from loyalty.services.passes import WalletAvailability
+
+    cert, apple_reason = usable_apple_certificate(merchant, now=now)
+    google_reason = ""
     if google_account_for(merchant) is None:
-        google, google_reason = (
-            False,
-            _(
-                "Google Wallet is in demo mode: no issuer account is set up. "
-                "Enter your Google Wallet issuer id and service-account key in Wallet settings."
-            ),
+        google_reason = _(
+            "Google Wallet is in demo mode: no issuer account is set up. "
+            "Enter your Google Wallet issuer id and service-account key in Wallet settings."
         )
-    else:
-        google, google_reason = True, ""
-    return WalletAvailability(apple=apple, google=google, apple_reason=apple_reason, google_reason=google_reason)
+    return WalletAvailability(
+        apple=cert is not None, google=not google_reason, apple_reason=apple_reason, google_reason=google_reason
+    )
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from loyalty.models import AppleDevice, AppleRegistration, CardDesign, Delivery, WalletPass
+from loyalty.models import AppleDevice, AppleRegistration, CardDesign, Delivery, DeviceLog, WalletPass
 from loyalty.services import passes
 from loyalty.services.enrollment import enroll_customer
 from loyalty.services.ledger import set_card_blocked
@@ -295,11 +295,14 @@ def test_cleanup_keeps_renewed_registrations_and_removes_orphan_devices(apple_me
         device_library_identifier="orphan", push_token="ab" * 32, updated_at=now - timedelta(days=2)
     )
     fresh = AppleDevice.objects.create(device_library_identifier="fresh", push_token="cd" * 32, updated_at=now)
+    DeviceLog.objects.create(message="old", created_at=now - timedelta(days=31))
+    DeviceLog.objects.create(message="recent", created_at=now - timedelta(days=1))
     result = tasks.cleanup_wallet_registrations_task()
     assert result == {"registrations": 1, "devices": 2}  # the first device's and the orphan
     assert list(AppleRegistration.objects.filter(wallet_pass=wallet_pass)) == [second]
     assert not AppleDevice.objects.filter(pk=orphan.pk).exists()
     assert AppleDevice.objects.filter(pk=fresh.pk).exists()
+    assert list(DeviceLog.objects.values_list("message", flat=True)) == ["recent"]
 
 
 @pytest.mark.django_db
