@@ -143,7 +143,8 @@ def sync_progress(*, merchant: Merchant) -> tuple[int, int]:
 
 
 def card_changed(card_id: int) -> int:
-    merchant_id = Card.objects.filter(pk=card_id).values_list("merchant_id", flat=True).first()
+    # On the ledger's hot path: one query when the card has no wallet pass.
+    merchant_id = WalletPass.objects.filter(card_id=card_id).values_list("merchant_id", flat=True).first()
     if merchant_id is None:
         return 0
     return mark_cards_changed(merchant=merchant_id, card_ids=[card_id])

@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from loyalty.models import AppleDevice, AppleRegistration, Delivery, WalletPass
 from loyalty.services.passes import wallet_pass_for
-from loyalty.wallet import apple
+from loyalty.wallet import apns, apple
 from tests.fakes.apns import unregistered
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401
 from tests.wallet.pipeline_support import (  # noqa: F401
@@ -62,6 +62,10 @@ def openssl_verify(files: dict[str, bytes], tmp_path, root_pem) -> subprocess.Co
 def test_iphone_download_register_purchase_push_update(
     apple_merchant, pos, pos_card, pki, apns_server, eager_celery, tmp_path, django_capture_on_commit_callbacks
 ):
+    # A fresh APNs connection, so that its TLS handshake (client certificate) is seen below.
+    apns.close_connections()
+    apns_server.reset()
+
     # given: the customer taps "Add to Apple Wallet" on the enrolment page
     wallet_pass = wallet_pass_for(card=pos_card)
     response = Client().get(reverse("wallet_apple_pass", args=[wallet_pass.web_token]))
@@ -115,7 +119,8 @@ def test_iphone_download_register_purchase_push_update(
     assert pushes[0].http_version == "2"
     assert pushes[0].topic == pki.pass_type_identifier
     assert pushes[0].body == b"{}"
-    assert apns_server.handshakes[-1].get("userId") == pki.pass_type_identifier
+    # …over TLS whose client certificate is the pass certificate
+    assert [h.get("userId") for h in apns_server.handshakes] == [pki.pass_type_identifier]
     delivery = Delivery.objects.get(wallet_pass=wallet_pass, channel=Delivery.Channel.APPLE)
     assert delivery.status == Delivery.Status.OK and delivery.device is not None
 

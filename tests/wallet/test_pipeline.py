@@ -469,3 +469,11 @@ def test_bulk_claims_by_concurrent_workers_are_disjoint(apple_merchant, location
     everything = [pk for mine in claimed for pk in mine]
     assert sorted(everything) == sorted(ids)  # each pass claimed exactly once
     assert not WalletPass.objects.filter(needs_sync_since__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_card_changed_costs_one_query_for_a_card_without_a_wallet_pass(pos_card, django_assert_num_queries):
+    from loyalty.services.cards import card_changed
+
+    with django_assert_num_queries(1):
+        card_changed(pos_card.pk)
