@@ -35,11 +35,13 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -118,10 +120,87 @@ def app_env(db: str, **extra: str) -> dict[str, str]:
     return env
 
 
+# --- CPU accounting ------------------------------------------------------------
+#
+# Other work on a shared machine slows every figure down, so the bench also
+# counts the CPU time each side spends per transaction (from /proc): that is
+# what would bound throughput on dedicated cores.
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used so far) of a process, or None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class CpuMeter:
+    """CPU seconds used by the processes ``match(pid, ppid, cmdline)`` selects,
+    sampled every 0.1 s so that processes which exit meanwhile (pgbench's
+    backends) still count up to their last sample."""
+
+    def __init__(self, match) -> None:
+        self.match = match
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self, into_start: bool = False) -> None:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            stat = proc_stat(pid)
+            if stat is None or not self.match(pid, stat[0], cmdline(pid)):
+                continue
+            if into_start:
+                self.start[pid] = stat[1]
+            self.last[pid] = stat[1]
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def __enter__(self) -> CpuMeter:
+        self._sample(into_start=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(value - self.start.get(pid, 0.0) for pid, value in self.last.items())
+
+
+def postgres_backends_of(db: str):
+    return lambda pid, ppid, line: line.startswith("postgres: ") and f" {db} " in line
+
+
+def children_of(parent: int):
+    return lambda pid, ppid, line: ppid == parent
+
+
 # --- pgbench -----------------------------------------------------------------
 
 
-def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: str) -> float:
+def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: str) -> Ceiling:
     command = [
         "pgbench", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-n", "-M", "prepared",
         "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds), "-f", script_path,
@@ -130,14 +209,26 @@ def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: st
         "-D", f"version={data['program_version_id']}", "-D", f"api_key={data['api_key_id']}",
         db,
     ]  # fmt: skip
-    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    client_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with CpuMeter(postgres_backends_of(db)) as server_cpu:
+        result = subprocess.run(command, check=True, capture_output=True, text=True)
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
     if not match:
         raise RuntimeError(f"pgbench output not understood:\n{result.stdout}\n{result.stderr}")
     failed = re.search(r"number of failed transactions: (\d+)", result.stdout)
     if failed and int(failed.group(1)):
         raise RuntimeError(f"pgbench had failed transactions:\n{result.stdout}")
-    return float(match.group(1))
+    done = int(re.search(r"number of transactions actually processed: (\d+)", result.stdout).group(1))
+    pgbench_cpu = (client_after.ru_utime + client_after.ru_stime) - (client_cpu.ru_utime + client_cpu.ru_stime)
+    return Ceiling(float(match.group(1)), server_cpu.seconds * 1000 / done, pgbench_cpu * 1000 / done)
+
+
+@dataclass
+class Ceiling:
+    tps: float
+    postgres_cpu_ms: float  # per transaction
+    client_cpu_ms: float
 
 
 # --- gunicorn ----------------------------------------------------------------
@@ -194,6 +285,9 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
     sample_error: str = ""
+    app_cpu_ms: float = 0.0  # per successful purchase: gunicorn workers
+    postgres_cpu_ms: float = 0.0  # its PostgreSQL backends
+    client_cpu_ms: float = 0.0  # this load generator
 
     @property
     def ok(self) -> int:
@@ -289,12 +383,25 @@ def load(port: int, secret: str, cards: list[str], clients: int, total: int, sec
     return asyncio.run(drive(port, secret, cards, clients, total, seconds))
 
 
+def measured_load(server: Server, db: str, secret: str, cards: list[str], clients: int, total: int, seconds: float):
+    client_before = time.process_time()
+    with CpuMeter(children_of(server.process.pid)) as app, CpuMeter(postgres_backends_of(db)) as database:
+        result = load(server.port, secret, cards, clients, total, seconds)
+    if result.ok:
+        result.app_cpu_ms = app.seconds * 1000 / result.ok
+        result.postgres_cpu_ms = database.seconds * 1000 / result.ok
+        result.client_cpu_ms = (time.process_time() - client_before) * 1000 / result.ok
+    return result
+
+
 def describe(result: Result) -> str:
     errors = {status: count for status, count in result.statuses.items() if not 200 <= status < 300}
     text = (
         f"{result.clients:>3} clients: {result.ok:>6} purchases in {result.elapsed:5.1f} s = "
         f"{result.throughput:7.1f}/s, p50 {result.percentile(50):6.1f} ms, p99 {result.percentile(99):6.1f} ms"
     )
+    if result.app_cpu_ms:
+        text += f"; CPU/purchase: app {result.app_cpu_ms:.1f} ms, PostgreSQL {result.postgres_cpu_ms:.1f} ms"
     if errors:
         text += f", ERRORS {errors} e.g. {result.sample_error}"
     return text
@@ -341,13 +448,17 @@ def main() -> int:
     # 1. The raw ceiling, on a copy so that its hand-made rows stay out of the ledger we verify.
     log("pgbench: lock card, insert purchase, insert ledger entry, update balance, commit")
     recreate_database(raw_db, template=args.db)
-    ceiling: dict[int, float] = {}
+    ceiling: dict[int, Ceiling] = {}
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(PGBENCH_SCRIPT)
     try:
         for clients in CLIENT_COUNTS:
             ceiling[clients] = run_pgbench(raw_db, data, clients, args.pgbench_seconds, script.name)
-            log(f"{clients:>3} clients: {ceiling[clients]:8.1f} tps")
+            c = ceiling[clients]
+            log(
+                f"{clients:>5} clients: {c.tps:8.1f} tps; CPU/transaction: PostgreSQL {c.postgres_cpu_ms:.2f} ms, "
+                f"pgbench {c.client_cpu_ms:.2f} ms"
+            )
     finally:
         os.unlink(script.name)
         psql(f'DROP DATABASE IF EXISTS "{raw_db}" WITH (FORCE)')
@@ -362,7 +473,9 @@ def main() -> int:
             try:
                 server.wait_ready()
                 load(server.port, data["secret"], cards, 8, 300, 10)  # warm up every worker
-                result = load(server.port, data["secret"], cards, 32, min(args.requests, 2000), args.seconds)
+                result = measured_load(
+                    server, args.db, data["secret"], cards, 32, min(args.requests, 2000), args.seconds
+                )
             finally:
                 server.stop()
             log(f"  {workers} workers: " + describe(result))
@@ -377,7 +490,9 @@ def main() -> int:
         server.wait_ready()
         load(server.port, data["secret"], cards, 8, 300, 10)
         for clients in CLIENT_COUNTS:
-            results[clients] = load(server.port, data["secret"], cards, clients, args.requests, args.seconds)
+            results[clients] = measured_load(
+                server, args.db, data["secret"], cards, clients, args.requests, args.seconds
+            )
             log("  " + describe(results[clients]))
     finally:
         server.stop()
@@ -385,17 +500,26 @@ def main() -> int:
     log("")
     one, five, fifteen = os.getloadavg()
     log(f"load average after: {one:.2f} {five:.2f} {fifteen:.2f}")
-    log(f"{'clients':>7} {'API/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'pgbench tps':>12} {'ratio':>6}")
+    log(f"{'clients':>7} {'API/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'pgbench tps':>12} {'ratio':>6} {'CPU ratio':>9}")
     for clients in CLIENT_COUNTS:
-        result = results[clients]
-        ratio = result.throughput / ceiling[clients] if ceiling[clients] else float("nan")
+        result, c = results[clients], ceiling[clients]
+        ratio = result.throughput / c.tps if c.tps else float("nan")
+        # The same comparison in CPU time spent per transaction (all processes on each side),
+        # which other load on the machine does not distort.
+        ours = result.app_cpu_ms + result.postgres_cpu_ms + result.client_cpu_ms
+        cpu_ratio = (c.postgres_cpu_ms + c.client_cpu_ms) / ours if ours else float("nan")
         log(
             f"{clients:>7} {result.throughput:8.1f} {result.percentile(50):7.1f} {result.percentile(99):7.1f} "
-            f"{ceiling[clients]:12.1f} {ratio:6.3f}"
+            f"{c.tps:12.1f} {ratio:6.3f} {cpu_ratio:9.3f}"
         )
     at32 = results[32]
-    target_met = at32.percentile(99) < 100 and at32.throughput / ceiling[32] >= 0.15
+    target_met = at32.percentile(99) < 100 and at32.throughput / ceiling[32].tps >= 0.15
     log(f"Target (32 clients: p99 < 100 ms, ratio >= 0.15): {'met' if target_met else 'NOT met'}")
+    log(
+        f"At 32 clients one purchase costs {at32.app_cpu_ms:.1f} ms of app CPU and {at32.postgres_cpu_ms:.1f} ms of "
+        f"PostgreSQL CPU; on {os.cpu_count()} dedicated cores that bounds the API at about "
+        f"{os.cpu_count() * 1000 / (at32.app_cpu_ms + at32.postgres_cpu_ms + at32.client_cpu_ms):.0f} purchases/s."
+    )
     failed = sum(result.ok != sum(result.statuses.values()) for result in results.values())
 
     # 4. The ledger still adds up.
