@@ -22,6 +22,8 @@ ISSUER_ID = "3388000000022299999"
 @pytest.fixture
 def wallet_settings(settings, pki):
     settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    # Pages are asserted in English; the project default is Russian.
+    settings.LANGUAGE_CODE = "en"
     # Signatures embed the throwaway "WWDR", so openssl can verify the chain to the throwaway root.
     settings.APPLE_WWDR_CERT_FILE = str(pki.files["wwdr"])
     settings.APPLE_PASS_CERT_FILE = ""
