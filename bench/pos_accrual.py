@@ -2,7 +2,7 @@
 """POS accrual benchmark: purchases through the full HTTP API versus the raw
 PostgreSQL ceiling for the same work.
 
-    .venv/bin/python bench/pos_accrual.py [--cards 1000] [--workers 2,3,4] [--requests 3000] [--seconds 15]
+    .venv/bin/python bench/pos_accrual.py [--cards 1000] [--servers sync:3,gthread:2x4] [--requests 4000]
 
 What it does, all on 127.0.0.1:
 
@@ -13,13 +13,19 @@ What it does, all on 127.0.0.1:
    script doing the core of a purchase by hand: lock the card row, insert the
    purchase, insert the ledger entry, update the balance, commit. That is the
    ceiling: what PostgreSQL itself does per second with no application.
-3. Starts gunicorn (DEBUG=0, production settings, Redis cache db 3) with each
-   worker count in ``--workers`` and measures 32 clients briefly, keeps the
-   best, then drives ``POST /api/pos/v1/purchases/`` at 1, 8 and 32
-   concurrent keep-alive clients (each bounded by ``--requests`` and
-   ``--seconds``) and prints throughput and p50/p99 latency, and the ratio to
-   pgbench at the same client count.
-4. Stops gunicorn and runs ``manage.py verify_ledger`` on the bench database.
+3. Starts gunicorn (DEBUG=0, production settings, Redis cache db 3) in each
+   configuration of ``--servers`` (sync or gthread workers, 2–4 of them),
+   measures 32 clients briefly and keeps the fastest; then drives
+   ``POST /api/pos/v1/purchases/`` at 1, 8 and 32 concurrent keep-alive
+   clients (each bounded by ``--requests`` and ``--seconds``) and prints
+   throughput and p50/p99 latency, and the ratio to pgbench at the same
+   client count.
+4. Counts the CPU time each side spends per transaction (from /proc): on a
+   shared machine that, not the wall clock, says what the code costs.
+5. Stops gunicorn and runs ``manage.py verify_ledger`` on the bench database.
+
+Each request has a fresh Idempotency-Key and receipt id, a random card of the
+bench merchant and a random bill; they only accrue (no redemption).
 
 The load generator is a small asyncio HTTP/1.1 client (no third-party client
 library: httpx costs more CPU per request than the server we measure, and
@@ -241,15 +247,18 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, db: str, workers: int, worker_class: str, threads: int) -> None:
+    def __init__(self, db: str, config: str) -> None:
+        # "sync:3" = 3 sync workers; "gthread:2x4" = 2 workers of 4 threads (these keep connections alive).
+        worker_class, _sep, shape = config.partition(":")
+        workers, _x, threads = shape.partition("x")
         self.port = free_port()
         self.workers = workers
         command = [
-            GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
+            GUNICORN, "config.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", workers,
             "--worker-class", worker_class, "--backlog", "512", "--log-level", "warning",
         ]  # fmt: skip
         if worker_class == "gthread":
-            command += ["--threads", str(threads)]
+            command += ["--threads", threads or "4"]
         self.process = subprocess.Popen(command, cwd=BASE_DIR, env=app_env(db), start_new_session=True)
 
     def wait_ready(self, timeout: float = 30) -> None:
@@ -414,15 +423,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="loyalty_bench")
     parser.add_argument("--cards", type=int, default=1000)
-    parser.add_argument("--workers", default="2,3,4", help="gunicorn worker counts to try; the best is used")
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=2, help="threads per worker with --worker-class gthread")
+    parser.add_argument(
+        "--servers",
+        default="sync:2,sync:3,sync:4,gthread:2x4,gthread:3x4",
+        help="gunicorn configurations to try (class:workers[xthreads]); the fastest at 32 clients is used",
+    )
     parser.add_argument("--requests", type=int, default=4000, help="purchases per client count, at most")
     parser.add_argument("--seconds", type=float, default=15, help="seconds per client count, at most")
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--skip-setup", action="store_true", help="reuse the bench database as it is")
     args = parser.parse_args()
-    worker_counts = [int(item) for item in args.workers.split(",")]
+    configs = [item.strip() for item in args.servers.split(",") if item.strip()]
     raw_db = f"{args.db}_raw"
     data_file = BASE_DIR / "var" / f"{args.db}.json"
 
@@ -463,13 +474,13 @@ def main() -> int:
         os.unlink(script.name)
         psql(f'DROP DATABASE IF EXISTS "{raw_db}" WITH (FORCE)')
 
-    # 2. Pick the worker count.
-    best_workers = worker_counts[0]
-    if len(worker_counts) > 1:
-        log(f"Choosing the worker count ({args.worker_class}), 32 clients, {min(args.requests, 2000)} purchases each:")
+    # 2. Pick the gunicorn configuration.
+    best_config = configs[0]
+    if len(configs) > 1:
+        log(f"Choosing the gunicorn configuration: 32 clients, {min(args.requests, 2000)} purchases each:")
         best = -1.0
-        for workers in worker_counts:
-            server = Server(args.db, workers, args.worker_class, args.threads)
+        for config in configs:
+            server = Server(args.db, config)
             try:
                 server.wait_ready()
                 load(server.port, data["secret"], cards, 8, 300, 10)  # warm up every worker
@@ -478,14 +489,14 @@ def main() -> int:
                 )
             finally:
                 server.stop()
-            log(f"  {workers} workers: " + describe(result))
+            log(f"  {config:>12}: " + describe(result))
             if result.throughput > best:
-                best, best_workers = result.throughput, workers
+                best, best_config = result.throughput, config
 
     # 3. The API at 1, 8 and 32 clients.
-    log(f"POST {PURCHASE_PATH} through gunicorn, {best_workers} {args.worker_class} workers:")
+    log(f"POST {PURCHASE_PATH} through gunicorn {best_config}:")
     results: dict[int, Result] = {}
-    server = Server(args.db, best_workers, args.worker_class, args.threads)
+    server = Server(args.db, best_config)
     try:
         server.wait_ready()
         load(server.port, data["secret"], cards, 8, 300, 10)
