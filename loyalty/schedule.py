@@ -24,6 +24,11 @@ PERIODIC_TASKS = [
         "task": "loyalty.tasks.nightly_tier_demotion_task",
         "crontab": {"minute": "40", "hour": "*"},
     },
+    {
+        "name": "pos api: forget old idempotency records",
+        "task": "loyalty.tasks.purge_idempotent_requests_task",
+        "crontab": {"minute": "50", "hour": "3"},
+    },
     # Wallets (loyalty/wallet/tasks.py).
     {
         "name": "wallet: re-queue lost pass updates",

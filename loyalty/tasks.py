@@ -125,4 +125,14 @@ def demote_tiers_task(merchant_id: int, now_iso: str | None = None) -> int:
     if merchant is None:
         return 0
     return jobs.demote_tiers(merchant=merchant, now=_now(now_iso))
+
+
+@shared_task(**TASK_OPTIONS)
+def purge_idempotent_requests_task() -> int:
+    """Forget POS API responses stored for Idempotency-Key replays after 30 days."""
+    from loyalty.api.idempotency import purge_idempotent_requests
+
+    return purge_idempotent_requests()
+
+
 from loyalty.wallet import tasks as wallet_tasks  # noqa: E402,F401  (Celery discovers loyalty.tasks only)
