@@ -20,6 +20,12 @@ pytestmark = pytest.mark.django_db
 URL = "/dashboard/design/"
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    # Messages are asserted in English; the project's default language is Russian.
+    settings.LANGUAGE_CODE = "en"
+
+
 def png(size=(400, 200), colour=(200, 40, 40, 255), fmt="PNG") -> bytes:
     buffer = io.BytesIO()
     image = Image.new("RGBA" if fmt == "PNG" else "RGB", size, colour if fmt == "PNG" else colour[:3])
