@@ -147,6 +147,8 @@ class Card(models.Model):
             models.CheckConstraint(condition=models.Q(rewards_available__gte=0), name="card_rewards_non_negative"),
             models.CheckConstraint(condition=models.Q(boosted_purchases_left__gte=0), name="card_boost_non_negative"),
         ]
+        # The dashboard's customer list: newest first, keyset pages (loyalty/customers/selectors.py).
+        indexes = [models.Index(fields=["merchant", "created_at", "id"], name="card_merchant_created_idx")]
 
     def __str__(self) -> str:
         return self.number
