@@ -1,5 +1,14 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
+
+
+def _wallet_summary(merchant) -> str:
+    from loyalty.services.passes import wallets_available
+
+    available = wallets_available(merchant=merchant)
+    on, off = pgettext("wallet", "on"), pgettext("wallet", "off")
+    return f"Apple Wallet: {on if available.apple else off} · Google Wallet: {on if available.google else off}"
 
 
 class LoyaltyConfig(AppConfig):
@@ -8,8 +17,19 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from merchants.navigation import NavItem, register
-        from merchants.permissions import CAN_MANAGE_PROGRAM
+        from merchants.navigation import NavItem, SettingsPage, register, register_settings_page
+        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_SEE_ANALYTICS
 
+        register(NavItem("customer_list", _("Customers"), CAN_SEE_ANALYTICS, order=10, section=("card_detail",)))
         register(NavItem("program", _("Program"), CAN_MANAGE_PROGRAM, order=20))
-        register(NavItem("wallet_settings", _("Wallet"), frozenset({"owner"}), order=85))
+        register_settings_page(
+            SettingsPage(
+                "wallet_settings",
+                _("Wallet"),
+                _("Apple Wallet certificate and Google Wallet issuer account for your customers' cards."),
+                frozenset({"owner"}),
+                order=40,
+                icon="wallet",
+                summary=_wallet_summary,
+            )
+        )

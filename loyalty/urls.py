@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from loyalty import program_views
+from loyalty.customers import views as customers_views
 
 urlpatterns = [
     path("api/", include("loyalty.api.urls")),
@@ -9,4 +10,5 @@ urlpatterns = [
     path("", include("loyalty.design.urls")),
     path("", include("loyalty.enroll.urls")),
     path("dashboard/program/", program_views.ProgramEditView.as_view(), name="program"),
+    path("dashboard/customers/", customers_views.CustomerListView.as_view(), name="customer_list"),
 ]

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .models import ApiKey, Invitation, Location, Merchant, Role, User
 
@@ -58,3 +60,31 @@ def onboarding_status(*, merchant: Merchant) -> OnboardingStatus:
         or Invitation.objects.for_merchant(merchant).exists(),
         has_api_key=ApiKey.objects.for_merchant(merchant).filter(revoked_at__isnull=True).exists(),
     )
+
+
+# One status line per card on the settings hub (one small count each).
+
+
+def locations_summary(*, merchant: Merchant) -> str:
+    active = Location.objects.for_merchant(merchant).filter(is_active=True).count()
+    if not active:
+        return _("No locations yet")
+    return ngettext("%(count)d active location", "%(count)d active locations", active) % {"count": active}
+
+
+def staff_summary(*, merchant: Merchant, now: datetime | None = None) -> str:
+    people = merchant.staff.filter(is_active=True).count()
+    text = ngettext("%(count)d person", "%(count)d people", people) % {"count": people}
+    invited = pending_invitations(merchant=merchant, now=now).count()
+    if invited:
+        text += " · " + ngettext("%(count)d invitation pending", "%(count)d invitations pending", invited) % {
+            "count": invited
+        }
+    return text
+
+
+def api_keys_summary(*, merchant: Merchant) -> str:
+    active = ApiKey.objects.for_merchant(merchant).filter(revoked_at__isnull=True).count()
+    if not active:
+        return _("No keys yet")
+    return ngettext("%(count)d active key", "%(count)d active keys", active) % {"count": active}

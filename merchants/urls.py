@@ -14,6 +14,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
     # Dashboard.
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("dashboard/settings/", views.SettingsView.as_view(), name="merchant_settings"),
     path("dashboard/locations/", views.LocationListView.as_view(), name="location_list"),
     path("dashboard/locations/new/", views.LocationCreateView.as_view(), name="location_create"),
     path("dashboard/locations/<int:pk>/edit/", views.LocationUpdateView.as_view(), name="location_edit"),

@@ -37,12 +37,14 @@ from .forms import (
     apply_service_error,
 )
 from .models import ApiKey, Invitation, Location, User
+from .navigation import settings_pages_for
 from .permissions import (
     CAN_MANAGE_API_KEYS,
     CAN_MANAGE_LOCATIONS,
     CAN_MANAGE_STAFF,
     CAN_USE_TILL,
     MerchantStaffRequiredMixin,
+    forbidden,
     public_route,
 )
 
@@ -201,6 +203,30 @@ class DashboardView(MerchantStaffRequiredMixin, TemplateView):
         context["merchant_country_name"] = country_name(self.merchant.country)
         context["local_now"] = timezone.now()
         return context
+
+
+class SettingsView(MerchantStaffRequiredMixin, TemplateView):
+    """The settings hub: one card per set-up page the person may open
+    (merchants.navigation.SETTINGS_PAGES), each with a short status line."""
+
+    allowed_roles = CAN_USE_TILL
+    template_name = "merchants/settings.html"
+
+    def get(self, request, *args, **kwargs):
+        pages = settings_pages_for(request.user)
+        if not pages:
+            return forbidden(request, _("Your role does not give access to this page."))
+        cards = [
+            {
+                "url": reverse(page.url_name),
+                "title": page.title,
+                "description": page.description,
+                "icon": page.icon,
+                "summary": page.summary(self.merchant) if page.summary else None,
+            }
+            for page in pages
+        ]
+        return self.render_to_response(self.get_context_data(cards=cards))
 
 
 class MerchantObjectMixin:

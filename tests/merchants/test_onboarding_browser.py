@@ -60,6 +60,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     shot(page, "02-dashboard-owner")
 
     # Add a location.
+    page.locator(".nav").get_by_role("link", name="Настройки", exact=True).click()
     page.get_by_role("link", name="Точки", exact=True).click()
     page.get_by_role("link", name="+ Добавить точку").first.click()
     page.get_by_label("Название").fill("Покровка")
@@ -72,6 +73,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     assert Location.objects.get().latitude is not None
 
     # Invite a cashier: the link is on the page (and in the outbox).
+    page.locator(".nav").get_by_role("link", name="Настройки", exact=True).click()
     page.get_by_role("link", name="Сотрудники", exact=True).click()
     page.get_by_role("link", name="+ Пригласить").click()
     page.get_by_label("E-mail").fill("ivan@zerno.test")
@@ -83,6 +85,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     shot(page, "04-staff-invited")
 
     # Create an API key: seen once.
+    page.locator(".nav").get_by_role("link", name="Настройки", exact=True).click()
     page.get_by_role("link", name="API-ключи", exact=True).click()
     page.get_by_role("link", name="+ Новый API-ключ").first.click()
     page.get_by_label("Название").fill("Касса 1")

@@ -55,13 +55,14 @@ def test_every_role_sees_home(client, request, role, merchant):
     assert merchant.name in response.content.decode()
 
 
-MINE = ["dashboard", "location_list", "staff_list", "api_key_list"]
+MINE = ["dashboard", "merchant_settings"]
 
 
 @pytest.mark.parametrize(
     ("role", "visible"),
     [
-        ("owner", ["dashboard", "location_list", "staff_list", "api_key_list"]),
+        # Locations, staff and API keys are on the settings hub, not in the top bar.
+        ("owner", ["dashboard", "merchant_settings"]),
         ("marketer", ["dashboard"]),
         ("cashier", ["dashboard"]),
     ],
@@ -75,10 +76,45 @@ def test_navigation_shows_only_what_the_role_may_open(client, request, role, vis
         assert client.get(url).status_code == 200, f"{role} is shown {url} but may not open it"
 
 
-def test_navigation_marks_the_current_section(client, owner):
+@pytest.mark.parametrize(
+    ("page", "section"),
+    [
+        ("dashboard", "dashboard"),
+        ("merchant_settings", "merchant_settings"),
+        ("location_list", "merchant_settings"),
+        ("location_create", "merchant_settings"),
+        ("staff_list", "merchant_settings"),
+        ("invitation_create", "merchant_settings"),
+        ("api_key_create", "merchant_settings"),
+    ],
+)
+def test_navigation_marks_the_current_section(client, owner, page, section):
     login(client, owner)
-    nav = client.get(reverse("location_create")).context["nav_items"]
-    assert [item.url for item in nav if item.active] == [reverse("location_list")]
+    nav = client.get(reverse(page)).context["nav_items"]
+    assert [item.url for item in nav if item.active] == [reverse(section)]
+
+
+def test_home_is_not_active_on_pages_outside_the_menu(client, cashier):
+    login(client, cashier)
+    response = client.get(reverse("location_list"))  # a 403 page, in the dashboard's layout
+    assert response.status_code == 403
+    assert not [item for item in response.context["nav_items"] if item.active]
+
+
+def test_settings_hub_lists_the_pages_the_owner_may_open(client, owner, location):
+    login(client, owner)
+    response = client.get(reverse("merchant_settings"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("location_list", "staff_list", "api_key_list"):
+        assert f'href="{reverse(name)}"' in html
+    assert "1 активная точка" in html
+
+
+@pytest.mark.parametrize("role", ["marketer", "cashier"])
+def test_settings_hub_is_not_for_marketers_and_cashiers(client, request, role):
+    login(client, request.getfixturevalue(role))
+    assert client.get(reverse("merchant_settings")).status_code == 403
 
 
 def test_owner_opens_every_owner_page(client, owner, location):
@@ -132,6 +168,6 @@ def test_other_apps_can_add_navigation_entries(client, request, monkeypatch):
     for role in ("owner", "marketer", "cashier"):
         login(client, request.getfixturevalue(role))
         seen[role] = [item.label for item in client.get(reverse("dashboard")).context["nav_items"]]
-    assert seen["owner"] == ["Главная", "Campaigns", "Точки", "Сотрудники", "API-ключи"]
+    assert seen["owner"] == ["Главная", "Campaigns", "Настройки"]
     assert seen["marketer"] == ["Главная", "Campaigns"]
     assert seen["cashier"] == ["Главная"]

@@ -1,0 +1,2 @@
+"""The dashboard's customer list: search and keyset pagination (selectors.py),
+the page (views.py)."""

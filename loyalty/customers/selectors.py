@@ -1,0 +1,164 @@
+"""Reads for the customer list. Every query starts from ``for_merchant``.
+
+The list is keyset-paginated, newest first, on (created_at, id) of the card (a
+card is created with its customer, in the same instant), so a page costs the same
+at the 1st and the 4,000th page and nothing counts the merchant's customers: the
+page knows only whether there is a newer and an older page. The index
+``card_merchant_created_idx`` (merchant, created_at, id) serves both directions.
+
+What the search box understands:
+- a phone number typed any way ("8 (916) 123-45-67", "+7 916 1234567"), read in
+  the merchant's country and matched exactly (unique index);
+- a card number (spaces and dashes ignored), matched exactly (unique index);
+- at least 4 digits: a part of a phone or card number ("4567");
+- text with "@": a part of the e-mail;
+- other text: every word is in the name ("смирнова анна" finds "Анна Смирнова").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Q, QuerySet
+
+from loyalty.models import Card
+from loyalty.phones import normalize_phone
+from loyalty.services.cards import CARD_NUMBER_LENGTH
+
+PAGE_SIZE = 25
+MAX_QUERY_LENGTH = 100
+MIN_PARTIAL_DIGITS = 4
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+_PHONE_PUNCTUATION = re.compile(r"[\s()\-.+]")
+
+
+@dataclass(frozen=True)
+class Search:
+    """How a query was read: ``kind`` is "all", "phone", "number", "digits",
+    "email" or "name"; ``value`` is what is matched (the E.164 phone, the digits…)."""
+
+    query: str
+    kind: str
+    value: str
+    condition: Q
+
+
+def parse_search(query: str, *, country: str) -> Search:
+    query = " ".join((query or "").split())[:MAX_QUERY_LENGTH]
+    if not query:
+        return Search("", "all", "", Q())
+    bare = _PHONE_PUNCTUATION.sub("", query)
+    if bare.isdigit():
+        e164 = normalize_phone(query, region=country)
+        if len(bare) == CARD_NUMBER_LENGTH and not e164:
+            return Search(query, "number", bare, Q(number=bare))
+        if e164:
+            condition = Q(customer__phone=e164)
+            if len(bare) == CARD_NUMBER_LENGTH:
+                condition |= Q(number=bare)
+            return Search(query, "phone", e164, condition)
+        if len(bare) >= MIN_PARTIAL_DIGITS:
+            return Search(query, "digits", bare, Q(customer__phone__contains=bare) | Q(number__contains=bare))
+        # Too few digits to mean anything: let it match nothing rather than everyone.
+        return Search(query, "digits", bare, Q(pk__in=[]))
+    if "@" in query:
+        return Search(query, "email", query, Q(customer__email__icontains=query))
+    condition = Q()
+    for word in query.split():
+        condition &= Q(customer__name__icontains=word)
+    return Search(query, "name", query, condition)
+
+
+def encode_cursor(card: Card) -> str:
+    delta = card.created_at - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return f"{micros}-{card.pk}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
+    """(created_at, id) or None for anything that isn't a cursor this module wrote."""
+    match = _CURSOR.match(cursor or "")
+    if not match:
+        return None
+    micros, pk = int(match.group(1)), int(match.group(2))
+    try:
+        return _EPOCH + timedelta(microseconds=micros), pk
+    except OverflowError:
+        return None
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    cards: list[Card]
+    search: Search
+    newer: str | None  # cursor for the previous (newer) page
+    older: str | None  # cursor for the next (older) page
+    bad_cursor: bool = False
+
+    @property
+    def is_first(self) -> bool:
+        return self.newer is None
+
+
+def _base(merchant, search: Search) -> QuerySet[Card]:
+    cards = Card.objects.for_merchant(merchant)
+    if search.kind in ("phone", "digits", "email", "name"):
+        # Said twice on purpose: the customer's own merchant_id lets PostgreSQL use
+        # (merchant, phone) and the merchant index on the customer table.
+        cards = cards.filter(customer__merchant_id=merchant.pk)
+    return cards.filter(search.condition).select_related("customer", "tier")
+
+
+def _older_than(created_at: datetime, pk: int) -> Q:
+    # (created_at, id) < (c, i), written so that "created_at <= c" bounds the index scan.
+    return Q(created_at__lte=created_at) & (Q(created_at__lt=created_at) | Q(pk__lt=pk))
+
+
+def _newer_than(created_at: datetime, pk: int) -> Q:
+    return Q(created_at__gte=created_at) & (Q(created_at__gt=created_at) | Q(pk__gt=pk))
+
+
+def customer_page(
+    *, merchant, query: str = "", after: str = "", before: str = "", page_size: int = PAGE_SIZE
+) -> CustomerPage:
+    """One page of the merchant's customers (as their cards), newest first.
+    ``after``: the page older than that cursor; ``before``: the page newer than it.
+    A cursor that doesn't parse gives the first page with ``bad_cursor``."""
+    search = parse_search(query, country=merchant.country)
+    base = _base(merchant, search)
+    newest_first = ("-created_at", "-pk")
+    if before:
+        key = decode_cursor(before)
+        if key is not None:
+            rows = list(base.filter(_newer_than(*key)).order_by("created_at", "pk")[: page_size + 1])
+            if len(rows) > page_size:
+                cards = rows[:page_size][::-1]
+                return CustomerPage(cards, search, newer=encode_cursor(cards[0]), older=encode_cursor(cards[-1]))
+            # Fewer than a page is newer: that is the first page, shown whole.
+            return _first_page(base, search, page_size)
+        return _first_page(base, search, page_size, bad_cursor=True)
+    if after:
+        key = decode_cursor(after)
+        if key is not None:
+            rows = list(base.filter(_older_than(*key)).order_by(*newest_first)[: page_size + 1])
+            cards = rows[:page_size]
+            return CustomerPage(
+                cards,
+                search,
+                # The page was reached from a newer one, so there is one (unless the cursor was made up: then
+                # the newer page is the first page, which the "before" branch handles).
+                newer=encode_cursor(cards[0]) if cards else after,
+                older=encode_cursor(cards[-1]) if len(rows) > page_size else None,
+            )
+        return _first_page(base, search, page_size, bad_cursor=True)
+    return _first_page(base, search, page_size)
+
+
+def _first_page(base: QuerySet[Card], search: Search, page_size: int, *, bad_cursor: bool = False) -> CustomerPage:
+    rows = list(base.order_by("-created_at", "-pk")[: page_size + 1])
+    cards = rows[:page_size]
+    older = encode_cursor(cards[-1]) if len(rows) > page_size else None
+    return CustomerPage(cards, search, newer=None, older=older, bad_cursor=bad_cursor)
