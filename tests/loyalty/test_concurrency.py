@@ -74,8 +74,16 @@ def test_32_threads_redeem_and_accrue_on_one_card(setup, merchant, location):
     card.refresh_from_db()
     redeemed = sum(p.points_redeemed for p in purchases)
     earned = sum(p.points_earned for p in purchases)
-    # 16 buys of 1000: 5 % (Bronze) until the running spend crosses Silver's 10 000, then 7 %.
-    assert sorted(p.points_earned for p in purchases if p.points_earned) == [50] * 10 + [70] * 6
+    # Each purchase earns at the tier the card had before it: 5 % (Bronze) until
+    # the running spend (the 100 bills paid with points count too) reaches
+    # Silver's 10 000, then 7 %. Purchases are inserted under the card lock, so
+    # their ids give the order the threads were served in.
+    assert len([p for p in purchases if p.points_redeemed == 0]) == 16
+    spend = Decimal(0)
+    for p in sorted(purchases, key=lambda p: p.pk):
+        rate = Decimal("0.07") if spend >= 10_000 else Decimal("0.05")
+        assert p.points_earned == (0 if p.points_redeemed else int(p.amount_paid * rate)), (p.pk, spend)
+        spend += p.bill_amount
     assert card.balance == 1000 + earned - redeemed
     assert card.balance >= 0 and card.debt == 0
     assert redeemed <= 1000 + earned
