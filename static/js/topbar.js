@@ -20,16 +20,22 @@
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
   }
 
-  function layout() {
-    MODES.forEach(function (mode) { bar.classList.remove(mode); });
+  function choose() {
     // One row, if the nav and a readable brand fit beside each other.
     bar.classList.add("is-inline");
     if (!overflows(nav) && !(brand && overflows(brand) && brand.clientWidth < 120)) return;
     bar.classList.remove("is-inline");
-    // The nav on its own row.
-    if (!overflows(nav)) { setOpen(false); return; }
-    bar.classList.add(window.innerWidth >= WIDE ? "is-wrapped" : "is-menu");
-    if (!bar.classList.contains("is-menu")) setOpen(false);
+    // Else the nav on its own row; if even that is too narrow, wrap it (wide
+    // screens) or fold it into the section menu (phones and tablets).
+    if (overflows(nav)) bar.classList.add(window.innerWidth >= WIDE ? "is-wrapped" : "is-menu");
+  }
+
+  function layout() {
+    var wasOpen = bar.classList.contains("is-open");
+    MODES.forEach(function (mode) { bar.classList.remove(mode); });
+    bar.classList.remove("is-open");
+    choose();
+    setOpen(wasOpen && bar.classList.contains("is-menu"));
   }
 
   layout();
