@@ -9,7 +9,6 @@ artifacts/cashier-*.png."""
 from __future__ import annotations
 
 import re
-import subprocess
 
 import pytest
 from django.conf import settings as django_settings
@@ -23,28 +22,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = django_settings.BASE_DIR / "artifacts"
 PHONE = {"width": 390, "height": 844}
-RU_HEADER = (
-    'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
-    '"Plural-Forms: nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && '
-    '(n%100<10 || n%100>=20) ? 1 : 2);\\n"\n'
-)
 
 
 @pytest.fixture
-def russian_catalogue(tmp_path, settings):
-    """The Russian catalogue as the lead will merge it: locale/ru/…/django.po (if any)
-    plus every parts/*.po, compiled into a temporary LOCALE_PATHS entry."""
-    source = django_settings.BASE_DIR / "locale" / "ru" / "LC_MESSAGES"
-    target = tmp_path / "locale" / "ru" / "LC_MESSAGES"
-    target.mkdir(parents=True)
-    inputs = [str(source / "django.po")] if (source / "django.po").exists() else []
-    for part in sorted((source / "parts").glob("*.po")):  # parts have no header: give each one
-        with_header = tmp_path / part.name
-        with_header.write_text(RU_HEADER + "\n" + part.read_text())
-        inputs.append(str(with_header))
-    subprocess.run(["msgcat", "--use-first", "-o", str(target / "django.po"), *inputs], check=True)
-    subprocess.run(["msgfmt", "-o", str(target / "django.mo"), str(target / "django.po")], check=True)
-    settings.LOCALE_PATHS = [tmp_path / "locale"]
+def russian_catalogue(settings):
+    """The Russian interface, from the project's compiled catalogue."""
+    settings.LANGUAGE_CODE = "ru"
 
 
 def digits(text: str) -> int:

@@ -9,7 +9,6 @@ shared with the enrolment browser test."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,6 @@ from loyalty.services.programs import program_for, save_program
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1360, "height": 900}
-PO_HEADER = """msgid ""
-msgstr ""
-"Content-Type: text/plain; charset=UTF-8\\n"
-"Language: ru\\n"
-"Plural-Forms: nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : "
-"n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);\\n"
-
-"""
 
 
 def shot(page, name: str) -> Path:
@@ -42,22 +33,6 @@ def shot(page, name: str) -> Path:
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
     return path
-
-
-def compile_russian(target: Path) -> Path:
-    """Compile locale/ru/LC_MESSAGES/parts/*.po into ``target``/ru/LC_MESSAGES/django.mo."""
-    parts = sorted((settings.BASE_DIR / "locale" / "ru" / "LC_MESSAGES" / "parts").glob("*.po"))
-    out_dir = target / "ru" / "LC_MESSAGES"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pieces = []
-    for index, part in enumerate(parts):
-        piece = out_dir / f"part{index}.po"
-        piece.write_text(PO_HEADER + part.read_text(encoding="utf-8"), encoding="utf-8")
-        pieces.append(str(piece))
-    merged = out_dir / "django.po"
-    subprocess.run(["msgcat", "--use-first", "-o", str(merged), *pieces], check=True)
-    subprocess.run(["msgfmt", "-o", str(out_dir / "django.mo"), str(merged)], check=True)
-    return target
 
 
 def staff_page(browser, live_server, user, viewport, locale="ru-RU"):
@@ -77,9 +52,9 @@ def staff_page(browser, live_server, user, viewport, locale="ru-RU"):
 
 
 @pytest.fixture
-def russian(settings, tmp_path_factory):
-    """The Russian UI, compiled from the parts files for this test."""
-    settings.LOCALE_PATHS = [compile_russian(tmp_path_factory.mktemp("locale"))]
+def russian(settings):
+    """The Russian interface, from the project's compiled catalogue."""
+    settings.LANGUAGE_CODE = "ru"
 
 
 @pytest.fixture
