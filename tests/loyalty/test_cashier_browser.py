@@ -11,17 +11,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings as django_settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from loyalty.models import Card, Purchase, Refund
+from tests.browser import PHONE, screenshot
 from tests.factories import PASSWORD
 from tests.loyalty.api_support import give_points, pos_card, pos_program  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = django_settings.BASE_DIR / "artifacts"
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -32,20 +29,6 @@ def russian_catalogue(settings):
 
 def digits(text: str) -> int:
     return int(re.sub(r"[^\d-]", "", text.replace("−", "-")))
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between page actions are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def test_cashier_accrues_redeems_and_undoes(
@@ -63,7 +46,7 @@ def test_cashier_accrues_redeems_and_undoes(
     page.click("button[type=submit]")
     page.click("nav >> text=Касса")
     expect(page.locator("#find-q")).to_be_focused()
-    page.screenshot(path=ARTIFACTS / "cashier-1-find.png", full_page=True)
+    screenshot(page, "cashier-1-find")
 
     # Find the customer by phone, typed the way people say it.
     page.fill("#find-q", "8 916 123 45 67")
@@ -77,13 +60,13 @@ def test_cashier_accrues_redeems_and_undoes(
     page.fill("#bill", "500")
     expect(page.locator("#sum-earn")).to_have_text("25 баллов")
     expect(page.locator("#confirm")).to_be_enabled()
-    page.screenshot(path=ARTIFACTS / "cashier-2-bill.png", full_page=True)
+    screenshot(page, "cashier-2-bill")
     page.click("#confirm")
     expect(page.locator("#result")).to_be_visible()
     expect(page.locator("#result-earned")).to_have_text("+25 баллов")
     expect(page.locator("#result-balance")).to_have_text("125 баллов")
     expect(page.locator("#undo-note")).to_contain_text("Отменить можно до")
-    page.screenshot(path=ARTIFACTS / "cashier-3-accrued.png", full_page=True)
+    screenshot(page, "cashier-3-accrued")
     assert Card.objects.get(pk=pos_card.pk).balance == 125 == digits(page.inner_text("#result-balance"))
 
     # 2. Next purchase: 1000 with the most points allowed (all 125: under the 30 % cap).
@@ -98,13 +81,13 @@ def test_cashier_accrues_redeems_and_undoes(
     expect(page.locator("#sum-pay")).to_have_text("875,00\u00a0₽")
     expect(page.locator("#sum-earn")).to_have_text("43 балла")  # 5 % of 875, rounded down
     expect(page.locator("#redeem-help")).to_contain_text("125 баллов")
-    page.screenshot(path=ARTIFACTS / "cashier-4-redeem.png", full_page=True)
+    screenshot(page, "cashier-4-redeem")
     # A double tap: both taps land, one purchase is written.
     page.dblclick("#confirm")
     expect(page.locator("#result")).to_be_visible()
     expect(page.locator("#result-redeemed")).to_have_text("−125 баллов")
     expect(page.locator("#result-balance")).to_have_text("43 балла")
-    page.screenshot(path=ARTIFACTS / "cashier-5-redeemed.png", full_page=True)
+    screenshot(page, "cashier-5-redeemed")
     assert Purchase.objects.filter(card=pos_card).count() == 3
     assert Card.objects.get(pk=pos_card.pk).balance == 43 == digits(page.inner_text("#result-balance"))
 
@@ -112,7 +95,7 @@ def test_cashier_accrues_redeems_and_undoes(
     page.click("#undo")
     expect(page.locator("#till-alert")).to_contain_text("Покупка отменена. Баланс: 125 баллов.")
     expect(page.locator("#balance")).to_have_text("125 баллов")
-    page.screenshot(path=ARTIFACTS / "cashier-6-undone.png", full_page=True)
+    screenshot(page, "cashier-6-undone")
     assert Refund.objects.count() == 1
     assert Card.objects.get(pk=pos_card.pk).balance == 125 == digits(page.inner_text("#balance"))
 
@@ -144,5 +127,5 @@ def test_unknown_customer_and_english(live_server, browser, cashier, location, p
     expect(page.locator("#balance")).to_have_text("0 points")
     page.fill("#bill", "12,50")
     expect(page.locator("#sum-pay")).to_have_text("RUB\u00a012.50")
-    page.screenshot(path=ARTIFACTS / "cashier-7-english.png", full_page=True)
+    screenshot(page, "cashier-7-english")
     context.close()

@@ -2,9 +2,8 @@
 merchant types, publishing stores what the preview showed. Screenshots:
 artifacts/design-*.png.
 
-The helpers here (Chromium, screenshots, staff login, Russian translations
-compiled from the parts files, since the merged django.po is the lead's) are
-shared with the enrolment browser test."""
+The full-height screenshot and the Russian interface here are shared with the
+enrolment browser test; Chromium and the staff login come from tests/browser.py."""
 
 from __future__ import annotations
 
@@ -12,58 +11,29 @@ import re
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from loyalty.models import CardDesign
 from loyalty.services.programs import program_for, save_program
+from tests.browser import PHONE, logged_in_page, screenshot
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1360, "height": 900}
 
 
 def shot(page, name: str) -> Path:
     """The whole page, taken with a viewport as tall as the page so sticky bars stay where they belong."""
-    path = settings.BASE_DIR / "artifacts" / f"{name}.png"
     size = page.viewport_size
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    page.screenshot(path=str(path))
+    path = screenshot(page, name, full_page=False)
     page.set_viewport_size(size)
     return path
-
-
-def staff_page(browser, live_server, user, viewport, locale="ru-RU"):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport=viewport, locale=locale)
-    context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-    return context.new_page()
 
 
 @pytest.fixture
 def russian(settings):
     """The Russian interface, from the project's compiled catalogue."""
     settings.LANGUAGE_CODE = "ru"
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def computed(locator, prop: str) -> str:
@@ -73,7 +43,7 @@ def computed(locator, prop: str) -> str:
 @pytest.mark.browser
 def test_preview_follows_the_form(live_server, transactional_db, browser, russian, owner, merchant, location):
     program_for(merchant=merchant)
-    page = staff_page(browser, live_server, owner, DESKTOP)
+    page = logged_in_page(browser, live_server, owner, viewport=DESKTOP)
     page.goto(f"{live_server.url}/dashboard/design/")
     apple = page.locator(".pass-apple")
     google = page.locator(".gpass")
@@ -136,7 +106,7 @@ def test_preview_follows_the_form(live_server, transactional_db, browser, russia
 def test_designer_on_a_phone(live_server, transactional_db, browser, russian, marketer, merchant, owner):
     program_for(merchant=merchant)
     save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6, reward_description="Капучино")
-    page = staff_page(browser, live_server, marketer, PHONE)
+    page = logged_in_page(browser, live_server, marketer, viewport=PHONE)
     page.goto(f"{live_server.url}/dashboard/design/")
     strip = page.locator(".pass-apple [data-stamp-strip]")
     expect(strip).to_be_visible()

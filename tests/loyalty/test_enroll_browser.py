@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 from loyalty.models import Card, CardDesign, Customer, PersonalDataConsent
 from loyalty.services.programs import program_for
 from merchants.models import Location
-from tests.loyalty.test_design_browser import DESKTOP, PHONE, browser, russian, shot, staff_page  # noqa: F401
+from tests.browser import PHONE, logged_in_page
+from tests.loyalty.test_design_browser import DESKTOP, russian, shot  # noqa: F401
 from tests.loyalty.test_enroll import IPHONE, wallets_on  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -96,7 +97,7 @@ def test_from_qr_to_web_card_on_a_phone(live_server, browser, russian, wallets_o
 def test_qr_page_and_poster(live_server, browser, russian, owner, merchant, location):  # noqa: F811
     program_for(merchant=merchant)
     _cafe_design(merchant)
-    page = staff_page(browser, live_server, owner, DESKTOP)
+    page = logged_in_page(browser, live_server, owner, viewport=DESKTOP)
     page.goto(f"{live_server.url}/dashboard/qr/")
     expect(page.locator(".qr-target")).to_have_count(2)
     shot(page, "enroll-06-qr-page")

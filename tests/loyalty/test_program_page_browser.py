@@ -3,61 +3,34 @@ show, a bad value is explained next to its field, a good save makes a version.
 Screenshots: artifacts/program-*.png."""
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from loyalty.models import Program
+from tests.browser import PHONE, logged_in_page, screenshot
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def shot(page, name):
-    page.screenshot(path=str(settings.BASE_DIR / "artifacts" / f"program-{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def logged_in(browser, live_server, user, viewport, locale):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport=viewport, locale=locale)
-    context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-          "url": live_server.url}]
-    )  # fmt: skip
-    return context.new_page()
 
 
 @pytest.mark.browser
 def test_edit_program_in_the_browser(live_server, transactional_db, browser, marketer, merchant):
-    page = logged_in(browser, live_server, marketer, DESKTOP, "en-US")
+    page = logged_in_page(browser, live_server, marketer, viewport=DESKTOP, locale="en-US")
     page.goto(f"{live_server.url}/dashboard/program/")
     expect(page.get_by_role("heading", name="Bonus program")).to_be_visible()
     expect(page.get_by_label("Cashback, %")).to_have_value("5.00")
     expect(page.get_by_label("Stamps per reward")).to_be_hidden()  # cashback program: stamps hidden
     expect(page.get_by_label("Points per currency unit")).to_be_hidden()
-    shot(page, "01-cashback-desktop")
+    screenshot(page, "program-01-cashback-desktop")
 
     page.get_by_text("Stamps (every N-th visit is a reward)").click()
     expect(page.get_by_label("Stamps per reward")).to_be_visible()
     expect(page.get_by_label("Cashback, %")).to_be_hidden()
-    shot(page, "02-stamps")
+    screenshot(page, "program-02-stamps")
     page.get_by_text("Cashback in points").click()
 
     page.get_by_label("Cashback, %").fill("150")
     page.get_by_role("button", name="Save the program").click()
     expect(page.locator("#id_cashback_percent_error")).to_be_visible()
-    shot(page, "03-error")
+    screenshot(page, "program-03-error")
     assert Program.objects.get(merchant=merchant).current_version.number == 1
 
     page.get_by_label("Cashback, %").fill("7")
@@ -70,9 +43,9 @@ def test_edit_program_in_the_browser(live_server, transactional_db, browser, mar
 
 @pytest.mark.browser
 def test_program_page_on_a_phone_in_russian(live_server, transactional_db, browser, owner):
-    page = logged_in(browser, live_server, owner, PHONE, "ru-RU")
+    page = logged_in_page(browser, live_server, owner, viewport=PHONE, locale="ru-RU")
     page.goto(f"{live_server.url}/dashboard/program/")
     expect(page.locator("#program-form")).to_be_visible()
     # Nothing overflows a phone screen sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shot(page, "04-phone-ru")
+    screenshot(page, "program-04-phone-ru")

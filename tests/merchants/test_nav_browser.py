@@ -11,16 +11,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from loyalty.services.enrollment import enroll_customer
 from loyalty.services.programs import program_for
+from tests.browser import screenshot
 from tests.factories import PASSWORD
 from tests.loyalty.conftest import T0
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 HEIGHT = 844
 WIDTHS = [1280, 390, 360, 1440]
 SHOT_WIDTHS = {1280, 390}
@@ -60,19 +59,6 @@ LINK_BOXES = """els => els.map(e => {
           width: r.width, height: r.height, onTop: !!hit && hit.closest('a') === e,
           cut: e.scrollWidth > e.clientWidth + 1};
 })"""
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(settings.BASE_DIR / "artifacts" / f"nav-{name}.png"), full_page=False)
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -184,12 +170,12 @@ def test_every_nav_entry_is_whole_at_every_width(live_server, browser, request, 
             resize(page, width)
             assert_nav_whole(page, width, expected, labels[active], f"{role} {lang} {name} @{width}px")
             if name in ("home", "customers", "settings") and width in SHOT_WIDTHS:
-                shot(page, f"{role}-{lang}-{width}-{name}")
+                screenshot(page, f"nav-{role}-{lang}-{width}-{name}", full_page=False)
     resize(page, 390)
     page.goto(live_server.url + reverse("dashboard"))
     if role == "owner":
         page.locator(".nav-toggle").click()
-        shot(page, f"{role}-{lang}-390-menu-open")
+        screenshot(page, f"nav-{role}-{lang}-390-menu-open", full_page=False)
     context.close()
 
 
@@ -218,7 +204,7 @@ def test_settings_hub_and_customers_page_render(live_server, browser, shop, owne
     expect(table.locator("tbody tr")).to_have_count(25)
     expect(table.locator("tbody tr").first).to_contain_text("Клиент 29")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, "customers-390-ru")
+    screenshot(page, "nav-customers-390-ru", full_page=False)
     page.get_by_role("link", name="Далее →").click()
     expect(table.locator("tbody tr")).to_have_count(5)
     page.get_by_role("link", name="← Назад").click()
@@ -228,7 +214,7 @@ def test_settings_hub_and_customers_page_render(live_server, browser, shop, owne
     page.keyboard.press("Enter")
     expect(table.locator("tbody tr")).to_have_count(1)
     expect(page.get_by_test_id("search-status")).to_contain_text("Телефон +7 916 123-00-07")
-    shot(page, "customers-390-ru-search")
+    screenshot(page, "nav-customers-390-ru-search", full_page=False)
     # A click anywhere on the row opens the card, and Customers stays the current entry.
     click_on(page, table.locator("tbody tr").first.locator("td").nth(2))
     expect(page.locator("h1")).to_contain_text("Карта")
@@ -238,5 +224,5 @@ def test_settings_hub_and_customers_page_render(live_server, browser, shop, owne
     context, page = log_in(browser, live_server, owner, "en")
     page.goto(f"{live_server.url}/dashboard/customers/")
     expect(page.get_by_test_id("customers").locator("tbody tr")).to_have_count(25)
-    shot(page, "customers-1280-en")
+    screenshot(page, "nav-customers-1280-en", full_page=False)
     context.close()

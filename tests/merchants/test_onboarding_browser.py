@@ -5,30 +5,13 @@ a password and lands on the dashboard. Screenshots: artifacts/onboarding-*.png."
 import re
 
 import pytest
-from django.conf import settings
 from django.core import mail
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from merchants.models import ApiKey, Invitation, Location, Merchant, User
+from tests.browser import PHONE, screenshot
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(settings.BASE_DIR / "artifacts" / f"onboarding-{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made
-    # here in between (assertions) are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser
@@ -51,13 +34,13 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     page.get_by_role("button", name="Создать аккаунт бизнеса").click()
     expect(page.locator("#id_password2_error")).to_contain_text("Пароли не совпадают")
     assert not Merchant.objects.exists()
-    shot(page, "01-signup-error")
+    screenshot(page, "onboarding-01-signup-error")
     page.get_by_label("Пароль", exact=True).fill("pale-lantern-orbit-42")
     page.get_by_label("Пароль ещё раз").fill("pale-lantern-orbit-42")
     page.get_by_role("button", name="Создать аккаунт бизнеса").click()
     expect(page).to_have_url(f"{url}/dashboard/")
     expect(page.locator(".topbar .brand")).to_contain_text("Кофейня «Зерно»")
-    shot(page, "02-dashboard-owner")
+    screenshot(page, "onboarding-02-dashboard-owner")
 
     # Add a location.
     page.locator(".nav").get_by_role("link", name="Настройки", exact=True).click()
@@ -69,7 +52,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     page.get_by_label("Долгота").fill("37.6432")
     page.get_by_role("button", name="Добавить точку").click()
     expect(page.locator(".messages")).to_contain_text("Точка «Покровка» добавлена")
-    shot(page, "03-locations")
+    screenshot(page, "onboarding-03-locations")
     assert Location.objects.get().latitude is not None
 
     # Invite a cashier: the link is on the page (and in the outbox).
@@ -82,7 +65,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     link = page.get_by_test_id("invitation-link").input_value()
     assert link.startswith(f"{url}/invite/")
     assert link in mail.outbox[-1].body
-    shot(page, "04-staff-invited")
+    screenshot(page, "onboarding-04-staff-invited")
 
     # Create an API key: seen once.
     page.locator(".nav").get_by_role("link", name="Настройки", exact=True).click()
@@ -92,7 +75,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     page.get_by_role("button", name="Создать ключ").click()
     secret = page.get_by_test_id("api-key-secret").input_value()
     assert re.fullmatch(r"lk_[0-9a-f]{8}_[\w-]{43}", secret)
-    shot(page, "05-api-key-once")
+    screenshot(page, "onboarding-05-api-key-once")
     page.reload()
     expect(page.get_by_test_id("api-key-secret")).to_have_count(0)
     assert secret not in page.content()
@@ -110,7 +93,7 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     ]:
         mobile.goto(url + path)
         assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{path} scrolls sideways"
-        shot(mobile, name)
+        screenshot(mobile, f"onboarding-{name}")
     phone_owner.close()
 
     # Log out.
@@ -127,14 +110,14 @@ def test_sign_up_to_cashier_login(live_server, transactional_db, browser, settin
     phone.get_by_label("Ваше имя").fill("Иван Петров")
     phone.get_by_label("Пароль", exact=True).fill("quiet-harbour-lamp-7")
     phone.get_by_label("Пароль ещё раз").fill("quiet-harbour-lamp-7")
-    shot(phone, "10-phone-invitation")
+    screenshot(phone, "onboarding-10-phone-invitation")
     phone.get_by_role("button", name="Задать пароль и войти").click()
     expect(phone).to_have_url(f"{url}/dashboard/")
     expect(phone.locator(".page-head .lead")).to_have_text("Кофейня «Зерно» · Кассир")
     # A cashier sees home and the till, nothing an owner or marketer manages.
     expect(phone.locator(".nav a")).to_have_text(["Главная", "Касса"])
     assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shot(phone, "11-phone-cashier-dashboard")
+    screenshot(phone, "onboarding-11-phone-cashier-dashboard")
     cashier = User.objects.get(email="ivan@zerno.test")
     assert cashier.role == "cashier" and cashier.merchant.name == "Кофейня «Зерно»"
     assert Invitation.objects.get().accepted_at is not None
@@ -163,5 +146,5 @@ def test_sign_up_page_in_english_on_a_phone(live_server, transactional_db, brows
     page.get_by_role("button", name="Create my business account").click()
     expect(page.locator("#id_business_name_error")).to_contain_text("This field is required")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-    shot(page, "12-phone-signup-en")
+    screenshot(page, "onboarding-12-phone-signup-en")
     ctx.close()

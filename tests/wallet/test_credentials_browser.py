@@ -6,42 +6,15 @@ the device and the push. Screenshots: artifacts/wallet-*.png."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from loyalty.models import AppleDevice, AppleRegistration, Delivery
 from loyalty.services import passes
 from loyalty.services.enrollment import enroll_customer
 from loyalty.services.programs import program_for
+from tests.browser import PHONE, logged_in_page, screenshot
 
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
-PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def shot(page, name):
-    page.screenshot(path=str(settings.BASE_DIR / "artifacts" / f"wallet-{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def logged_in(browser, live_server, user, viewport, locale):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport=viewport, locale=locale)
-    context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-          "url": live_server.url}]
-    )  # fmt: skip
-    return context.new_page()
 
 
 @pytest.mark.browser
@@ -53,18 +26,18 @@ def test_owner_sets_up_apple_wallet(live_server, transactional_db, browser, owne
     good.write_bytes(pki.pass_cert.p12(b"pw"))
     expired.write_bytes(pki.expired.p12(b"pw"))
 
-    page = logged_in(browser, live_server, owner, DESKTOP, "en-US")
+    page = logged_in_page(browser, live_server, owner, viewport=DESKTOP, locale="en-US")
     page.goto(f"{live_server.url}/dashboard/wallet/")
     expect(page.get_by_test_id("apple-reason")).to_contain_text("no pass certificate is set up")
     expect(page.get_by_test_id("google-reason")).to_contain_text("demo mode")
-    shot(page, "01-nothing-set-desktop")
+    screenshot(page, "wallet-01-nothing-set-desktop")
 
     apple = page.get_by_test_id("apple-form")
     apple.get_by_label("Certificate").set_input_files(str(expired))
     apple.get_by_label("Password").fill("pw")
     apple.get_by_role("button", name="Upload the certificate").click()
     expect(page.get_by_role("alert")).to_contain_text("The certificate expired on")
-    shot(page, "02-expired-refused")
+    screenshot(page, "wallet-02-expired-refused")
 
     apple = page.get_by_test_id("apple-form")
     apple.get_by_label("Certificate").set_input_files(str(good))
@@ -73,12 +46,12 @@ def test_owner_sets_up_apple_wallet(live_server, transactional_db, browser, owne
     expect(page.get_by_test_id("apple-certificate")).to_contain_text(pki.pass_type_identifier)
     expect(page.get_by_test_id("apple-certificate")).to_contain_text(pki.team_identifier)
     expect(page.get_by_test_id("apple-reason")).to_have_count(0)
-    shot(page, "03-certificate-saved")
+    screenshot(page, "wallet-03-certificate-saved")
 
-    phone = logged_in(browser, live_server, owner, PHONE, "ru-RU")
+    phone = logged_in_page(browser, live_server, owner, viewport=PHONE, locale="ru-RU")
     phone.goto(f"{live_server.url}/dashboard/wallet/")
     expect(phone.get_by_test_id("apple-certificate")).to_be_visible()
-    shot(phone, "04-settings-phone")
+    screenshot(phone, "wallet-04-settings-phone")
 
 
 @pytest.mark.browser
@@ -91,12 +64,12 @@ def test_card_wallet_page(live_server, transactional_db, browser, marketer, merc
     Delivery.objects.create(
         merchant=merchant, wallet_pass=wallet_pass, device=device, channel="apple", status="ok", detail="apns-id X"
     )
-    page = logged_in(browser, live_server, marketer, DESKTOP, "en-US")
+    page = logged_in_page(browser, live_server, marketer, viewport=DESKTOP, locale="en-US")
     page.goto(f"{live_server.url}/dashboard/cards/{card.pk}/")
     expect(page.get_by_test_id("card-wallets")).to_be_visible()
     expect(page.get_by_test_id("devices")).to_be_visible()
-    shot(page, "05-card-desktop")
-    phone = logged_in(browser, live_server, marketer, PHONE, "ru-RU")
+    screenshot(page, "wallet-05-card-desktop")
+    phone = logged_in_page(browser, live_server, marketer, viewport=PHONE, locale="ru-RU")
     phone.goto(f"{live_server.url}/dashboard/cards/{card.pk}/")
     expect(phone.get_by_test_id("devices")).to_be_visible()
-    shot(phone, "06-card-phone")
+    screenshot(phone, "wallet-06-card-phone")
