@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from loyalty.design.selectors import MAX_PASS_LOCATIONS, lock_screen_locations
-from loyalty.design.services import normalized_image
+from loyalty.design.services import COPIED_FIELDS, normalized_image
 from loyalty.models import BarcodeFormat, CardDesign
 from loyalty.wallet import images
 
@@ -85,26 +85,9 @@ class DesignForm(forms.ModelForm):
 
     class Meta:
         model = CardDesign
-        fields = [
-            "program_name",
-            "background_color",
-            "foreground_color",
-            "label_color",
-            "logo",
-            "icon",
-            "strip",
-            "show_balance",
-            "show_tier",
-            "show_name",
-            "terms",
-            "contacts",
-            "website",
-            "phone",
-            "barcode_format",
-            "locations",
-            "relevant_text",
-            "change_message",
-        ]
+        # What a published version copies from the draft, plus the lock-screen
+        # locations (a many-to-many the publish service copies separately).
+        fields = [*COPIED_FIELDS, "locations"]
         widgets = {
             "barcode_format": forms.RadioSelect,
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
