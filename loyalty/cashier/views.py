@@ -15,7 +15,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import phonenumbers
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,6 +31,7 @@ from loyalty.api.errors import describe_error
 from loyalty.api.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
 from loyalty.exceptions import CardNotFound, LoyaltyError
 from loyalty.models import Card, Purchase
+from loyalty.phones import phone_text
 from loyalty.services import ledger
 from loyalty.services.cards import CARD_NUMBER_LENGTH
 from loyalty.services.programs import program_for
@@ -52,14 +52,6 @@ def points_text(points: int) -> str:
     return ngettext("%(count)s point", "%(count)s points", abs(points)) % {
         "count": number_format(points, force_grouping=True)
     }
-
-
-def phone_text(e164: str) -> str:
-    """+79161234567 → +7 916 123-45-67."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164
 
 
 def card_number_text(number: str) -> str:
