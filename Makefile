@@ -11,4 +11,6 @@ test:
 
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 	.venv/bin/python manage.py makemigrations --check --dry-run

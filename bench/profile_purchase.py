@@ -55,11 +55,11 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from loyalty import selectors
+    from loyalty import ledger
     from loyalty.api.auth import api_key_for
-    from loyalty.api.idempotency import run_idempotent
-    from loyalty.services import cards as card_hooks
-    from loyalty.services import ledger
+    from loyalty.enrollment import cards as card_hooks
+    from loyalty.idempotency import run_idempotent
+    from loyalty.ledger import selectors
     from merchants.models import Location, Merchant
     from merchants.services import api_key_for_secret
 

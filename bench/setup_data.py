@@ -22,9 +22,9 @@ def main() -> None:
 
     from django.db import connection
 
+    from loyalty.enrollment.services import enroll_customer
     from loyalty.models import Card
-    from loyalty.services.enrollment import enroll_customer
-    from loyalty.services.programs import program_for
+    from loyalty.program.services import program_for
     from merchants.models import Location, Merchant
     from merchants.services import api_key_create
 

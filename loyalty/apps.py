@@ -1,10 +1,14 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
+TASK_MODULES = ("loyalty.ledger.tasks", "loyalty.wallet.tasks", "loyalty.api.tasks")
+
 
 def _wallet_summary(merchant) -> str:
-    from loyalty.services.passes import wallets_available
+    from loyalty.wallet.contract import wallets_available
 
     available = wallets_available(merchant=merchant)
     on, off = pgettext("wallet", "on"), pgettext("wallet", "off")
@@ -17,8 +21,13 @@ class LoyaltyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Every domain's Celery tasks are registered in each process (web and
+        # worker): services enqueue them by name without importing them.
+        for module in TASK_MODULES:
+            import_module(module)
+
         from merchants.navigation import NavItem, SettingsPage, register, register_settings_page
-        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_SEE_ANALYTICS
+        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
 
         register(NavItem("customer_list", _("Customers"), CAN_SEE_ANALYTICS, order=10, section=("card_detail",)))
         register(NavItem("program", _("Program"), CAN_MANAGE_PROGRAM, order=20))
@@ -27,7 +36,7 @@ class LoyaltyConfig(AppConfig):
                 "wallet_settings",
                 _("Wallet"),
                 _("Apple Wallet certificate and Google Wallet issuer account for your customers' cards."),
-                frozenset({"owner"}),
+                CAN_MANAGE_WALLET,
                 order=40,
                 icon="wallet",
                 summary=_wallet_summary,

@@ -26,10 +26,11 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty import ledger
+from loyalty.enrollment.services import enroll_customer
 from loyalty.exceptions import LoyaltyError
-from loyalty.services import jobs, ledger
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import current_rules, program_for
+from loyalty.ledger import jobs
+from loyalty.program.services import current_rules, program_for
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,3 @@ def normalize_phone(raw: str, *, region: str = "RU") -> str | None:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
-
-def phone_text(e164: str) -> str:
-    """How a stored number is shown to people: +79161234567 → +7 916 123-45-67."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return e164

@@ -15,6 +15,9 @@ CAN_MANAGE_PROGRAM = frozenset({Role.OWNER, Role.MARKETER})
 CAN_SEE_CAMPAIGNS = frozenset({Role.OWNER, Role.MARKETER})
 CAN_SEE_ANALYTICS = frozenset({Role.OWNER, Role.MARKETER})
 CAN_USE_TILL = frozenset({Role.OWNER, Role.MARKETER, Role.CASHIER})
+CAN_SEE_CUSTOMERS = CAN_SEE_ANALYTICS
+CAN_MANAGE_WALLET = frozenset({Role.OWNER})
+CAN_SEE_CARD_WALLETS = CAN_MANAGE_PROGRAM
 
 
 def forbidden(request, message: str) -> TemplateResponse:

@@ -83,8 +83,8 @@ def _staff_member(merchant: Merchant):
 
 
 def _card(merchant: Merchant):
-    from loyalty.services.enrollment import enroll_customer
-    from loyalty.services.programs import program_for
+    from loyalty.enrollment.services import enroll_customer
+    from loyalty.program.services import program_for
 
     program_for(merchant=merchant)
     phone = f"+7916{uuid.uuid4().int % 10**7:07d}"

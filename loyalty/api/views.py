@@ -15,15 +15,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from loyalty import selectors
-from loyalty.services import enrollment, ledger
+from loyalty import ledger
+from loyalty import serializers as s
+from loyalty.enrollment import services as enrollment
+from loyalty.idempotency import HEADER as IDEMPOTENCY_HEADER
+from loyalty.idempotency import MAX_KEY_LENGTH, idempotency_key_from_headers, request_fingerprint, run_idempotent
+from loyalty.ledger import selectors
 from merchants.models import ApiKey, Merchant
 
-from . import serializers as s
 from .auth import ApiKeyAuthentication, HasApiKey
 from .errors import pos_exception_handler
-from .idempotency import HEADER as IDEMPOTENCY_HEADER
-from .idempotency import MAX_KEY_LENGTH, idempotency_key_from_headers, request_fingerprint, run_idempotent
 from .throttling import ApiKeyRateThrottle
 
 TAG = "POS"

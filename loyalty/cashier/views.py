@@ -11,56 +11,32 @@ or a retry after a dropped connection writes once.
 from __future__ import annotations
 
 import json
-import re
-from datetime import timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views import View
 from rest_framework import exceptions, serializers
 
-from loyalty import selectors
-from loyalty.api import serializers as s
-from loyalty.api.errors import describe_error
-from loyalty.api.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
-from loyalty.exceptions import CardNotFound, LoyaltyError
+from loyalty import ledger
+from loyalty import serializers as s
+from loyalty.display import card_number_text, local_hhmm, money, phone_text, points_text
+from loyalty.exceptions import LoyaltyError
+from loyalty.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
+from loyalty.json_errors import describe_error
+from loyalty.ledger import selectors
 from loyalty.models import Card, Purchase
-from loyalty.phones import phone_text
-from loyalty.services import ledger
-from loyalty.services.cards import CARD_NUMBER_LENGTH
-from loyalty.services.programs import program_for
+from loyalty.program.services import program_for
 from merchants.models import Location
 from merchants.permissions import CAN_USE_TILL, MerchantStaffRequiredMixin
-from merchants.templatetags.merchant_format import money
 
-# How long after a purchase the cashier who made it may undo it (a full refund).
-UNDO_MINUTES = 5
 SESSION_LOCATION = "till_location_id"
 SESSION_LAST_PURCHASE = "till_last_purchase_id"
 
 
-# --- formatting (the page shows what the server formats) ---------------------------------
-
-
-def points_text(points: int) -> str:
-    return ngettext("%(count)s point", "%(count)s points", abs(points)) % {
-        "count": number_format(points, force_grouping=True)
-    }
-
-
-def card_number_text(number: str) -> str:
-    """412345678903 → 4123 4567 8903, as printed on the card."""
-    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
-
-
-def local_hhmm(moment, merchant) -> str:
-    return timezone.localtime(moment, merchant.tzinfo).strftime("%H:%M")
+# --- payloads (the page shows what the server formats) ----------------------------------------
 
 
 def card_payload(card: Card, merchant) -> dict[str, Any]:
@@ -89,13 +65,9 @@ def quote_payload(quote: ledger.Quote, merchant) -> dict[str, Any]:
     return data
 
 
-def undo_deadline(purchase: Purchase):
-    return purchase.created_at + timedelta(minutes=UNDO_MINUTES)
-
-
 def purchase_payload(purchase: Purchase, merchant) -> dict[str, Any]:
     data = dict(s.PurchaseOutputSerializer(purchase).data)
-    until = undo_deadline(purchase)
+    until = ledger.undo_deadline(purchase)
     data["undo_until"] = until.isoformat()
     data["display"] = {
         "bill": money(purchase.bill_amount, merchant),
@@ -183,7 +155,7 @@ class TillPageView(TillMixin, View):
                     "mechanic": program.mechanic,
                     "usesPoints": program.mechanic in ("points", "cashback"),
                     "usesStamps": program.mechanic == "stamps",
-                    "undoMinutes": UNDO_MINUTES,
+                    "undoMinutes": ledger.UNDO_MINUTES,
                     "last": self._last_purchase(),
                 },
             },
@@ -199,7 +171,7 @@ class TillPageView(TillMixin, View):
             purchase = selectors.purchase_lookup(merchant=self.merchant, purchase_id=purchase_id)
         except LoyaltyError:
             return None
-        if not _undo_allowed(purchase, self.request.user, timezone.now()):
+        if not ledger.can_undo(purchase=purchase, actor=self.request.user):
             return None
         return {"purchase": purchase_payload(purchase, self.merchant)}
 
@@ -264,30 +236,9 @@ class TillJsonView(TillMixin, View):
         return result.as_http_response()
 
 
-def find_card(*, merchant, query: str) -> Card:
-    """Whatever the cashier typed or scanned: a barcode payload, a card number
-    or a phone number, tried in that order."""
-    query = query.strip()
-    if not query or len(query) > 256 or "\x00" in query:
-        raise CardNotFound()
-    candidates = [("barcode", query)]
-    if "/" in query:  # a scanned URL: its last segment may be the payload
-        candidates.append(("barcode", query.rstrip("/").rsplit("/", 1)[-1]))
-    digits = re.sub(r"[\s-]", "", query)
-    if digits.isdigit() and len(digits) == CARD_NUMBER_LENGTH:
-        candidates.append(("card_number", digits))
-    candidates.append(("phone", query))
-    for kind, value in candidates:
-        try:
-            return selectors.card_lookup(merchant=merchant, **{kind: value})
-        except LoyaltyError:
-            continue
-    raise CardNotFound(_("No card found for “%(query)s”.") % {"query": query[:40]})
-
-
 class TillLookupView(TillJsonView):
     def get(self, request: HttpRequest) -> JsonResponse:
-        card = find_card(merchant=self.merchant, query=request.GET.get("q", ""))
+        card = selectors.find_card(merchant=self.merchant, query=request.GET.get("q", ""))
         return JsonResponse({"card": card_payload(card, self.merchant)})
 
 
@@ -336,10 +287,6 @@ class TillPurchaseView(TillJsonView):
         return response
 
 
-def _undo_allowed(purchase: Purchase, user, now) -> bool:
-    return purchase.actor_id == user.pk and purchase.refunded_amount == 0 and now <= undo_deadline(purchase)
-
-
 class TillUndoInputSerializer(serializers.Serializer):
     purchase_id = serializers.IntegerField(min_value=1, max_value=s.MAX_ID)
 
@@ -348,17 +295,9 @@ class TillUndoView(TillJsonView):
     def post(self, request: HttpRequest) -> HttpResponse:
         def write(key: str, data: dict) -> tuple[int, dict]:
             purchase = selectors.purchase_lookup(merchant=self.merchant, purchase_id=data["purchase_id"])
-            if purchase.actor_id != request.user.pk:
-                raise LoyaltyError(_("Only the cashier who made a purchase can undo it here."), code="undo_not_allowed")
-            if purchase.refunded_amount:
-                raise LoyaltyError(_("This purchase has already been refunded."), code="undo_not_allowed")
-            if timezone.now() > undo_deadline(purchase):
-                raise LoyaltyError(
-                    _("Purchases can be undone within %(minutes)d minutes; use a refund instead.")
-                    % {"minutes": UNDO_MINUTES},
-                    code="undo_expired",
-                )
-            refund = ledger.refund(merchant=self.merchant, purchase=purchase, idempotency_key=key, actor=request.user)
+            refund = ledger.undo_purchase(
+                merchant=self.merchant, purchase=purchase, actor=request.user, idempotency_key=key
+            )
             return 201, {"refund": refund_payload(refund, self.merchant), "card_number": refund.card.number}
 
         response = self.idempotent(TillUndoInputSerializer, write)

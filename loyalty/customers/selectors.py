@@ -23,9 +23,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 
+from loyalty.enrollment.cards import CARD_NUMBER_LENGTH
 from loyalty.models import Card
 from loyalty.phones import normalize_phone
-from loyalty.services.cards import CARD_NUMBER_LENGTH
 
 PAGE_SIZE = 25
 MAX_QUERY_LENGTH = 100

@@ -13,14 +13,11 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views import View
 
-from loyalty.cashier.views import card_number_text, points_text
 from loyalty.customers.selectors import MAX_QUERY_LENGTH, customer_page
+from loyalty.display import card_number_text, phone_text, points_text
 from loyalty.models import Card, Mechanic
-from loyalty.phones import phone_text
-from loyalty.services.programs import current_rules
-from merchants.permissions import CAN_SEE_ANALYTICS, MerchantStaffRequiredMixin
-
-CAN_SEE_CUSTOMERS = CAN_SEE_ANALYTICS
+from loyalty.program.services import current_rules
+from merchants.permissions import CAN_SEE_CUSTOMERS, MerchantStaffRequiredMixin
 
 
 @dataclass(frozen=True)

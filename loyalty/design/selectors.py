@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from loyalty.models import CardDesign
-from loyalty.services.programs import current_rules
+from loyalty.program.services import current_rules
 from loyalty.wallet.images import MAX_STAMPS
 from merchants.models import Location
 

@@ -17,8 +17,8 @@ from PIL import Image, ImageOps
 
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import CardDesign
-from loyalty.services.passes import mark_cards_changed
 from loyalty.wallet import images
+from loyalty.wallet.contract import cards_changed
 
 # Longest side kept of an upload: enough for Apple @3x (strip 1125 px) and
 # Google (logo 660 px, hero 1032 px), small enough to serve quickly.
@@ -102,7 +102,7 @@ def save_draft(*, merchant, design: CardDesign, locations, actor, now: datetime 
 
 def publish(*, merchant, actor, now: datetime | None = None) -> CardDesign:
     """Freeze the draft as the next version. Once committed, every card with a
-    wallet pass is marked changed (``mark_cards_changed``) and updates to it."""
+    wallet pass is marked changed (``cards_changed``) and updates to it."""
     now = now or timezone.now()
     with transaction.atomic():
         # Locking the draft orders two publishes: the second finds no draft.
@@ -118,5 +118,5 @@ def publish(*, merchant, actor, now: datetime | None = None) -> CardDesign:
         draft.save(update_fields=["version", "published_at", "updated_at", "created_by"])
         # Marking touches every pass of the merchant: do it after the version is
         # visible, outside this transaction, so a big merchant doesn't hold it open.
-        transaction.on_commit(partial(mark_cards_changed, merchant=merchant, now=now))
+        transaction.on_commit(partial(cards_changed, merchant=merchant, now=now))
     return draft

@@ -17,8 +17,8 @@ from loyalty.design.barcodes import barcode_svg
 from loyalty.design.forms import DesignForm
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import BarcodeFormat
-from loyalty.services.passes import sync_progress
 from loyalty.wallet import images
+from loyalty.wallet.contract import sync_progress
 from merchants.permissions import CAN_MANAGE_PROGRAM, MerchantStaffRequiredMixin
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")

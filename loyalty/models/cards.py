@@ -94,7 +94,7 @@ class CardStatus(models.TextChoices):
 class Card(models.Model):
     """A customer's card with one merchant. The cached counters (balance,
     pending_points, debt, stamps, rewards_available) change only in
-    ``loyalty.services.ledger``, in the transaction that appends the entries,
+    ``loyalty.ledger``, in the transaction that appends the entries,
     with this row locked. ``verify_ledger`` proves them against the entries.
 
     balance = Σ entry.points = Σ lot.remaining − debt;

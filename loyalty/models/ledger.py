@@ -1,6 +1,6 @@
 """Purchases, refunds, lots and the append-only ledger.
 
-Every write to these tables goes through ``loyalty.services.ledger``.
+Every write to these tables goes through ``loyalty.ledger``.
 LedgerEntry rows are never updated or deleted (a PostgreSQL trigger refuses
 it, see migration 0002). A Lot is the unit of expiry: every credit of points
 creates one; debits consume lots, one entry per lot touched, so that

@@ -2,7 +2,7 @@
 ledger entry points at.
 
 The editable rules live on :class:`Program` and :class:`Tier`; saving them
-(``loyalty.services.programs.save_program``) snapshots everything into a new
+(``loyalty.program.services.save_program``) snapshots everything into a new
 :class:`ProgramVersion`. The ledger only ever reads rules from a version, so
 changing the program never rewrites what an old entry meant.
 """
@@ -148,7 +148,7 @@ class Program(models.Model):
 
 class ProgramVersion(models.Model):
     """An immutable snapshot of a program's rules and tiers (``rules`` is JSON,
-    see ``loyalty.services.rules.Rules``)."""
+    see ``loyalty.program.rules.Rules``)."""
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="versions")

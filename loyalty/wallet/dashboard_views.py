@@ -13,13 +13,11 @@ from django.views import View
 from django.views.generic import DetailView
 
 from loyalty.models import Card
-from loyalty.services import passes, wallet_credentials
+from loyalty.wallet import credentials as wallet_credentials
+from loyalty.wallet import passes
 from loyalty.wallet.certificates import CertificateError
-from merchants.models import Role
-from merchants.permissions import CAN_MANAGE_PROGRAM, MerchantStaffRequiredMixin
+from merchants.permissions import CAN_MANAGE_WALLET, CAN_SEE_CARD_WALLETS, MerchantStaffRequiredMixin
 
-CAN_MANAGE_WALLET = frozenset({Role.OWNER})
-CAN_SEE_CARD_WALLETS = CAN_MANAGE_PROGRAM
 MAX_CREDENTIAL_FILE_BYTES = 64 * 1024
 
 

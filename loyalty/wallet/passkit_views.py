@@ -21,8 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from loyalty.models import CardDesign, WalletPass
-from loyalty.services import passes, passkit
-from loyalty.wallet import google, render
+from loyalty.wallet import google, passes, passkit, render
 from loyalty.wallet.apple import PKPASS_MIME_TYPE
 from merchants.models import Merchant
 from merchants.permissions import public_route

@@ -1,6 +1,6 @@
-"""Wallet pipeline tasks (imported by loyalty/tasks.py, which Celery discovers).
+"""Wallet pipeline tasks.
 
-Interfaces only: they take ids, re-fetch, and call ``loyalty.services.passes``.
+Interfaces only: they take ids, re-fetch, and call ``loyalty.wallet.passes``.
 The sync is debounced by its countdown (WALLET_SYNC_DEBOUNCE_SECONDS) and
 made once-only by the claim in ``passes.sync_pass``; every task is idempotent.
 """
@@ -12,12 +12,12 @@ import random
 from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from loyalty.models import WalletPass
-from loyalty.wallet import google
+from loyalty.models import AppleRegistration, WalletPass
+from loyalty.wallet import credentials as wallet_credentials
+from loyalty.wallet import google, passes
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +40,6 @@ def _backoff(retries: int, base: float = 5.0, cap: float = 600.0) -> float:
     return min(cap, base * 2**retries) * (0.5 + random.random() / 2)
 
 
-def enqueue_sync(pass_ids: list[int]) -> None:
-    """Queue the debounced sync of these passes once the transaction commits."""
-    countdown = settings.WALLET_SYNC_DEBOUNCE_SECONDS
-    for pass_id in pass_ids:
-        transaction.on_commit(lambda pass_id=pass_id: sync_pass_task.apply_async((pass_id,), countdown=countdown))
-
-
-def enqueue_merchant_sync(merchant_id: int) -> None:
-    countdown = settings.WALLET_SYNC_DEBOUNCE_SECONDS
-    transaction.on_commit(lambda: sync_merchant_passes_task.apply_async((merchant_id,), countdown=countdown))
-
-
 def _follow_up(pass_id: int, outcome) -> None:
     if outcome.push_retry_ids:
         apple_push_task.apply_async((pass_id, outcome.push_retry_ids), countdown=_backoff(0))
@@ -62,7 +50,6 @@ def _follow_up(pass_id: int, outcome) -> None:
 @shared_task(**TASK_OPTIONS)
 def sync_pass_task(pass_id: int) -> str:
     """Send a changed card to every wallet it is in (once per burst of changes)."""
-    from loyalty.services import passes
 
     outcome = passes.sync_pass(pass_id=pass_id)
     # What failed transiently is retried on its own: Apple went out to the
@@ -75,7 +62,6 @@ def sync_pass_task(pass_id: int) -> str:
 def apple_push_task(self, pass_id: int, registration_ids: list[int]) -> str:
     """Pushes that APNs throttled (429) or failed (5xx, network) after the
     client's own quick retries: again, later, for those devices only."""
-    from loyalty.services import passes
 
     wallet_pass = WalletPass.objects.filter(pk=pass_id).first()
     if wallet_pass is None:
@@ -93,7 +79,6 @@ def apple_push_task(self, pass_id: int, registration_ids: list[int]) -> str:
     **{**TASK_OPTIONS, "autoretry_for": (*DB_ERRORS, google.RetryableError), "retry_backoff": 10, "max_retries": 6}
 )
 def google_sync_task(pass_id: int) -> str:
-    from loyalty.services import passes
 
     wallet_pass = WalletPass.objects.filter(pk=pass_id).first()
     if wallet_pass is None:
@@ -106,7 +91,6 @@ def sync_merchant_passes_task(merchant_id: int) -> int:
     """Many marked passes of one merchant (a design published to every card):
     claimed in batches; each batch's pushes go out in one APNs fan-out, and
     each Google object gets its own task."""
-    from loyalty.services import passes
 
     total = 0
     while True:
@@ -120,8 +104,6 @@ def sync_merchant_passes_task(merchant_id: int) -> int:
         )
         if outcome.retry_ids:
             by_pass: dict[int, list[int]] = {}
-            from loyalty.models import AppleRegistration
-
             for reg_id, pass_id in AppleRegistration.objects.filter(pk__in=outcome.retry_ids).values_list(
                 "pk", "wallet_pass_id"
             ):
@@ -139,7 +121,6 @@ def sync_merchant_passes_task(merchant_id: int) -> int:
 @shared_task(**TASK_OPTIONS)
 def sweep_lost_wallet_syncs_task() -> int:
     """Every few minutes: passes marked long ago whose sync task never ran."""
-    from loyalty.services import passes
 
     ids = passes.stale_marked_passes(older_than=LOST_AFTER)
     for pass_id in ids:
@@ -149,13 +130,10 @@ def sweep_lost_wallet_syncs_task() -> int:
 
 @shared_task(**{**TASK_OPTIONS, "soft_time_limit": 10 * 60, "time_limit": 12 * 60})
 def cleanup_wallet_registrations_task() -> dict:
-    from loyalty.services import passes
 
     return passes.cleanup_stale_registrations()
 
 
 @shared_task(**TASK_OPTIONS)
 def warn_wallet_certificate_expiry_task() -> int:
-    from loyalty.services import wallet_credentials
-
     return wallet_credentials.warn_expiring_certificates(now=timezone.now())

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from django.test import Client
 
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Purchase, Refund
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for, save_program
+from loyalty.program.services import program_for, save_program
 from merchants.services import api_key_create
 
 API = "/api/pos/v1"
@@ -88,7 +88,7 @@ def other_pos(other_merchant, other_owner):
 
 def give_points(merchant, location, card: Card, bill: str = "2000.00") -> Purchase:
     """Earn points the ordinary way (5 % of the bill)."""
-    from loyalty.services.ledger import purchase
+    from loyalty.ledger import purchase
 
     return purchase(
         merchant=merchant,

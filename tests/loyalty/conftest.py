@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for, save_program
+from loyalty.enrollment.services import enroll_customer
+from loyalty.program.services import program_for, save_program
 
 # A fixed moment (noon in Moscow) so that days and expiry dates are predictable.
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
@@ -50,7 +50,7 @@ def buy(merchant, location):
     counter = iter(range(1, 100000))
 
     def make(card, bill, *, redeem=0, rewards=0, now=T0, key=None, receipt=None, **kwargs):
-        from loyalty.services.ledger import purchase
+        from loyalty.ledger import purchase
 
         n = next(counter)
         return purchase(

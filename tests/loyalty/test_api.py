@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 
+from loyalty.ledger import set_card_blocked
 from loyalty.models import Card, CardStatus, IdempotentRequest, LedgerEntry, Purchase, Refund
-from loyalty.services.ledger import set_card_blocked
 from merchants.services import api_key_revoke
 from tests.loyalty.api_support import (  # noqa: F401  (fixtures)
     PosClient,
@@ -88,8 +88,8 @@ def test_lookup_needs_exactly_one_key(pos, pos_card):
     assert_error(pos.get("/cards/lookup/", {"phone": "+79161234567", "card_number": pos_card.number}), 400, "invalid")
 
 
-def test_enrol_creates_customer_and_card_with_welcome_bonus(pos, merchant, owner, location):
-    from loyalty.services.programs import save_program
+def test_enroll_creates_customer_and_card_with_welcome_bonus(pos, merchant, owner, location):
+    from loyalty.program.services import save_program
 
     save_program(merchant=merchant, actor=owner, welcome_bonus=100)
     response = pos.post(
@@ -333,7 +333,7 @@ def test_refund_errors(pos, pos_card):
     assert table_counts() == before
 
 
-def test_enrol_errors(pos, pos_card):
+def test_enroll_errors(pos, pos_card):
     before = table_counts()
     assert_error(pos.post("/customers/", {"phone": "not a phone"}), 422, "invalid_phone", "phone")
     assert_error(pos.post("/customers/", {"phone": "+7 916 123 45 67"}), 409, "already_enrolled", "phone")
@@ -395,7 +395,7 @@ def test_error_responses_are_not_stored_so_a_corrected_retry_succeeds(pos, pos_c
 
 
 def test_keys_are_per_merchant(pos, other_pos, pos_card, other_merchant):
-    from loyalty.services.enrollment import enroll_customer
+    from loyalty.enrollment.services import enroll_customer
 
     other_card = enroll_customer(merchant=other_merchant, phone="+79169999999")
     assert pos.post("/purchases/", purchase_body(pos_card), key="shared-key").status_code == 201
@@ -403,7 +403,7 @@ def test_keys_are_per_merchant(pos, other_pos, pos_card, other_merchant):
     assert Purchase.objects.filter(idempotency_key="shared-key").count() == 2
 
 
-def test_enrol_replay(pos):
+def test_enroll_replay(pos):
     first = pos.post("/customers/", {"phone": "+79160000099"}, key="enrol-1")
     again = pos.post("/customers/", {"phone": "+79160000099"}, key="enrol-1")
     assert first.status_code == again.status_code == 201
@@ -559,7 +559,7 @@ def test_a_bug_answers_500_in_the_error_shape_and_writes_nothing(pos, pos_card, 
     def broken(**kwargs):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr("loyalty.services.ledger.purchase", broken)
+    monkeypatch.setattr("loyalty.ledger.purchase", broken)
     before = table_counts()
     body = assert_error(pos.post("/purchases/", purchase_body(pos_card), key="bug-1"), 500, "server_error")
     assert "Idempotency-Key" in body["error"]["message"]
@@ -578,8 +578,8 @@ def test_old_idempotency_records_are_purged(pos, pos_card):
 
     from django.utils import timezone
 
+    from loyalty.api.tasks import purge_idempotent_requests_task
     from loyalty.schedule import PERIODIC_TASKS
-    from loyalty.tasks import purge_idempotent_requests_task
 
     assert pos.post("/purchases/", purchase_body(pos_card), key="old-key").status_code == 201
     assert pos.post("/purchases/", purchase_body(pos_card), key="new-key").status_code == 201

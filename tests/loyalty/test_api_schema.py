@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from loyalty.ledger import purchase
 from loyalty.models import Card
-from loyalty.services.ledger import purchase
 from tests.loyalty.api_support import (  # noqa: F401  (fixtures)
     give_points,
     pos,

@@ -3,8 +3,8 @@
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from loyalty import ledger
 from loyalty.models import LedgerEntry
-from loyalty.services import ledger
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from loyalty.ledger.jobs import grant_birthday_bonuses
+from loyalty.ledger.tasks import birthday_bonuses_task, grant_birthday_bonuses_task
 from loyalty.models import EntryKind, LedgerEntry
-from loyalty.services.jobs import grant_birthday_bonuses
-from loyalty.tasks import birthday_bonuses_task, grant_birthday_bonuses_task
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from loyalty import ledger
 from loyalty.models import Card, Purchase, Refund
-from loyalty.services import ledger
 from tests import factories
 from tests.loyalty.api_support import give_points, pos_card, pos_program, table_counts  # noqa: F401
 
@@ -249,7 +249,7 @@ def test_only_the_cashier_who_sold_can_undo(till, marketer, merchant, location, 
 
 
 def test_undo_of_another_merchants_purchase_is_404(till, other_merchant):
-    from loyalty.services.enrollment import enroll_customer
+    from loyalty.enrollment.services import enroll_customer
 
     foreign_location = factories.LocationFactory(merchant=other_merchant)
     card = enroll_customer(merchant=other_merchant, phone="+79160000777")

@@ -6,12 +6,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection, connections
 
+from loyalty import ledger
+from loyalty.enrollment.services import enroll_customer
 from loyalty.exceptions import InsufficientPoints, LoyaltyError
+from loyalty.ledger.verification import verify_ledger
 from loyalty.models import Card, Purchase, Refund
-from loyalty.services import ledger
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for, save_program
-from loyalty.verification import verify_ledger
+from loyalty.program.services import program_for, save_program
 
 THREADS = 32
 

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from loyalty.customers.selectors import PAGE_SIZE, customer_page, parse_search
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import Card
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for
+from loyalty.program.services import program_for
 from tests import factories
 from tests.loyalty.conftest import T0
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 
 from loyalty.demo import generate
+from loyalty.ledger.verification import verify_ledger
 from loyalty.models import Customer, Purchase
-from loyalty.verification import verify_ledger
 from tests.factories import LocationFactory, MerchantFactory
 
 pytestmark = pytest.mark.django_db

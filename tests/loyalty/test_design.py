@@ -8,11 +8,11 @@ from django.urls import reverse
 from PIL import Image
 
 from loyalty.design import services
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import CardDesign, WalletPass
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.passes import sync_progress, wallet_pass_for
-from loyalty.services.programs import program_for, save_program
+from loyalty.program.services import program_for, save_program
 from loyalty.wallet import images
+from loyalty.wallet.passes import sync_progress, wallet_pass_for
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from loyalty.models import CardDesign
-from loyalty.services.programs import program_for, save_program
+from loyalty.program.services import program_for, save_program
 from tests.browser import PHONE, logged_in_page, screenshot
 
 DESKTOP = {"width": 1360, "height": 900}

@@ -14,10 +14,10 @@ from django.core.cache import cache
 from django.urls import reverse
 from PIL import Image
 
-from loyalty.enroll import services as enroll_services
+from loyalty.enrollment import services as enroll_services
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import Card, ConsentRecord, ConsentText, Customer, PersonalDataConsent, WalletPass
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for, save_program
+from loyalty.program.services import program_for, save_program
 from tests import factories
 from tests.fakes.pki import make_pki
 
@@ -263,7 +263,7 @@ def test_send_card_token_is_checked(client, merchant, other_merchant, program):
     assert client.post(url, {"token": "forged"}).status_code == 400
     from django.core import signing
 
-    from loyalty.enroll.views import SEND_CARD_SALT
+    from loyalty.enrollment.views import SEND_CARD_SALT
 
     foreign = signing.dumps({"m": other_merchant.pk, "p": "+79161234567"}, salt=SEND_CARD_SALT)
     assert client.post(url, {"token": foreign}).status_code == 404
@@ -274,9 +274,9 @@ def test_send_card_token_is_checked(client, merchant, other_merchant, program):
 
 
 def test_flood_from_one_address_gets_429(client, merchant, program, join_url):
-    from loyalty.enroll.ratelimit import ENROL_PER_IP
+    from loyalty.enrollment.ratelimit import ENROLL_PER_IP
 
-    for i in range(ENROL_PER_IP.count):
+    for i in range(ENROLL_PER_IP.count):
         response = client.post(join_url, good_data(phone=f"+7916765{i:04d}"))
         assert response.status_code == 302
     response = client.post(join_url, good_data(phone="+79169999999"), HTTP_ACCEPT_LANGUAGE="en")
@@ -290,16 +290,16 @@ def test_flood_from_one_address_gets_429(client, merchant, program, join_url):
 
 
 def test_flood_spread_over_addresses_hits_the_merchant_limit(client, merchant, program, join_url, monkeypatch):
-    from loyalty.enroll import ratelimit
+    from loyalty.enrollment import ratelimit
 
-    monkeypatch.setattr(ratelimit, "ENROL_PER_MERCHANT", ratelimit.Limit(3, 600))
+    monkeypatch.setattr(ratelimit, "ENROLL_PER_MERCHANT", ratelimit.Limit(3, 600))
     for i in range(3):
         assert client.post(join_url, good_data(phone=f"+7916111{i:04d}"), REMOTE_ADDR=f"10.1.0.{i}").status_code == 302
     assert client.post(join_url, good_data(phone="+79162220000"), REMOTE_ADDR="10.2.0.1").status_code == 429
 
 
 def test_rate_limit_window(settings):
-    from loyalty.enroll.ratelimit import Limit, hit
+    from loyalty.enrollment.ratelimit import Limit, hit
 
     limit = Limit(2, 60)
     assert hit("k", limit, now=1000) and hit("k", limit, now=1001)
@@ -374,7 +374,7 @@ def test_qr_downloads_are_valid_svg_and_png(logged_in, merchant, location, progr
         assert image.format == "PNG" and image.size[0] >= 500
 
 
-def test_qr_png_encodes_the_enrolment_url(logged_in, merchant, location, program, settings):
+def test_qr_png_encodes_the_enrollment_url(logged_in, merchant, location, program, settings):
     import segno
 
     url = settings.PUBLIC_BASE_URL + f"/join/{merchant.slug}/{location.pk}/"

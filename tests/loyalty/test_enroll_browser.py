@@ -8,7 +8,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from loyalty.models import Card, CardDesign, Customer, PersonalDataConsent
-from loyalty.services.programs import program_for
+from loyalty.program.services import program_for
 from merchants.models import Location
 from tests.browser import PHONE, logged_in_page
 from tests.loyalty.test_design_browser import DESKTOP, russian, shot  # noqa: F401
@@ -121,11 +121,11 @@ def test_qr_page_and_poster(live_server, browser, russian, owner, merchant, loca
 def test_stamp_card_and_english_form_on_a_phone(live_server, browser, russian, merchant, owner, location):  # noqa: F811
     from decimal import Decimal
 
+    from loyalty import ledger
     from loyalty.design import services as design_services
-    from loyalty.services import ledger
-    from loyalty.services.enrollment import enroll_customer
-    from loyalty.services.passes import wallet_pass_for
-    from loyalty.services.programs import save_program
+    from loyalty.enrollment.services import enroll_customer
+    from loyalty.program.services import save_program
+    from loyalty.wallet.passes import wallet_pass_for
 
     program_for(merchant=merchant)
     save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6, reward_description="капучино")

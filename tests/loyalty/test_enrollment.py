@@ -4,17 +4,17 @@ from datetime import date, timedelta
 
 import pytest
 
+from loyalty.enrollment.cards import luhn_valid
+from loyalty.enrollment.services import enroll_customer, record_consent
 from loyalty.exceptions import AlreadyEnrolled, CardNotFound, InvalidPhone, LoyaltyError
+from loyalty.ledger.selectors import card_history, card_lookup
 from loyalty.models import Card, ConsentRecord, Customer
-from loyalty.selectors import card_history, card_lookup
-from loyalty.services.cards import luhn_valid
-from loyalty.services.enrollment import enroll_customer, record_consent
 from tests.loyalty.conftest import T0
 
 pytestmark = pytest.mark.django_db
 
 
-def test_enrol_normalises_phone_and_creates_card(merchant, location, program):
+def test_enroll_normalises_phone_and_creates_card(merchant, location, program):
     card = enroll_customer(
         merchant=merchant,
         phone="8 (916) 123-45-67",

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from loyalty import ledger
 from loyalty.exceptions import DuplicateReceipt, IdempotencyKeyReused
 from loyalty.models import LedgerEntry, Lot, Purchase
-from loyalty.services import ledger
 from tests.loyalty.conftest import fresh
 
 pytestmark = pytest.mark.django_db
@@ -67,8 +67,8 @@ def test_adjust_replay(card, merchant, owner):
 
 
 def test_keys_are_per_merchant(card, buy, other_merchant, location):
-    from loyalty.services.enrollment import enroll_customer
-    from loyalty.services.programs import program_for
+    from loyalty.enrollment.services import enroll_customer
+    from loyalty.program.services import program_for
     from tests.factories import LocationFactory
 
     buy(card, "300", key="K1", receipt="R1")

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from loyalty import ledger
+from loyalty.ledger.jobs import settle_due_cards
+from loyalty.ledger.selectors import points_expiring
+from loyalty.ledger.tasks import settle_merchant_cards_task
+from loyalty.ledger.verification import verify_ledger
 from loyalty.models import EntryKind, LedgerEntry, Lot
-from loyalty.selectors import points_expiring
-from loyalty.services import ledger
-from loyalty.services.jobs import settle_due_cards
-from loyalty.tasks import settle_merchant_cards_task
-from loyalty.verification import verify_ledger
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db

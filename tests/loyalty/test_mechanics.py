@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from loyalty import ledger
 from loyalty.exceptions import (
     BelowMinimumBalance,
     CardBlocked,
@@ -16,7 +17,6 @@ from loyalty.exceptions import (
     RedemptionNotAvailable,
 )
 from loyalty.models import EntryKind, LedgerEntry, Purchase
-from loyalty.services import ledger
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +96,7 @@ def test_stamp_rewards_are_redeemed_at_the_till(card, buy, rules):
 
 
 def test_stamps_expire_after_days_without_a_visit(card, buy, rules, merchant):
-    from loyalty.services.jobs import settle_due_cards
+    from loyalty.ledger.jobs import settle_due_cards
 
     rules(mechanic="stamps", stamps_per_reward=6, stamp_expiry_days=30)
     buy(card, "200")
@@ -178,7 +178,7 @@ def test_daily_earn_cap_per_card_in_merchant_local_day(card, buy, rules):
 
 
 def test_activation_delay_keeps_points_pending_then_spendable(card, buy, rules, merchant):
-    from loyalty.services.jobs import settle_due_cards
+    from loyalty.ledger.jobs import settle_due_cards
 
     rules(activation_delay_hours=24)
     buy(card, "1000")

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from loyalty.models import Program, ProgramVersion, Tier
-from loyalty.services.programs import program_for
+from loyalty.program.services import program_for
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from loyalty import ledger
 from loyalty.exceptions import PurchaseNotFound, RefundExceedsPurchase
+from loyalty.ledger.verification import verify_ledger
 from loyalty.models import EntryKind, LedgerEntry, Refund
-from loyalty.services import ledger
-from loyalty.verification import verify_ledger
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db

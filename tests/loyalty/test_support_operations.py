@@ -2,9 +2,9 @@
 
 import pytest
 
+from loyalty import ledger
 from loyalty.exceptions import CardNotFound, InsufficientPoints, InvalidAmount, ReasonRequired
 from loyalty.models import CardEvent, EntryKind
-from loyalty.services import ledger
 from tests.loyalty.conftest import fresh
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_block_and_unblock_are_audited(card, merchant, owner):
 
 
 def test_card_changed_hook_runs_on_commit(card, buy, merchant, owner, django_capture_on_commit_callbacks, monkeypatch):
-    from loyalty.services import cards
+    from loyalty.wallet import contract as cards
 
     seen = []
     monkeypatch.setattr(cards, "card_changed", seen.append)
@@ -74,7 +74,7 @@ def test_failed_purchase_changes_nothing_and_notifies_nobody(card, buy, django_c
 
 
 def test_coalesced_card_changes_notify_each_card_once(card, buy, monkeypatch, django_capture_on_commit_callbacks):
-    from loyalty.services import cards
+    from loyalty.wallet import contract as cards
 
     seen = []
     monkeypatch.setattr(cards, "card_changed", seen.append)

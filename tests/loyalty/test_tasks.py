@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
-from loyalty import tasks
+from loyalty.ledger import tasks
 from loyalty.schedule import PERIODIC_TASKS
 from tests.loyalty.conftest import T0
 
@@ -68,7 +68,7 @@ def test_setup_periodic_tasks_is_idempotent():
 def test_every_declared_task_exists():
     from celery import current_app
 
-    import loyalty.tasks  # noqa: F401 - registers the tasks
+    import loyalty.ledger.tasks  # noqa: F401 - registers the tasks
 
     for spec in PERIODIC_TASKS:
         assert spec["task"] in current_app.tasks

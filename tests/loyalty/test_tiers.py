@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from loyalty import ledger
+from loyalty.ledger.jobs import demote_tiers
+from loyalty.ledger.tasks import demote_tiers_task, nightly_tier_demotion_task
 from loyalty.models import Tier, TierChange
-from loyalty.services import ledger
-from loyalty.services.jobs import demote_tiers
-from loyalty.tasks import demote_tiers_task, nightly_tier_demotion_task
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from loyalty.services import ledger
+from loyalty import ledger
 from tests.loyalty.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_fails_on_a_corrupted_lot(history):
 
 
 def test_fails_on_corrupted_pending_and_purchase_totals(history):
-    from loyalty.verification import verify_ledger
+    from loyalty.ledger.verification import verify_ledger
 
     with connection.cursor() as cursor:
         cursor.execute("UPDATE loyalty_card SET pending_points = 1 WHERE id = %s", [history.pk])
@@ -71,7 +71,7 @@ def test_unknown_merchant(history):
 
 
 def test_fails_on_a_late_settle_hint_or_wrong_lifetime_spend(history):
-    from loyalty.verification import verify_ledger
+    from loyalty.ledger.verification import verify_ledger
 
     with connection.cursor() as cursor:
         cursor.execute("UPDATE loyalty_card SET settle_after = NULL, lifetime_spend = 1 WHERE id = %s", [history.pk])

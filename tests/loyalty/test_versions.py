@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection, transaction
 
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import LedgerEntry, Program, ProgramVersion
-from loyalty.services.programs import program_for, save_program
+from loyalty.program.services import program_for, save_program
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db

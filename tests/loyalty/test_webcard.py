@@ -9,12 +9,12 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from loyalty import ledger
 from loyalty.design import services as design_services
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import CardDesign
-from loyalty.services import ledger
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.passes import wallet_pass_for
-from loyalty.services.programs import program_for, save_program
+from loyalty.program.services import program_for, save_program
+from loyalty.wallet.passes import wallet_pass_for
 
 pytestmark = pytest.mark.django_db
 

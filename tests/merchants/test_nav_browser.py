@@ -14,8 +14,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for
+from loyalty.enrollment.services import enroll_customer
+from loyalty.program.services import program_for
 from tests.browser import screenshot
 from tests.factories import PASSWORD
 from tests.loyalty.conftest import T0

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from django.test import Client
 
-from loyalty.services import wallet_credentials
+from loyalty.wallet import credentials as wallet_credentials
 
 PUBLIC_BASE_URL = "https://loyalty.test"
 PASSKIT = "/wallet/passkit/"

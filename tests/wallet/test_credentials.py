@@ -18,7 +18,8 @@ from django.test import Client
 from django.urls import reverse
 
 from loyalty.models import WalletCredentials
-from loyalty.services import passes, wallet_credentials
+from loyalty.wallet import credentials as wallet_credentials
+from loyalty.wallet import passes
 from loyalty.wallet.certificates import CertificateError
 from tests.fakes.pki import issue_pass_certificate, new_key
 from tests.wallet.pipeline_support import wallet_settings  # noqa: F401

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import AppleDevice, AppleRegistration, Delivery
-from loyalty.services import passes
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for
+from loyalty.program.services import program_for
+from loyalty.wallet import passes
 from tests.browser import PHONE, logged_in_page, screenshot
 
 DESKTOP = {"width": 1280, "height": 900}

@@ -19,9 +19,9 @@ from django.utils import timezone
 from google.auth import crypt
 from google.auth import jwt as google_jwt
 
+from loyalty.ledger import set_card_blocked
 from loyalty.models import Delivery, WalletPass
-from loyalty.services import passes
-from loyalty.services.ledger import set_card_blocked
+from loyalty.wallet import passes
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401
 from tests.wallet.pipeline_support import ISSUER_ID, eager_celery, google_merchant, wallet_settings  # noqa: F401
 

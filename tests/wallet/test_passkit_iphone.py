@@ -21,8 +21,8 @@ from django.test import Client
 from django.urls import reverse
 
 from loyalty.models import AppleDevice, AppleRegistration, Delivery, WalletPass
-from loyalty.services.passes import wallet_pass_for
 from loyalty.wallet import apns, apple
+from loyalty.wallet.passes import wallet_pass_for
 from tests.fakes.apns import unregistered
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401
 from tests.wallet.pipeline_support import (  # noqa: F401

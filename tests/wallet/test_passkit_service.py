@@ -13,10 +13,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import AppleDevice, AppleRegistration, DeviceLog, WalletPass
-from loyalty.services import passes
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for
+from loyalty.program.services import program_for
+from loyalty.wallet import passes
 from tests.wallet.pipeline_support import IPhone, apple_merchant, unzip, wallet_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -217,7 +217,7 @@ def test_latest_pass_refuses_bad_tokens_and_types(issued):
 
 
 def test_latest_pass_when_the_certificate_was_removed_is_503(issued, apple_merchant):
-    from loyalty.services import wallet_credentials
+    from loyalty.wallet import credentials as wallet_credentials
 
     wallet_pass = issued()
     wallet_credentials.remove_apple_certificate(merchant=apple_merchant)

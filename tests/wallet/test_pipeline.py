@@ -20,12 +20,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from loyalty.enrollment.services import enroll_customer
+from loyalty.ledger import set_card_blocked
 from loyalty.models import AppleDevice, AppleRegistration, CardDesign, Delivery, DeviceLog, WalletPass
-from loyalty.services import passes
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.ledger import set_card_blocked
-from loyalty.services.programs import program_for, save_program
-from loyalty.wallet import tasks
+from loyalty.program.services import program_for, save_program
+from loyalty.wallet import passes, tasks
 from tests.fakes.apns import BAD_DEVICE_TOKEN, INTERNAL_SERVER_ERROR, OK, TOO_MANY_REQUESTS, unregistered
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401
 from tests.wallet.pipeline_support import IPhone, apple_merchant, eager_celery, unzip, wallet_settings  # noqa: F401
@@ -401,7 +400,7 @@ def test_published_design_blocked_card_and_messages_on_the_apple_pass(
 
 @pytest.mark.django_db
 def test_stamp_card_shows_stamps_and_a_stamp_strip(merchant, owner, location, wallet_settings, pki):
-    from loyalty.services import wallet_credentials
+    from loyalty.wallet import credentials as wallet_credentials
 
     wallet_credentials.upload_apple_certificate(merchant=merchant, data=pki.pass_cert.p12(b"pw"), password="pw")
     program_for(merchant=merchant)
@@ -473,7 +472,7 @@ def test_bulk_claims_by_concurrent_workers_are_disjoint(apple_merchant, location
 
 @pytest.mark.django_db
 def test_card_changed_costs_one_query_for_a_card_without_a_wallet_pass(pos_card, django_assert_num_queries):
-    from loyalty.services.cards import card_changed
+    from loyalty.wallet.contract import card_changed
 
     with django_assert_num_queries(1):
         card_changed(pos_card.pk)

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from loyalty.models import Delivery, WalletPass
-from loyalty.services import passes
+from loyalty.wallet import passes
 from merchants.models import User
 from tests.loyalty.api_support import pos_card, pos_program  # noqa: F401
 from tests.wallet.pipeline_support import IPhone, apple_merchant, eager_celery, unzip, wallet_settings  # noqa: F401

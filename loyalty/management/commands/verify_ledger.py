@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from loyalty.verification import verify_ledger
+from loyalty.ledger.verification import verify_ledger
 from merchants.models import Merchant
 
 

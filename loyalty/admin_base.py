@@ -1,0 +1,47 @@
+"""Pieces the loyalty admin modules share: read-only admins, a capped paginator
+for huge tables, and search by a phone number typed any way."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
+
+from loyalty.phones import normalize_phone
+
+
+class CappedCountPaginator(Paginator):
+    """Counting a huge table is slow: count at most CAP rows (the page links
+    then say "10 000+" in effect), the way healthchecks pages its ping log."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return len(self.object_list.values("pk")[: self.CAP + 1])
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PhoneSearchMixin:
+    """Search also by a phone number typed in any common spelling."""
+
+    phone_lookup = "phone"
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if term:
+            e164 = normalize_phone(term, region="RU")
+            if e164:
+                results |= queryset.filter(**{self.phone_lookup: e164})
+        return results, may_have_duplicates

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from loyalty.customers import views
+
+urlpatterns = [
+    path("dashboard/customers/", views.CustomerListView.as_view(), name="customer_list"),
+]

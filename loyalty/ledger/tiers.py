@@ -1,0 +1,91 @@
+"""Tiers: the spend that counts, promotion on a purchase, re-evaluation by the nightly job."""
+
+
+from datetime import datetime
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from loyalty.ledger.batch import Batch
+from loyalty.ledger.locks import card_rules, lock_card
+from loyalty.models import (
+    Card,
+    Purchase,
+    TierChange,
+)
+from loyalty.program.rules import Rules, TierRule
+
+# --- tiers -------------------------------------------------------------------------------
+
+
+def tier_spend(card: Card, rules: Rules, now: datetime) -> Decimal:
+    """Spend counted for tiers: bills minus refunds, in the window (or lifetime)."""
+    if not rules.tier_window_months:
+        return card.lifetime_spend
+    purchases = Purchase.objects.filter(card_id=card.pk, created_at__lte=now)
+    if rules.tier_window_months:
+        purchases = purchases.filter(created_at__gt=now - relativedelta(months=rules.tier_window_months))
+    total = purchases.aggregate(s=Sum(F("bill_amount") - F("refunded_amount")))["s"]
+    return total or Decimal("0")
+
+
+def _move_tier(batch: Batch, card: Card, new: TierRule, *, reason: str, spend: Decimal, purchase=None) -> None:
+    old = batch.rules.tier(card.tier_id)
+    if card.tier_id == new.id:
+        return
+    TierChange.objects.create(
+        merchant_id=batch.merchant.pk,
+        card=card,
+        from_tier_id=card.tier_id,
+        to_tier_id=new.id,
+        from_tier_name=old.name if old else "",
+        to_tier_name=new.name,
+        reason=reason,
+        spend=spend,
+        purchase=purchase,
+        program_version_id=batch.rules.version_id,
+        created_at=batch.now,
+    )
+    card.tier_id = new.id
+    batch.changed_cards[card.pk] = card
+
+
+def promote(batch: Batch, card: Card, purchase: Purchase) -> None:
+    rules = batch.rules
+    current = rules.tier(card.tier_id)
+    if current is None:
+        return
+    if card.tier_id != current.id:
+        # A card without a tier (or whose tier was deleted) is on the lowest.
+        card.tier_id = current.id
+        batch.changed_cards[card.pk] = card
+    if current.id == rules.tiers[-1].id:
+        return
+    spend = tier_spend(card, rules, batch.now)
+    reached = rules.tier_for_spend(spend)
+    if reached is not None and reached.threshold > current.threshold:
+        _move_tier(batch, card, reached, reason=TierChange.Reason.PROMOTION, spend=spend, purchase=purchase)
+
+
+def reevaluate_tier(*, merchant, card: Card | int, now=None) -> TierChange | None:
+    """Nightly: move the card to the tier its spend in the window supports. It
+    only demotes (promotion happens on the purchase) and only if the program
+    enables demotion."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lock_card(merchant, card)
+        rules = card_rules(merchant, locked)
+        if not rules.tier_demotion_enabled or not rules.tiers:
+            return None
+        current = rules.tier(locked.tier_id)
+        spend = tier_spend(locked, rules, now)
+        supported = rules.tier_for_spend(spend)
+        if current is None or supported is None or supported.threshold >= current.threshold:
+            return None
+        batch = Batch(merchant=merchant, rules=rules, now=now)
+        _move_tier(batch, locked, supported, reason=TierChange.Reason.DEMOTION, spend=spend)
+        batch.write()
+        return TierChange.objects.filter(card=locked).order_by("-pk").first()

@@ -1,0 +1,1 @@
+"""The loyalty program: its rules (pure calculation), versions, and the editor page."""

@@ -1,0 +1,58 @@
+"""Forms of the dashboard's program page. They only parse input; the rules are
+validated again and saved by ``loyalty.program.services.save_program``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from loyalty.models import Program
+from loyalty.program.rules import RULE_FIELDS
+
+SECTIONS = [
+    (_("Points and cashback"), ["points_per_unit", "cashback_percent", "point_value", "points_expiry_days"]),
+    (_("Stamps"), ["stamps_per_reward", "reward_description", "stamp_min_bill", "stamp_expiry_days"]),
+    (
+        _("Limits"),
+        ["max_redeem_percent", "min_bill_to_earn", "min_balance_to_redeem", "daily_earn_cap", "activation_delay_hours"],
+    ),
+    (
+        _("Bonuses"),
+        [
+            "welcome_bonus",
+            "birthday_bonus",
+            "birthday_days_before",
+            "birthday_valid_days",
+            "referral_referrer_bonus",
+            "referral_friend_bonus",
+            "referral_cap",
+            "returning_after_days",
+            "returning_multiplier",
+            "returning_purchases",
+        ],
+    ),
+    (_("Tiers"), ["tier_window_months", "tier_demotion_enabled"]),
+]
+
+
+class ProgramForm(forms.ModelForm):
+    class Meta:
+        model = Program
+        fields = ["name", *RULE_FIELDS]
+        widgets = {"mechanic": forms.RadioSelect}
+
+    def sections(self):
+        return [(title, [self[name] for name in names]) for title, names in SECTIONS]
+
+
+class TierForm(forms.Form):
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    name = forms.CharField(label=_("Name"), max_length=60)
+    threshold = forms.DecimalField(label=_("Spend from"), max_digits=12, decimal_places=2, min_value=0)
+    earn_rate = forms.DecimalField(label=_("Earn rate"), max_digits=10, decimal_places=4, min_value=0, required=False)
+    discount_percent = forms.DecimalField(
+        label=_("Discount, %"), max_digits=5, decimal_places=2, min_value=0, max_value=100, initial=0
+    )
+
+
+TierFormSet = forms.formset_factory(TierForm, extra=1, can_delete=True, max_num=10, validate_max=True)

@@ -1,0 +1,155 @@
+"""Writes for a merchant's program: the default program, and saving new rules
+(which always creates a new immutable ProgramVersion)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import InvalidProgram
+from loyalty.models import Program, ProgramVersion, Tier
+from loyalty.program.rules import RULE_FIELDS, Rules, cached_rules, rules_for_version, snapshot
+
+# A café's sensible start: 5 % cashback, 100 welcome points, points pay at most
+# 30 % of a bill, and three tiers by lifetime spend.
+DEFAULT_TIERS = [
+    {"name": "Bronze", "threshold": Decimal("0"), "earn_rate": None, "discount_percent": Decimal("3")},
+    {"name": "Silver", "threshold": Decimal("10000"), "earn_rate": Decimal("7"), "discount_percent": Decimal("5")},
+    {"name": "Gold", "threshold": Decimal("30000"), "earn_rate": Decimal("10"), "discount_percent": Decimal("10")},
+]
+
+
+def program_for(*, merchant) -> Program:
+    """The merchant's program, created with defaults (and version 1) on first use."""
+    program = Program.objects.filter(merchant=merchant).select_related("current_version").first()
+    if program is not None and program.current_version_id is not None:
+        return program
+    try:
+        with transaction.atomic():
+            program, _created = Program.objects.get_or_create(merchant=merchant, defaults={"name": merchant.name})
+            program = Program.objects.select_for_update().get(pk=program.pk)
+            if program.current_version_id is None:
+                for spec in DEFAULT_TIERS:
+                    Tier.objects.create(merchant=merchant, program=program, **spec)
+                _new_version(program=program, actor=None)
+    except IntegrityError:
+        # Another request created it at the same moment.
+        pass
+    return Program.objects.select_related("current_version").get(merchant=merchant)
+
+
+def current_rules(*, merchant) -> Rules:
+    """The rules now in force (one small query; parsed versions are cached)."""
+    version_id = Program.objects.filter(merchant=merchant).values_list("current_version_id", flat=True).first()
+    if version_id is None:
+        version_id = program_for(merchant=merchant).current_version_id
+    return rules_for_version_id(version_id)
+
+
+def rules_for_version_id(version_id: int) -> Rules:
+    cached = cached_rules(version_id)
+    if cached is not None:
+        return cached
+    return rules_for_version(ProgramVersion.objects.get(pk=version_id))
+
+
+def _new_version(*, program: Program, actor) -> ProgramVersion:
+    tiers = list(Tier.objects.filter(program=program))
+    number = (ProgramVersion.objects.filter(program=program).aggregate(n=Max("number"))["n"] or 0) + 1
+    version = ProgramVersion.objects.create(
+        merchant_id=program.merchant_id,
+        program=program,
+        number=number,
+        rules=snapshot(program, tiers),
+        created_at=timezone.now(),
+        created_by=actor,
+    )
+    program.current_version = version
+    program.updated_at = version.created_at
+    program.save(update_fields=["current_version", "updated_at"])
+    return version
+
+
+TIER_FIELDS = ("name", "threshold", "earn_rate", "discount_percent")
+
+
+@transaction.atomic
+def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
+    """Apply ``changes`` (program fields, and optionally ``tiers``: the complete
+    list of tiers as dicts with an optional ``id``) and record a new version.
+
+    Raises InvalidProgram with per-field ``errors`` and changes nothing if the
+    result does not validate. Changing the mechanic without passing ``tiers``
+    resets the tiers' earn rates (a cashback % is not a points-per-unit rate).
+    """
+    program_for(merchant=merchant)
+    # Lock the program so two saves number their versions one after the other.
+    program = Program.objects.select_for_update().get(merchant=merchant)
+    tier_specs = changes.pop("tiers", None)
+    errors: dict[str, list[str]] = {}
+    unknown = set(changes) - set(RULE_FIELDS) - {"name"}
+    if unknown:
+        raise InvalidProgram(errors={name: [_("Unknown setting.")] for name in sorted(unknown)})
+
+    mechanic_changed = "mechanic" in changes and changes["mechanic"] != program.mechanic
+    for name, value in changes.items():
+        setattr(program, name, value)
+    try:
+        program.full_clean(exclude=["merchant", "current_version"])
+    except ValidationError as exc:
+        errors.update({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
+
+    existing = {t.pk: t for t in Tier.objects.filter(program=program)}
+    if tier_specs is None:
+        tiers = list(existing.values())
+        if mechanic_changed:
+            for tier in tiers:
+                tier.earn_rate = None
+        to_delete: list[Tier] = []
+    else:
+        tiers = []
+        for spec in tier_specs:
+            tier_id = spec.get("id")
+            if tier_id is not None and tier_id not in existing:
+                errors.setdefault("tiers", []).append(_("Unknown tier."))
+                continue
+            tier = existing.get(tier_id) or Tier(merchant=merchant, program=program)
+            for name in TIER_FIELDS:
+                if name in spec:
+                    setattr(tier, name, spec[name])
+            tiers.append(tier)
+        kept = {t.pk for t in tiers if t.pk}
+        to_delete = [t for pk, t in existing.items() if pk not in kept]
+
+    for index, tier in enumerate(tiers):
+        try:
+            tier.full_clean(exclude=["merchant", "program"])
+        except ValidationError as exc:
+            for k, v in exc.message_dict.items():
+                errors.setdefault("tiers", []).extend(f"{index + 1}. {k}: {m}" for m in v)
+    if not tiers:
+        errors.setdefault("tiers", []).append(_("The program needs at least one tier."))
+    elif not errors.get("tiers"):
+        names = [t.name.strip().lower() for t in tiers]
+        thresholds = [t.threshold for t in tiers]
+        if len(set(names)) != len(names):
+            errors.setdefault("tiers", []).append(_("Tier names must be different."))
+        if len(set(thresholds)) != len(thresholds):
+            errors.setdefault("tiers", []).append(_("Tier thresholds must be different."))
+        if min(thresholds) != 0:
+            errors.setdefault("tiers", []).append(_("The lowest tier must start at 0, so every customer has a tier."))
+    if errors:
+        raise InvalidProgram(errors=errors)
+
+    program.save()
+    for tier in to_delete:
+        tier.delete()
+    for tier in tiers:
+        tier.save()
+    return _new_version(program=program, actor=actor)

@@ -1,0 +1,43 @@
+"""What the rest of the product calls to reach the wallet.
+
+Other packages (the ledger, the designer, enrolment, the admin, campaigns)
+import this module and nothing else of the wallet's services:
+
+- ``card_changed(card_id)``: a card's balance, tier, stamps or status changed
+  (called on commit by the ledger); its pass is marked and the debounced
+  pipeline updates Apple and Google;
+- ``cards_changed(merchant=…, card_ids=…)``: the same for many cards (a design
+  published, a bulk reissue); ``None`` means every card of the merchant;
+- ``post_card_message(card=…, header=…, body=…)``: put a message on the card
+  (both wallets), notifying within the daily budget;
+- ``wallet_pass_for(card=…)``: the card's pass (created on first use), for links;
+- ``wallets_available(merchant=…)``: which wallets the merchant can offer, and why not;
+- ``sync_progress(merchant=…)`` and ``wallet_status_for(card=…)``: for pages.
+
+The building blocks ``images`` and ``qr`` are plain drawing code that the
+designer and the poster use directly.
+"""
+
+from loyalty.wallet.credentials import WalletAvailability
+from loyalty.wallet.passes import (
+    WalletStatus,
+    card_changed,
+    post_card_message,
+    sync_progress,
+    wallet_pass_for,
+    wallet_status_for,
+    wallets_available,
+)
+from loyalty.wallet.passes import mark_cards_changed as cards_changed
+
+__all__ = [
+    "WalletAvailability",
+    "WalletStatus",
+    "card_changed",
+    "cards_changed",
+    "post_card_message",
+    "sync_progress",
+    "wallet_pass_for",
+    "wallet_status_for",
+    "wallets_available",
+]
