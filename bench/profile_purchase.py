@@ -57,9 +57,9 @@ def main() -> None:
 
     from loyalty import ledger
     from loyalty.api.auth import api_key_for
-    from loyalty.enrollment import cards as card_hooks
     from loyalty.idempotency import run_idempotent
     from loyalty.ledger import selectors
+    from loyalty.wallet import contract as card_hooks
     from merchants.models import Location, Merchant
     from merchants.services import api_key_for_secret
 

@@ -1,4 +1,5 @@
-"""Plain input and output serializers of the POS API.
+"""Plain input and output serializers: the wire shapes of cards, quotes, purchases
+and refunds, shared by the POS API and the till's JSON views.
 
 Amounts travel as decimal strings ("450.00"), never as floats; points, stamps
 and rewards as integers. Input serializers only check shapes and ranges; the

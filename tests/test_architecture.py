@@ -28,6 +28,23 @@ def test_no_import_cycles():
     assert import_cycles(graph) == set()
 
 
+def test_no_cycles_between_domain_packages():
+    # One level up: loyalty.ledger and loyalty.enrollment may not import each
+    # other through different modules either (a room-to-room loop).
+    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+
+    def room(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    edges = {
+        (room(importer), room(imported))
+        for importer in graph.modules
+        for imported in graph.find_modules_directly_imported_by(importer)
+        if room(importer) != room(imported)
+    }
+    assert {edge for edge in edges if edge[::-1] in edges} == set()
+
+
 def test_cycle_finder_sees_a_cycle():
     # The finder itself: two modules importing each other are reported.
     graph = grimp.ImportGraph()

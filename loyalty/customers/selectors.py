@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models import Q, QuerySet
 
-from loyalty.enrollment.cards import CARD_NUMBER_LENGTH
+from loyalty.card_numbers import CARD_NUMBER_LENGTH
 from loyalty.models import Card
 from loyalty.phones import normalize_phone
 

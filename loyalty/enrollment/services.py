@@ -22,8 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from loyalty.card_numbers import new_barcode_payload, new_card_number
 from loyalty.enrollment import ratelimit
-from loyalty.enrollment.cards import new_barcode_payload, new_card_number
 from loyalty.enrollment.selectors import ConsentWording
 from loyalty.exceptions import AlreadyEnrolled, InvalidPhone, LoyaltyError
 from loyalty.ledger import grant_bonus, notify_card_changed

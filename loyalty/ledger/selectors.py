@@ -10,7 +10,7 @@ from django.db.models import F, Min, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.enrollment.cards import CARD_NUMBER_LENGTH
+from loyalty.card_numbers import CARD_NUMBER_LENGTH
 from loyalty.exceptions import CardNotFound, InvalidPhone, LoyaltyError, PurchaseNotFound
 from loyalty.models import Card, CardStatus, LedgerEntry, Lot, Purchase
 from loyalty.phones import normalize_phone

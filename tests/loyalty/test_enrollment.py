@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from loyalty.enrollment.cards import luhn_valid
+from loyalty.card_numbers import luhn_valid
 from loyalty.enrollment.services import enroll_customer, record_consent
 from loyalty.exceptions import AlreadyEnrolled, CardNotFound, InvalidPhone, LoyaltyError
 from loyalty.ledger.selectors import card_history, card_lookup
