@@ -1,6 +1,7 @@
 """The write batch of one ledger operation: input checks, time helpers, the
 batch that inserts entries and saves counters, and the card-changed notice."""
 
+from __future__ import annotations
 
 import threading
 from contextlib import contextmanager

@@ -1,5 +1,6 @@
 """Locking cards (primary-key order) and settling them: expiry and activation of lots."""
 
+from __future__ import annotations
 
 from datetime import timedelta
 
@@ -18,9 +19,6 @@ from loyalty.models import (
 )
 from loyalty.program.rules import Rules
 from loyalty.program.services import current_rules, rules_for_version_id
-
-# --- locking and settling ----------------------------------------------------------------
-
 
 _LOCK_SQL = (
     f"SELECT c.*, (SELECT p.current_version_id FROM {Program._meta.db_table} p WHERE p.merchant_id = c.merchant_id)"

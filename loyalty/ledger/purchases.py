@@ -1,5 +1,6 @@
 """Purchases: earning and redeeming on a bill, and the referral it may complete."""
 
+from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,8 +36,6 @@ from loyalty.models import (
     EntryKind,
     Purchase,
 )
-
-# --- purchase ---------------------------------------------------------------------------
 
 
 def purchase(

@@ -1,5 +1,6 @@
 """What a purchase would do, computed without writing: discount, cap, points to earn."""
 
+from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,8 +29,6 @@ from loyalty.models import (
 from loyalty.money import points_to_money
 from loyalty.program.rules import Rules, TierRule
 from loyalty.program.services import current_rules
-
-# --- quote -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Refunds, whole or partial: earned points taken back, redeemed points given back."""
 
+from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,8 +23,6 @@ from loyalty.models import (
     Refund,
 )
 from loyalty.money import proportional_points
-
-# --- refund ------------------------------------------------------------------------------
 
 
 def refund(

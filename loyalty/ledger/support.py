@@ -1,6 +1,6 @@
 """Support operations (adjust a balance, block a card), bonuses and settling for jobs."""
 
-
+from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,8 +30,6 @@ from loyalty.models import (
     EntryKind,
     LedgerEntry,
 )
-
-# --- support operations ---------------------------------------------------------------------
 
 
 def adjust(

@@ -1,5 +1,6 @@
 """Tiers: the spend that counts, promotion on a purchase, re-evaluation by the nightly job."""
 
+from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
@@ -17,8 +18,6 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.program.rules import Rules, TierRule
-
-# --- tiers -------------------------------------------------------------------------------
 
 
 def tier_spend(card: Card, rules: Rules, now: datetime) -> Decimal:
