@@ -277,3 +277,56 @@ def test_bundled_wwdr_is_apple_g4():
         .upper()
         .startswith("EA:47:57:88")
     )
+
+
+# --- prepared images (one design, many passes) -------------------------------------------------
+
+
+def test_every_entry_is_stored_not_deflated(pkpass, tmp_path):
+    with zipfile.ZipFile(io.BytesIO(pkpass)) as archive:
+        assert archive.testzip() is None
+        infos = archive.infolist()
+    assert {info.filename for info in infos} >= {"pass.json", "manifest.json", "signature", "icon.png"}
+    assert [info.filename for info in infos if info.compress_type != zipfile.ZIP_STORED] == []
+    assert all(info.file_size == info.compress_size for info in infos)
+    if shutil.which("unzip"):
+        (tmp_path / "card.pkpass").write_bytes(pkpass)
+        tested = subprocess.run(["unzip", "-t", str(tmp_path / "card.pkpass")], capture_output=True, text=True)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert "No errors detected" in tested.stdout
+
+
+def test_prepared_images_make_the_same_archive_as_plain_ones(signer, pki, card_images):
+    prepared = apple.prepare_images(card_images)
+    assert dict(prepared) == card_images
+    assert apple.prepare_images(prepared) is prepared
+    plain = unzip(apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert))
+    reused = unzip(apple.build_pkpass(CONTENT, images=prepared, signer=signer, wwdr=pki.wwdr.cert))
+    assert {n: d for n, d in plain.items() if n != "signature"} == {n: d for n, d in reused.items() if n != "signature"}
+    assert reused["manifest.json"] == apple.manifest_for(
+        {n: d for n, d in reused.items() if n != "manifest.json" and n != "signature"}
+    )
+
+
+@openssl
+def test_many_passes_from_one_prepared_set_are_each_valid(signer, pki, card_images, tmp_path):
+    prepared = apple.prepare_images(card_images)
+    built = [
+        apple.build_pkpass(
+            replace(CONTENT, serial_number=f"card-{n}", points=n), images=prepared, signer=signer, wwdr=pki.wwdr.cert
+        )
+        for n in range(3)
+    ]
+    for data in built:
+        assert apple.validate_pkpass(data) == []
+        files = unzip(data)
+        assert _smime_verify(tmp_path, files, pki).returncode == 0
+        assert {name: files[name] for name in card_images} == card_images
+    assert len({unzip(data)["pass.json"] for data in built}) == 3
+
+
+def test_prepared_images_are_checked_like_plain_ones(card_images):
+    with pytest.raises(PassContentError, match="unexpected image name"):
+        apple.prepare_images({**card_images, "background.jpg": b"x"})
+    with pytest.raises(PassContentError, match="icon.png is required"):
+        apple.prepare_images({n: d for n, d in card_images.items() if not n.startswith("icon")})
