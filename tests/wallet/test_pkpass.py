@@ -330,3 +330,42 @@ def test_prepared_images_are_checked_like_plain_ones(card_images):
         apple.prepare_images({**card_images, "background.jpg": b"x"})
     with pytest.raises(PassContentError, match="icon.png is required"):
         apple.prepare_images({n: d for n, d in card_images.items() if not n.startswith("icon")})
+
+
+# --- the signature template (RSA signers) ------------------------------------------------------
+
+
+def test_signature_is_byte_for_byte_what_cryptography_makes_at_the_same_second(signer, pki, monkeypatch):
+    manifest = apple.manifest_for({"pass.json": b'{"a":1}', "icon.png": b"x"})
+    template = apple._signature_template(signer, pki.wwdr.cert)
+    assert template is not None  # RSA signers are signed from the template, not by a fallback
+    reference = apple._cryptography_signature(manifest, signer, pki.wwdr.cert)
+    signed_at = apple.dt.datetime.strptime(reference[template.time].decode(), "%y%m%d%H%M%SZ")
+    monkeypatch.setattr(apple, "_utc_now", lambda: signed_at.replace(tzinfo=apple.dt.UTC))
+    assert apple.sign_manifest(manifest, signer, pki.wwdr.cert) == reference
+
+
+@openssl
+def test_signatures_from_the_template_differ_per_manifest_and_verify(signer, pki, tmp_path):
+    manifests = [apple.manifest_for({"pass.json": b'{"n":%d}' % n, "icon.png": b"x"}) for n in range(3)]
+    signatures = [apple.sign_manifest(manifest, signer, pki.wwdr.cert) for manifest in manifests]
+    assert len(set(signatures)) == 3
+    for manifest, signature in zip(manifests, signatures, strict=True):
+        assert _smime_verify(tmp_path, {"manifest.json": manifest, "signature": signature}, pki).returncode == 0
+    # and not for another pass's manifest
+    mixed = {"manifest.json": manifests[0], "signature": signatures[1]}
+    assert "digest failure" in _smime_verify(tmp_path, mixed, pki).stderr
+
+
+@openssl
+def test_an_ec_signer_is_signed_by_cryptography_directly(pki, card_images, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.fakes.pki import issue_pass_certificate
+
+    issued = issue_pass_certificate(pki.wwdr, uid=pki.pass_type_identifier, key=ec.generate_private_key(ec.SECP256R1()))
+    signer = certificates.validate(issued.cert, issued.key)
+    assert apple._signature_template(signer, pki.wwdr.cert) is None
+    data = apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert)
+    assert apple.validate_pkpass(data) == []
+    assert _smime_verify(tmp_path, unzip(data), pki).returncode == 0
