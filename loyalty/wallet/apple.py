@@ -4,6 +4,13 @@
 Everything except the signature's signingTime is deterministic: same input,
 same pass.json, manifest and ZIP layout. ``validate_pkpass(bytes)`` lists what
 an iPhone would reject (wallet spec §6.3); tests use it on every pass.
+
+The files every pass of a design shares (images, the ru/en strings) are
+prepared once by ``prepare_images``: their bytes, SHA-1 for the manifest and
+their ready-made ZIP records. Building a pass then costs pass.json, the
+manifest and the signature only. Every entry is stored, not deflated: PNGs are
+compressed already, and deflating the few small text files costs more CPU
+than the bytes it saves are worth.
 """
 
 from __future__ import annotations
@@ -14,8 +21,12 @@ import hashlib
 import io
 import json
 import re
+import struct
+import threading
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -279,64 +290,273 @@ def _escape(text: str) -> str:
 
 
 def manifest_for(files: Mapping[str, bytes]) -> bytes:
-    return json.dumps(
-        {name: hashlib.sha1(data).hexdigest() for name, data in sorted(files.items())},
-        indent=2,
-        sort_keys=True,
-    ).encode()
+    return _manifest_json({name: hashlib.sha1(data).hexdigest() for name, data in files.items()})
+
+
+def _manifest_json(digests: Mapping[str, str]) -> bytes:
+    return json.dumps(dict(sorted(digests.items())), indent=2, sort_keys=True).encode()
+
+
+def _manifest_line(name: str, digest: str) -> str:
+    # One line of _manifest_json's output (json's indent=2 layout), made without its pure-Python encoder.
+    return f"  {json.dumps(name)}: {json.dumps(digest)}"
 
 
 def sign_manifest(manifest: bytes, signer: PassCertificate, wwdr: x509.Certificate | None = None) -> bytes:
     """Detached PKCS#7 (DER) with signingTime, SHA-256, signer cert plus WWDR (spec §1.3).
 
     ``Binary`` stops cryptography turning LF into CRLF, which would break the digest.
+    For RSA signers the structure cryptography makes is reused from a template
+    (see ``_SignatureTemplate``); the output is byte for byte what cryptography
+    gives at the same second.
     """
+    wwdr = wwdr or wwdr_certificate()
+    template = _signature_template(signer, wwdr)
+    if template is None:
+        return _cryptography_signature(manifest, signer, wwdr)
+    return template.sign(manifest, signer, _utc_now())
+
+
+def _cryptography_signature(manifest: bytes, signer: PassCertificate, wwdr: x509.Certificate) -> bytes:
     return (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(manifest)
         .add_signer(signer.certificate, signer.private_key, hashes.SHA256())
-        .add_certificate(wwdr or wwdr_certificate())
+        .add_certificate(wwdr)
         .sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary])
     )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class _SignatureTemplate:
+    """A signature cryptography made once for this signer and intermediate, with
+    the places of the three values that differ between passes. All three have
+    a fixed length (UTCTime, SHA-256, an RSA signature as long as the modulus),
+    so a pass's signature is the template with them replaced: the signed
+    attributes are re-signed with the key, and cryptography's 0.2 ms of
+    assembling the same structure again is saved."""
+
+    der: bytes
+    time: slice  # signingTime's UTCTime content
+    digest: slice  # messageDigest's OCTET STRING content
+    attributes: slice  # the [0] IMPLICIT signed attributes, whole element
+    signature: slice  # the signature OCTET STRING's content
+
+    def sign(self, manifest: bytes, signer: PassCertificate, now: dt.datetime) -> bytes:
+        der = bytearray(self.der)
+        der[self.time] = now.astimezone(dt.UTC).strftime("%y%m%d%H%M%SZ").encode()
+        der[self.digest] = hashlib.sha256(manifest).digest()
+        # What is signed is the attributes' DER as a SET (RFC 5652 §5.4), not the [0] tag.
+        signed = b"\x31" + bytes(der[self.attributes.start + 1 : self.attributes.stop])
+        der[self.signature] = signer.private_key.sign(signed, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[call-arg]
+        return bytes(der)
+
+    @classmethod
+    def make(cls, signer: PassCertificate, wwdr: x509.Certificate) -> _SignatureTemplate | None:
+        """None when the signer's structure is not one the template can reuse (EC
+        keys, whose signatures vary in length; GeneralizedTime after 2049)."""
+        if not isinstance(signer.private_key, rsa.RSAPrivateKey):
+            return None
+        sample = b"{}"
+        der = _cryptography_signature(sample, signer, wwdr)
+        try:
+            _, _, start, end = _tlv(der, 0)
+            content = _children(der, start, end)[1]
+            _, _, sd_start, sd_end = _tlv(der, content[2])
+            parts = _children(der, sd_start, sd_end)
+            signer_infos = _children(der, parts[-1][2], parts[-1][3])
+            signer_info = _children(der, signer_infos[0][2], signer_infos[0][3])
+            attrs, value = signer_info[3], signer_info[5]
+            places = {}
+            for attribute in _children(der, attrs[2], attrs[3]):
+                oid, values = _children(der, attribute[2], attribute[3])
+                first = _children(der, values[2], values[3])[0]
+                places[der[oid[2] : oid[3]]] = first
+        except (ValueError, IndexError):
+            return None
+        time, digest = places.get(_OID_SIGNING_TIME), places.get(_OID_MESSAGE_DIGEST)
+        if time is None or digest is None or der[attrs[1]] != 0xA0 or der[value[1]] != 0x04:
+            return None
+        if der[time[1]] != 0x17 or time[3] - time[2] != 13 or digest[3] - digest[2] != 32:
+            return None
+        if value[3] - value[2] != (signer.private_key.key_size + 7) // 8:
+            return None
+        template = cls(
+            der=der,
+            time=slice(time[2], time[3]),
+            digest=slice(digest[2], digest[3]),
+            attributes=slice(attrs[1], attrs[3]),
+            signature=slice(value[2], value[3]),
+        )
+        # Proof that the places are right: the template, re-made at the sample's own
+        # signing time, is the sample byte for byte (PKCS#1 v1.5 is deterministic).
+        signed_at = dt.datetime.strptime(der[template.time].decode(), "%y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+        if template.sign(sample, signer, signed_at) != der:
+            return None
+        return template
+
+
+# One template per (certificate, key, intermediate). Keyed by the objects' ids;
+# an entry holds the objects, so their ids cannot be reused while it is cached.
+_TEMPLATES_MAX = 256
+_templates: OrderedDict[tuple[int, int, int], tuple[_SignatureTemplate | None, tuple[object, ...]]] = OrderedDict()
+_templates_lock = threading.Lock()
+
+
+def _signature_template(signer: PassCertificate, wwdr: x509.Certificate) -> _SignatureTemplate | None:
+    key = (id(signer.certificate), id(signer.private_key), id(wwdr))
+    with _templates_lock:
+        entry = _templates.get(key)
+        if entry is not None:
+            _templates.move_to_end(key)
+            return entry[0]
+    template = _SignatureTemplate.make(signer, wwdr)
+    with _templates_lock:
+        _templates[key] = (template, (signer.certificate, signer.private_key, wwdr))
+        while len(_templates) > _TEMPLATES_MAX:
+            _templates.popitem(last=False)
+    return template
+
+
+# --- The archive ---------------------------------------------------------------------------------
+#
+# A stored-only ZIP written directly, so that the records of the shared files
+# are built once per design and reused (zipfile cannot reuse records). Readers
+# (zipfile, unzip, iOS) see an ordinary archive; tests check it with zipfile
+# and ``unzip -t``.
+
+_DOS_TIME = (_ZIP_DATE[3] << 11) | (_ZIP_DATE[4] << 5) | (_ZIP_DATE[5] // 2)
+_DOS_DATE = ((_ZIP_DATE[0] - 1980) << 9) | (_ZIP_DATE[1] << 5) | _ZIP_DATE[2]
+_VERSION = 20  # 2.0, what zipfile writes
+_MADE_BY = (3 << 8) | _VERSION  # Unix, so that the permission bits below count
+_EXTERNAL_ATTR = 0o100644 << 16  # a regular file, rw-r--r--
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END = struct.Struct("<IHHHHIIH")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: bytes
+    data: bytes
+    crc: int
+    local_header: bytes  # goes right before data
+
+    @classmethod
+    def of(cls, name: str, data: bytes) -> _Entry:
+        encoded = name.encode("ascii")  # our names are ASCII; no UTF-8 flag needed
+        crc = zlib.crc32(data)
+        header = (
+            _LOCAL.pack(
+                0x04034B50, _VERSION, 0, zipfile.ZIP_STORED, _DOS_TIME, _DOS_DATE,
+                crc, len(data), len(data), len(encoded), 0,
+            )
+            + encoded
+        )  # fmt: skip
+        return cls(encoded, data, crc, header)
+
+    @property
+    def size(self) -> int:
+        return len(self.local_header) + len(self.data)
+
+    def central_record(self, offset: int) -> bytes:
+        return (
+            _CENTRAL.pack(
+                0x02014B50, _MADE_BY, _VERSION, 0, zipfile.ZIP_STORED, _DOS_TIME, _DOS_DATE,
+                self.crc, len(self.data), len(self.data), len(self.name), 0, 0, 0, 0, _EXTERNAL_ATTR, offset,
+            )
+            + self.name
+        )  # fmt: skip
+
+
+class PassImages(Mapping[str, bytes]):
+    """The files shared by every pass of a design (images plus the ru/en
+    strings), checked and prepared once: bytes, SHA-1 hex for the manifest and
+    the ZIP records. Read-only; a ``Mapping`` of the image names to bytes."""
+
+    def __init__(self, images: Mapping[str, bytes]):
+        for name in images:
+            if not _IMAGE_NAME.match(name):
+                raise PassContentError(f"unexpected image name {name!r}")
+        if "icon.png" not in images:
+            raise PassContentError("icon.png is required")
+        self._images = {name: bytes(images[name]) for name in sorted(images)}
+        shared = {**self._images, **_strings_files()}
+        self._entries = tuple(_Entry.of(name, shared[name]) for name in sorted(shared))
+        self.digests: Mapping[str, str] = {
+            entry.name.decode(): hashlib.sha1(entry.data).hexdigest() for entry in self._entries
+        }
+        self._manifest_lines = {name: _manifest_line(name, digest) for name, digest in self.digests.items()}
+        offset, central, self._parts = 0, [], []
+        for entry in self._entries:
+            central.append(entry.central_record(offset))
+            self._parts += (entry.local_header, entry.data)
+            offset += entry.size
+        self._size = offset
+        self._central = b"".join(central)
+
+    def __getitem__(self, name: str) -> bytes:
+        return self._images[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._images)
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+    def manifest(self, files: Mapping[str, bytes]) -> bytes:
+        """manifest.json for the shared files plus ``files``; the same bytes as ``manifest_for``."""
+        lines = dict(self._manifest_lines)
+        for name, data in files.items():
+            lines[name] = _manifest_line(name, hashlib.sha1(data).hexdigest())
+        return ("{\n" + ",\n".join(lines[name] for name in sorted(lines)) + "\n}").encode()
+
+    def archive(self, files: Mapping[str, bytes]) -> bytes:
+        """The ZIP of the shared files followed by ``files`` (in their order)."""
+        parts = list(self._parts)
+        offset, central = self._size, [self._central]
+        for name, data in files.items():
+            entry = _Entry.of(name, data)
+            parts += (entry.local_header, entry.data)
+            central.append(entry.central_record(offset))
+            offset += entry.size
+        directory = b"".join(central)
+        count = len(self._entries) + len(files)
+        parts += (directory, _END.pack(0x06054B50, 0, 0, count, count, len(directory), offset, 0))
+        return b"".join(parts)
+
+
+def prepare_images(images: Mapping[str, bytes]) -> PassImages:
+    """``images`` (names like ``icon@2x.png`` → PNG bytes; icon.png is required) ready for many passes."""
+    return images if isinstance(images, PassImages) else PassImages(images)
+
+
+@functools.cache
+def _strings_files() -> dict[str, bytes]:
+    return {f"{language}.lproj/pass.strings": pass_strings(language) for language in LANGUAGES}
 
 
 def build_pkpass(
     content: PassContent,
     *,
-    images: Mapping[str, bytes],
+    images: Mapping[str, bytes] | PassImages,
     signer: PassCertificate,
     wwdr: x509.Certificate | None = None,
 ) -> bytes:
-    """The signed ``.pkpass``. ``images`` maps names like ``icon@2x.png`` to PNG bytes; icon.png is required."""
-    for name in images:
-        if not _IMAGE_NAME.match(name):
-            raise PassContentError(f"unexpected image name {name!r}")
-    if "icon.png" not in images:
-        raise PassContentError("icon.png is required")
+    """The signed ``.pkpass``. ``images`` maps names like ``icon@2x.png`` to PNG
+    bytes (icon.png is required); pass a ``PassImages`` to build many passes
+    of one design without preparing the images again."""
+    shared = prepare_images(images)
     data = pass_json(content, pass_type_identifier=signer.pass_type_identifier, team_identifier=signer.team_identifier)
-    files: dict[str, bytes] = {
-        "pass.json": json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8"),
-        **images,
-    }
-    for language in LANGUAGES:
-        files[f"{language}.lproj/pass.strings"] = pass_strings(language)
-    manifest = manifest_for(files)
-    files["manifest.json"] = manifest
-    files["signature"] = sign_manifest(manifest, signer, wwdr)
-    return _zip(files)
-
-
-def _zip(files: Mapping[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    order = sorted(files, key=lambda n: (n in ("manifest.json", "signature"), n))
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in order:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-            # PNGs are compressed already; deflating them again only costs time.
-            info.compress_type = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    return buffer.getvalue()
+    pass_file = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    manifest = shared.manifest({"pass.json": pass_file})
+    return shared.archive(
+        {"pass.json": pass_file, "manifest.json": manifest, "signature": sign_manifest(manifest, signer, wwdr)}
+    )
 
 
 # --- Checking a pass as an iPhone would (spec §6.3) -------------------------------------------

@@ -128,14 +128,20 @@ def load_upload(
     return load_pkcs12(data, password, now=now)
 
 
-def load_bundle(data: bytes) -> PassCertificate:
-    """Read back ``to_bundle()``. Expiry is not checked, so an expired certificate can still be shown."""
+def load_bundle(data: bytes, *, trusted: bool = False) -> PassCertificate:
+    """Read back ``to_bundle()``. Expiry is not checked, so an expired certificate can still be shown.
+
+    ``trusted``: the bundle comes from our own authenticated store (secretbox),
+    where only keys that passed the full check at upload are written, so
+    OpenSSL's RSA key check (primality of p and q, about 50 ms for RSA-2048)
+    is skipped. The key is still matched against the certificate.
+    """
     data = bytes(data)
     certs = _read_certificates(data)
     key_match = _PEM_KEY.search(data)
     if key_match is None:
         raise CertificateError(_("The stored certificate has no private key."))
-    key = _read_private_key(key_match.group(0), None)
+    key = _read_private_key(key_match.group(0), None, skip_rsa_check=trusted)
     leaf, chain = _pick_leaf(certs, key)
     return validate(leaf, key, chain=chain, check_validity=False)
 
@@ -229,9 +235,11 @@ def _read_certificates(data: bytes) -> list[x509.Certificate]:
         raise CertificateError(_("The certificate could not be read: upload a .p12, .pem or .cer file."))
 
 
-def _read_private_key(pem: bytes, password: str | bytes | None) -> PrivateKey:
+def _read_private_key(pem: bytes, password: str | bytes | None, *, skip_rsa_check: bool = False) -> PrivateKey:
     try:
-        return serialization.load_pem_private_key(pem, _password_bytes(password))  # type: ignore[return-value]
+        return serialization.load_pem_private_key(  # type: ignore[return-value]
+            pem, _password_bytes(password), unsafe_skip_rsa_key_validation=skip_rsa_check
+        )
     except TypeError:
         if _password_bytes(password) is None:
             raise CertificateError(_("The private key is encrypted: enter its password."))

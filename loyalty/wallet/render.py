@@ -4,7 +4,8 @@ the defaults, for a merchant who never designed a card) and the card's live
 numbers.
 
 Published designs never change, so their images are cached per process by
-design id; the defaults are cached by what they are drawn from.
+design id; the defaults are cached by what they are drawn from; the prepared
+set a pass is built from (``pass_images``) by all of that together.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from django.utils.translation import gettext as _
 
 from loyalty.models import Card, CardDesign, Mechanic, Program, WalletPass
 from loyalty.wallet import google, images
-from loyalty.wallet.apple import PassContent, PassLocation
+from loyalty.wallet.apple import PassContent, PassImages, PassLocation
 
 logger = logging.getLogger(__name__)
 
 PASSKIT_PATH = "/wallet/passkit/"
 DEFAULT_DESIGN = CardDesign()  # unsaved: the model's defaults
+# Prepared image sets kept per process: one per design version, default icon,
+# and stamp count (a stamp card has goal + 1 strips). About 60 KB each, shared
+# with the per-image caches below.
+PASS_IMAGE_SETS = 512
 
 
 class WebServiceNotSecure(RuntimeError):
@@ -197,26 +202,38 @@ def _stamp_strip(filled: int, total: int, background: str, foreground: str) -> d
     return images.stamp_strip_set(filled=filled, total=total, background=background, foreground=foreground)
 
 
-def pass_images(view: CardView) -> dict[str, bytes]:
+def pass_images(view: CardView) -> PassImages:
+    """The card's Apple images, prepared for the archive (bytes, SHA-1, ZIP
+    records). Cached per process by everything an image depends on: the
+    published design version, the default icon's name and colours, and for
+    stamp cards the stamp count drawn on the strip."""
     design = view.design
+    published = design.pk is not None and design.published_at is not None
+    stamps = (min(view.card.stamps, view.stamps_goal), view.stamps_goal) if view.is_stamps else None
+    return _pass_images(
+        (design.pk, design.version, design.published_at) if published else None,
+        view.card.merchant.name,
+        design.background_color,
+        design.foreground_color,
+        stamps,
+    )
+
+
+@functools.lru_cache(maxsize=PASS_IMAGE_SETS)
+def _pass_images(
+    design_key: tuple | None, name: str, background: str, foreground: str, stamps: tuple[int, int] | None
+) -> PassImages:
     files: dict[str, bytes] = {}
-    if design.pk is not None and design.published_at is not None:
-        files.update(_design_images(design.pk))
+    if design_key is not None:
+        files.update(_design_images(design_key[0]))
     if "icon.png" not in files:
-        files.update(_default_icons(view.card.merchant.name, design.background_color, design.foreground_color))
-    if view.is_stamps:
+        files.update(_default_icons(name, background, foreground))
+    if stamps is not None:
         # The strip shows the stamps, replacing any uploaded strip image.
-        for name in [n for n in files if n.startswith("strip")]:
-            del files[name]
-        files.update(
-            _stamp_strip(
-                min(view.card.stamps, view.stamps_goal),
-                view.stamps_goal,
-                design.background_color,
-                design.foreground_color,
-            )
-        )
-    return files
+        for image in [n for n in files if n.startswith("strip")]:
+            del files[image]
+        files.update(_stamp_strip(*stamps, background, foreground))
+    return PassImages(files)
 
 
 @functools.lru_cache(maxsize=128)

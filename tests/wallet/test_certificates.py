@@ -132,3 +132,36 @@ def test_bundle_of_an_expired_certificate_still_loads_for_display(pki):
     back = certificates.load_bundle(expired.to_bundle())
     assert back.is_expired()
     assert back.days_left() < 0
+
+
+def _bundle_with_a_broken_key(pki) -> bytes:
+    """The pass certificate with a key OpenSSL's full RSA check rejects (a wrong CRT
+    coefficient) although its public part still matches the certificate."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    numbers = pki.pass_cert.key.private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        numbers.p, numbers.q, numbers.d, numbers.dmp1, numbers.dmq1, numbers.iqmp + 1, numbers.public_numbers
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    key_pem = broken.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return key_pem + pki.pass_cert.cert_pem
+
+
+def test_a_bundle_from_our_store_skips_the_rsa_key_check_an_upload_gets(pki):
+    bundle = _bundle_with_a_broken_key(pki)
+    # An upload (and an untrusted bundle) gets OpenSSL's full key check.
+    with pytest.raises(CertificateError, match="private key could not be read"):
+        certificates.load_bundle(bundle)
+    with pytest.raises(CertificateError, match="private key could not be read"):
+        certificates.load_pem(bundle)
+    # Our own store was checked at upload and is authenticated: no second check.
+    loaded = certificates.load_bundle(bundle, trusted=True)
+    assert loaded.certificate == pki.pass_cert.cert
+
+
+def test_a_trusted_bundle_still_needs_the_certificates_own_key(pki):
+    bundle = pki.expired.key_pem() + pki.pass_cert.cert_pem
+    with pytest.raises(CertificateError, match="does not belong"):
+        certificates.load_bundle(bundle, trusted=True)

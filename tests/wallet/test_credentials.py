@@ -307,3 +307,17 @@ def test_pem_bundle_with_a_foreign_key_is_refused(merchant, pki, wallet_settings
     with pytest.raises(CertificateError):
         wallet_credentials.upload_apple_certificate(merchant=merchant, data=pki.pass_cert.cert_pem + other_key)
     assert not WalletCredentials.objects.exists()
+
+
+def test_stored_certificate_loads_without_a_second_rsa_key_check(merchant, pki, wallet_settings):
+    # A key the full check rejects, written straight into the encrypted store:
+    # only a check-free load (the store's own path) can read it back.
+    from merchants import secretbox
+    from tests.wallet.test_certificates import _bundle_with_a_broken_key
+
+    WalletCredentials.objects.create(
+        merchant=merchant, apple_certificate=secretbox.encrypt(_bundle_with_a_broken_key(pki))
+    )
+    cert = wallet_credentials.apple_certificate_for(merchant)
+    assert cert is not None
+    assert cert.certificate == pki.pass_cert.cert

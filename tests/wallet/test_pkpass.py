@@ -277,3 +277,95 @@ def test_bundled_wwdr_is_apple_g4():
         .upper()
         .startswith("EA:47:57:88")
     )
+
+
+# --- prepared images (one design, many passes) -------------------------------------------------
+
+
+def test_every_entry_is_stored_not_deflated(pkpass, tmp_path):
+    with zipfile.ZipFile(io.BytesIO(pkpass)) as archive:
+        assert archive.testzip() is None
+        infos = archive.infolist()
+    assert {info.filename for info in infos} >= {"pass.json", "manifest.json", "signature", "icon.png"}
+    assert [info.filename for info in infos if info.compress_type != zipfile.ZIP_STORED] == []
+    assert all(info.file_size == info.compress_size for info in infos)
+    if shutil.which("unzip"):
+        (tmp_path / "card.pkpass").write_bytes(pkpass)
+        tested = subprocess.run(["unzip", "-t", str(tmp_path / "card.pkpass")], capture_output=True, text=True)
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert "No errors detected" in tested.stdout
+
+
+def test_prepared_images_make_the_same_archive_as_plain_ones(signer, pki, card_images):
+    prepared = apple.prepare_images(card_images)
+    assert dict(prepared) == card_images
+    assert apple.prepare_images(prepared) is prepared
+    plain = unzip(apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert))
+    reused = unzip(apple.build_pkpass(CONTENT, images=prepared, signer=signer, wwdr=pki.wwdr.cert))
+    assert {n: d for n, d in plain.items() if n != "signature"} == {n: d for n, d in reused.items() if n != "signature"}
+    assert reused["manifest.json"] == apple.manifest_for(
+        {n: d for n, d in reused.items() if n != "manifest.json" and n != "signature"}
+    )
+
+
+@openssl
+def test_many_passes_from_one_prepared_set_are_each_valid(signer, pki, card_images, tmp_path):
+    prepared = apple.prepare_images(card_images)
+    built = [
+        apple.build_pkpass(
+            replace(CONTENT, serial_number=f"card-{n}", points=n), images=prepared, signer=signer, wwdr=pki.wwdr.cert
+        )
+        for n in range(3)
+    ]
+    for data in built:
+        assert apple.validate_pkpass(data) == []
+        files = unzip(data)
+        assert _smime_verify(tmp_path, files, pki).returncode == 0
+        assert {name: files[name] for name in card_images} == card_images
+    assert len({unzip(data)["pass.json"] for data in built}) == 3
+
+
+def test_prepared_images_are_checked_like_plain_ones(card_images):
+    with pytest.raises(PassContentError, match="unexpected image name"):
+        apple.prepare_images({**card_images, "background.jpg": b"x"})
+    with pytest.raises(PassContentError, match="icon.png is required"):
+        apple.prepare_images({n: d for n, d in card_images.items() if not n.startswith("icon")})
+
+
+# --- the signature template (RSA signers) ------------------------------------------------------
+
+
+def test_signature_is_byte_for_byte_what_cryptography_makes_at_the_same_second(signer, pki, monkeypatch):
+    manifest = apple.manifest_for({"pass.json": b'{"a":1}', "icon.png": b"x"})
+    template = apple._signature_template(signer, pki.wwdr.cert)
+    assert template is not None  # RSA signers are signed from the template, not by a fallback
+    reference = apple._cryptography_signature(manifest, signer, pki.wwdr.cert)
+    signed_at = apple.dt.datetime.strptime(reference[template.time].decode(), "%y%m%d%H%M%SZ")
+    monkeypatch.setattr(apple, "_utc_now", lambda: signed_at.replace(tzinfo=apple.dt.UTC))
+    assert apple.sign_manifest(manifest, signer, pki.wwdr.cert) == reference
+
+
+@openssl
+def test_signatures_from_the_template_differ_per_manifest_and_verify(signer, pki, tmp_path):
+    manifests = [apple.manifest_for({"pass.json": b'{"n":%d}' % n, "icon.png": b"x"}) for n in range(3)]
+    signatures = [apple.sign_manifest(manifest, signer, pki.wwdr.cert) for manifest in manifests]
+    assert len(set(signatures)) == 3
+    for manifest, signature in zip(manifests, signatures, strict=True):
+        assert _smime_verify(tmp_path, {"manifest.json": manifest, "signature": signature}, pki).returncode == 0
+    # and not for another pass's manifest
+    mixed = {"manifest.json": manifests[0], "signature": signatures[1]}
+    assert "digest failure" in _smime_verify(tmp_path, mixed, pki).stderr
+
+
+@openssl
+def test_an_ec_signer_is_signed_by_cryptography_directly(pki, card_images, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.fakes.pki import issue_pass_certificate
+
+    issued = issue_pass_certificate(pki.wwdr, uid=pki.pass_type_identifier, key=ec.generate_private_key(ec.SECP256R1()))
+    signer = certificates.validate(issued.cert, issued.key)
+    assert apple._signature_template(signer, pki.wwdr.cert) is None
+    data = apple.build_pkpass(CONTENT, images=card_images, signer=signer, wwdr=pki.wwdr.cert)
+    assert apple.validate_pkpass(data) == []
+    assert _smime_verify(tmp_path, unzip(data), pki).returncode == 0
