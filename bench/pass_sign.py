@@ -66,8 +66,8 @@ def main() -> None:
     from cryptography.hazmat.primitives.asymmetric import padding
 
     from loyalty.models import Card, Mechanic, Program, WalletPass
-    from loyalty.services import wallet_credentials
     from loyalty.wallet import apple, certificates, render
+    from loyalty.wallet import credentials as wallet_credentials
     from merchants import secretbox
     from merchants.models import Merchant
     from tests.fakes.pki import make_pki

@@ -14,11 +14,10 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 from PIL import Image
 
+from loyalty.enrollment.services import enroll_customer
 from loyalty.models import CardDesign
-from loyalty.services import passes
-from loyalty.services.enrollment import enroll_customer
-from loyalty.services.programs import program_for, save_program
-from loyalty.wallet import apple, images, render
+from loyalty.program.services import program_for, save_program
+from loyalty.wallet import apple, images, passes, render
 from tests.wallet.pipeline_support import apple_merchant, unzip, wallet_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
