@@ -5,6 +5,9 @@ the device log."""
 from __future__ import annotations
 
 import hmac
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,6 +117,60 @@ def _parse_tag(value: str | None) -> int | None:
         return int(value.strip())
     except ValueError:
         return None
+
+
+# --- Last-Modified ----------------------------------------------------------------------------
+#
+# HTTP dates have whole seconds; a pass's updated_at has microseconds. The
+# pass's Last-Modified is the first whole second *after* updated_at, so every
+# change gives a later Last-Modified (a later updated_at can't fall before a
+# second already handed out), and If-Modified-Since answers 304 only when the
+# device's copy is from after the last change. That second may still be to
+# come when a device asks within the second of a change: the answer then
+# waits for it (under a second), so Last-Modified is never later than the
+# response's Date. Devices fetch after a push, which the debounced sync sends
+# seconds after the change, so in practice nobody waits.
+MAX_LAST_MODIFIED_WAITS = 3
+
+
+def last_modified(updated_at: datetime) -> int:
+    """The pass's Last-Modified, in seconds since the epoch (time-zone free)."""
+    return math.floor(updated_at.timestamp()) + 1
+
+
+def not_modified_since(*, updated_at: datetime, if_modified_since: int | None) -> bool:
+    """True when the device's copy (its If-Modified-Since) already has this state: answer 304."""
+    return if_modified_since is not None and if_modified_since >= last_modified(updated_at)
+
+
+def settled_last_modified(
+    wallet_pass: WalletPass,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """The pass's Last-Modified once that second has come: waits (under a
+    second, a few times at most) when the pass changed within the current
+    second, re-reading it after each wait. If it keeps changing faster than
+    that, the current second is given: never later than now, and never a 304
+    for the state the device then holds."""
+    modified = last_modified(wallet_pass.updated_at)
+    for _attempt in range(MAX_LAST_MODIFIED_WAITS):
+        wait = modified - clock()
+        if wait <= 0:
+            return modified
+        sleep(wait)
+        wallet_pass.refresh_from_db(fields=["updated_at"])
+        modified = last_modified(wallet_pass.updated_at)
+    return min(modified, math.floor(clock()))
+
+
+def download_last_modified(updated_at: datetime, *, now: float | None = None) -> int:
+    """Last-Modified for a download that must not wait (the customer's "Add
+    to Apple Wallet"): the settled value once its second has come, else the
+    current second, which is never taken as newer than the pass."""
+    now = time.time() if now is None else now
+    return min(last_modified(updated_at), math.floor(now))
 
 
 def record_fetch(*, wallet_pass: WalletPass, now: datetime | None = None) -> None:

@@ -53,7 +53,7 @@ def apple_pass(request, web_token: str):
         return _unavailable(request, _("Apple Wallet is temporarily unavailable. Please try again later."), status=503)
     response = HttpResponse(data, content_type=PKPASS_MIME_TYPE)
     response["Content-Disposition"] = 'attachment; filename="loyalty-card.pkpass"'
-    response["Last-Modified"] = http_date(wallet_pass.updated_at.timestamp())
+    response["Last-Modified"] = http_date(passkit.download_last_modified(wallet_pass.updated_at))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -164,13 +164,13 @@ def latest_pass(request, pass_type_identifier: str, serial_number: str):
     if wallet_pass is None:
         return _unauthorized()
     passkit.record_fetch(wallet_pass=wallet_pass)
-    # updated_at holds whole seconds (see mark_cards_changed), so the HTTP date is exact.
-    modified = int(wallet_pass.updated_at.timestamp())
     since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-    if since is not None and since >= modified:
+    if passkit.not_modified_since(updated_at=wallet_pass.updated_at, if_modified_since=since):
         response = HttpResponse(status=304)
-        response["Last-Modified"] = http_date(modified)
+        response["Last-Modified"] = http_date(passkit.download_last_modified(wallet_pass.updated_at))
         return response
+    # Waits when the pass changed within this second (see passkit.settled_last_modified).
+    modified = passkit.settled_last_modified(wallet_pass)
     try:
         data = passes.build_pass(wallet_pass=wallet_pass)
     except (passes.WalletUnavailable, render.WebServiceNotSecure) as exc:
