@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -18,8 +19,15 @@ from django.utils import timezone
 from loyalty.models import AppleDevice, AppleRegistration, DeviceLog, WalletPass
 
 AUTH_SCHEME = "ApplePass "
-MAX_LOG_LINES = 50
+# The log endpoint is public (devices send no credentials): each request
+# keeps at most this much, and each client address may post only so often
+# (settings.PASSKIT_LOG_RATE_LIMIT_PER_ADDRESS, requests per seconds). A device
+# logs a few lines per failed request, so honest devices never reach these.
+MAX_LOG_LINES = 20
 MAX_LOG_LINE_LENGTH = 2000
+MAX_LOG_CHARS_PER_REQUEST = 20_000
+MAX_LOG_BODY_BYTES = 64 * 1024
+DEFAULT_LOG_RATE_LIMIT_PER_ADDRESS = (30, 3600)
 # Constant-time comparison needs something to compare against when the serial is unknown.
 _DUMMY_TOKEN = "x" * 32
 
@@ -178,12 +186,23 @@ def record_fetch(*, wallet_pass: WalletPass, now: datetime | None = None) -> Non
     WalletPass.objects.filter(pk=wallet_pass.pk).update(last_fetched_at=now)
 
 
+def device_log_limit() -> tuple[int, int]:
+    """(requests, seconds) one client address may post to the device log."""
+    count, seconds = getattr(settings, "PASSKIT_LOG_RATE_LIMIT_PER_ADDRESS", DEFAULT_LOG_RATE_LIMIT_PER_ADDRESS)
+    return int(count), int(seconds)
+
+
 def store_device_logs(*, lines: list, now: datetime | None = None) -> int:
+    """Keep the first lines of a device's log post, within the per-request caps."""
     now = now or timezone.now()
-    rows = [
-        DeviceLog(message=str(line)[:MAX_LOG_LINE_LENGTH], created_at=now)
-        for line in lines[:MAX_LOG_LINES]
-        if isinstance(line, str) and line.strip()
-    ]
+    rows, budget = [], MAX_LOG_CHARS_PER_REQUEST
+    for line in lines:
+        if len(rows) >= MAX_LOG_LINES or budget <= 0:
+            break
+        if not isinstance(line, str) or not line.strip():
+            continue
+        message = line[: min(MAX_LOG_LINE_LENGTH, budget)]
+        budget -= len(message)
+        rows.append(DeviceLog(message=message, created_at=now))
     DeviceLog.objects.bulk_create(rows)
     return len(rows)

@@ -20,6 +20,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from loyalty.enroll import ratelimit
 from loyalty.models import CardDesign, WalletPass
 from loyalty.services import passes, passkit
 from loyalty.wallet import google, render
@@ -188,6 +189,15 @@ def latest_pass(request, pass_type_identifier: str, serial_number: str):
 @csrf_exempt
 @require_POST
 def device_log(request):
+    # Anyone may post here: limit each client address, then read a small body only.
+    count, seconds = passkit.device_log_limit()
+    if not ratelimit.hit(f"passkit-log:{ratelimit.client_ip(request)}", ratelimit.Limit(count, seconds)):
+        response = JsonResponse({"error": "too many log requests"}, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > passkit.MAX_LOG_BODY_BYTES:
+        return JsonResponse({"error": "log body too large"}, status=413)
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
