@@ -417,14 +417,35 @@ def google_client(merchant: Merchant | int):
     return account, google.GoogleWalletClient(account.service_account)
 
 
-def _ensure_class(client: google.GoogleWalletClient, view: render.CardView, issuer_id: str) -> str:
-    """Insert (or update) the loyalty class of the card's design version; remembered in the cache."""
+def google_class_for(*, wallet_pass: WalletPass, issuer_id: str, view: render.CardView) -> str:
+    """The Google class of the pass's object. An object never changes class
+    (Google's reference does not say a patch may move it; see
+    render.google_class_id), so this is the class it was inserted with; a new
+    object joins the class the program's objects already use, so a program
+    has one class and a publish patches it."""
+    prefix = issuer_id + "."
+    if wallet_pass.google_class_id.startswith(prefix):
+        return wallet_pass.google_class_id
+    existing = (
+        WalletPass.objects.for_merchant(wallet_pass.merchant_id)
+        .filter(google_class_id__startswith=prefix)
+        .order_by("google_inserted_at", "pk")
+        .values_list("google_class_id", flat=True)
+        .first()
+    )
+    return existing or render.google_class_id(issuer_id, wallet_pass.merchant_id, view.design_version)
+
+
+def _ensure_class(client: google.GoogleWalletClient, view: render.CardView, issuer_id: str, class_id: str) -> str:
+    """Insert the class, or patch it to the current design (insert answers 409
+    → PATCH); remembered in the cache by what was sent, so each design is
+    sent once per class."""
     import hashlib
     import json
 
     from django.core.cache import cache
 
-    body = google.loyalty_class_json(render.google_class(view, issuer_id))
+    body = google.loyalty_class_json(render.google_class(view, issuer_id, class_id))
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     key = f"wallet:google-class:{body['id']}:{digest}"
     if not cache.get(key):
@@ -441,8 +462,13 @@ def ensure_google_object(*, wallet_pass: WalletPass, now: datetime | None = None
     account, client = google_client(wallet_pass.merchant_id)
     with client:
         view = render.card_view(wallet_pass)
-        class_id = _ensure_class(client, view, account.issuer_id)
-        body = google.loyalty_object_json(render.google_object(view, account.issuer_id))
+        class_id = _ensure_class(
+            client,
+            view,
+            account.issuer_id,
+            google_class_for(wallet_pass=wallet_pass, issuer_id=account.issuer_id, view=view),
+        )
+        body = google.loyalty_object_json(render.google_object(view, account.issuer_id, class_id))
         client.insert_object(body)  # 409 → PATCH: idempotent
     WalletPass.objects.filter(pk=wallet_pass.pk).update(
         google_object_id=body["id"], google_class_id=class_id, google_inserted_at=now
@@ -475,8 +501,9 @@ def sync_google(*, wallet_pass: WalletPass, now: datetime | None = None) -> str:
     try:
         with client:
             view = render.card_view(wallet_pass)
-            class_id = _ensure_class(client, view, account.issuer_id)
-            body = google.loyalty_object_json(render.google_object(view, account.issuer_id))
+            class_id = google_class_for(wallet_pass=wallet_pass, issuer_id=account.issuer_id, view=view)
+            _ensure_class(client, view, account.issuer_id, class_id)
+            body = google.loyalty_object_json(render.google_object(view, account.issuer_id, class_id))
             try:
                 resource = client.patch_object(wallet_pass.google_object_id, body)
             except google.NotFound:

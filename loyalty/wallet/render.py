@@ -252,6 +252,11 @@ def google_stamps_png(filled: int, total: int, background: str, foreground: str)
 
 
 def google_class_id(issuer_id: str, merchant_id: int, design_version: int) -> str:
+    """The id a program's class gets when its first object is inserted. The
+    class then stays the program's one class: a publish patches it, since
+    Google's reference gives no way to move an object to another class (an
+    object's classId names a class that "must already exist, and must be
+    approved"; nothing says a patch may change it)."""
     return google.resource_id(issuer_id, f"m{merchant_id}-v{design_version}")
 
 
@@ -263,11 +268,12 @@ def _absolute(path: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-def google_class(view: CardView, issuer_id: str) -> google.LoyaltyClassContent:
+def google_class(view: CardView, issuer_id: str, class_id: str | None = None) -> google.LoyaltyClassContent:
+    """The program's class as the current design shows it (``class_id``: the class to write, see google_class_id)."""
     design, merchant = view.design, view.card.merchant
     with translation.override(settings.LANGUAGE_CODE):
         return google.LoyaltyClassContent(
-            class_id=google_class_id(issuer_id, merchant.pk, view.design_version),
+            class_id=class_id or google_class_id(issuer_id, merchant.pk, view.design_version),
             issuer_name=merchant.name,
             program_name=(design.program_name or merchant.name)[:40],
             logo_url=_absolute(reverse("wallet_google_logo", args=[merchant.pk, view.design_version])),
@@ -282,7 +288,7 @@ def google_class(view: CardView, issuer_id: str) -> google.LoyaltyClassContent:
         )
 
 
-def google_object(view: CardView, issuer_id: str) -> google.LoyaltyObjectContent:
+def google_object(view: CardView, issuer_id: str, class_id: str | None = None) -> google.LoyaltyObjectContent:
     card, design = view.card, view.design
     shows_value = design.show_balance or design.pk is None
     hero = ""
@@ -294,7 +300,7 @@ def google_object(view: CardView, issuer_id: str) -> google.LoyaltyObjectContent
     with translation.override(settings.LANGUAGE_CODE):
         return google.LoyaltyObjectContent(
             object_id=google_object_id(issuer_id, view.wallet_pass),
-            class_id=google_class_id(issuer_id, card.merchant_id, view.design_version),
+            class_id=class_id or google_class_id(issuer_id, card.merchant_id, view.design_version),
             barcode_value=card.barcode,
             barcode_alt_text=_pretty_number(card.number),
             account_id=_pretty_number(card.number),
