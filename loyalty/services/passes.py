@@ -100,10 +100,12 @@ def mark_cards_changed(
     Cards without a pass have nothing installed and are skipped. Returns
     the number of passes marked."""
     now = now or timezone.now()
-    # updated_at keeps microseconds and only grows: a change never moves it
-    # back, nor to an instant it already had. No truncation happens here (a
-    # truncation in SQL would run in the active time zone); the web service
-    # turns it into whole-second HTTP dates (passkit.last_modified).
+    # Last-Modified has whole seconds, and so has updated_at. Each change
+    # moves it to a new second (a second ahead if two changes share one), so a
+    # device holding the pass of 10:00:00 never gets a 304 for a change made
+    # at 10:00:00.8. Plain arithmetic on whole seconds: no truncation in SQL,
+    # which would run in the active time zone (the merchant's).
+    second = now.replace(microsecond=0)
     passes = WalletPass.objects.for_merchant(merchant)
     if card_ids is not None:
         passes = passes.filter(card_id__in=list(card_ids))
@@ -116,7 +118,7 @@ def mark_cards_changed(
         )
         WalletPass.objects.filter(pk__in=newly_marked, needs_sync_since__isnull=True).update(needs_sync_since=now)
         WalletPass.objects.filter(pk__in=ids).update(
-            updated_at=Greatest(Value(now), F("updated_at") + timedelta(microseconds=1)),
+            updated_at=Greatest(Value(second), F("updated_at") + timedelta(seconds=1)),
             update_tag=Greatest(Value(_tag(now)), F("update_tag") + 1),
         )
         if newly_marked:

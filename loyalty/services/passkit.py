@@ -129,26 +129,30 @@ def _parse_tag(value: str | None) -> int | None:
 
 # --- Last-Modified ----------------------------------------------------------------------------
 #
-# HTTP dates have whole seconds; a pass's updated_at has microseconds. The
-# pass's Last-Modified is the first whole second *after* updated_at, so every
-# change gives a later Last-Modified (a later updated_at can't fall before a
-# second already handed out), and If-Modified-Since answers 304 only when the
-# device's copy is from after the last change. That second may still be to
-# come when a device asks within the second of a change: the answer then
-# waits for it (under a second), so Last-Modified is never later than the
-# response's Date. Devices fetch after a push, which the debounced sync sends
-# seconds after the change, so in practice nobody waits.
-MAX_LAST_MODIFIED_WAITS = 3
+# A pass's updated_at holds whole seconds and moves to a new second with every
+# change (passes.mark_cards_changed), a second ahead of the clock when two
+# changes share one. Last-Modified is updated_at; when a device asks before
+# that second has come (right after such changes), the answer waits for it
+# (at most MAX_LAST_MODIFIED_WAIT seconds), so Last-Modified is never later
+# than the response's Date and still grows with each change. Devices fetch
+# after a push, which the debounced sync sends seconds after the change, so in
+# practice nobody waits.
+MAX_LAST_MODIFIED_WAIT = 2.0
 
 
 def last_modified(updated_at: datetime) -> int:
     """The pass's Last-Modified, in seconds since the epoch (time-zone free)."""
-    return math.floor(updated_at.timestamp()) + 1
+    return math.ceil(updated_at.timestamp())
 
 
-def not_modified_since(*, updated_at: datetime, if_modified_since: int | None) -> bool:
-    """True when the device's copy (its If-Modified-Since) already has this state: answer 304."""
-    return if_modified_since is not None and if_modified_since >= last_modified(updated_at)
+def not_modified_since(*, updated_at: datetime, if_modified_since: int | None, now: float | None = None) -> bool:
+    """True when the device's copy (its If-Modified-Since) already has this
+    state: answer 304. A date later than now is ignored (RFC 9110 §13.1.3):
+    passes once got such dates from a time-zone bug, and their devices must
+    fetch again."""
+    if if_modified_since is None or if_modified_since > (time.time() if now is None else now):
+        return False
+    return if_modified_since >= last_modified(updated_at)
 
 
 def settled_last_modified(
@@ -157,16 +161,18 @@ def settled_last_modified(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """The pass's Last-Modified once that second has come: waits (under a
-    second, a few times at most) when the pass changed within the current
-    second, re-reading it after each wait. If it keeps changing faster than
-    that, the current second is given: never later than now, and never a 304
-    for the state the device then holds."""
+    """The pass's Last-Modified once that second has come: waits when it is
+    still to come (re-reading the pass, which may have changed meanwhile).
+    When it is further off than MAX_LAST_MODIFIED_WAIT, gives the current
+    second instead: not later than now, and older than the pass, so the
+    device's next request gets the pass again rather than a 304."""
     modified = last_modified(wallet_pass.updated_at)
-    for _attempt in range(MAX_LAST_MODIFIED_WAITS):
+    for _attempt in range(3):
         wait = modified - clock()
         if wait <= 0:
             return modified
+        if wait > MAX_LAST_MODIFIED_WAIT:
+            break
         sleep(wait)
         wallet_pass.refresh_from_db(fields=["updated_at"])
         modified = last_modified(wallet_pass.updated_at)
@@ -174,9 +180,9 @@ def settled_last_modified(
 
 
 def download_last_modified(updated_at: datetime, *, now: float | None = None) -> int:
-    """Last-Modified for a download that must not wait (the customer's "Add
-    to Apple Wallet"): the settled value once its second has come, else the
-    current second, which is never taken as newer than the pass."""
+    """Last-Modified for an answer that doesn't wait (the customer's "Add to
+    Apple Wallet", a 304): the pass's, or the current second while the pass's
+    is still to come."""
     now = time.time() if now is None else now
     return min(last_modified(updated_at), math.floor(now))
 

@@ -170,7 +170,7 @@ def latest_pass(request, pass_type_identifier: str, serial_number: str):
         response = HttpResponse(status=304)
         response["Last-Modified"] = http_date(passkit.download_last_modified(wallet_pass.updated_at))
         return response
-    # Waits when the pass changed within this second (see passkit.settled_last_modified).
+    # Waits when two changes shared a second a moment ago (see passkit.settled_last_modified).
     modified = passkit.settled_last_modified(wallet_pass)
     try:
         data = passes.build_pass(wallet_pass=wallet_pass)

@@ -79,3 +79,27 @@ def test_last_modified_follows_each_change_and_is_never_ahead_of_date(zoned_merc
             assert parse_http_date(changed.headers["Last-Modified"]) > parse_http_date(held)
             held = changed.headers["Last-Modified"]
         assert fetch(held).status_code == 304
+
+
+def test_a_device_holding_a_date_from_the_future_gets_the_pass_again(db, pki, wallet_settings):
+    """Before the fix, passes east of UTC ran hours ahead and their devices hold
+    such a Last-Modified; an If-Modified-Since later than now is ignored."""
+    from django.test import Client
+    from django.utils.http import http_date
+
+    from loyalty.services import wallet_credentials
+    from loyalty.services.enrollment import enroll_customer
+    from loyalty.services.programs import program_for
+
+    merchant = factories.MerchantFactory(time_zone="Europe/Moscow")
+    location = factories.LocationFactory(merchant=merchant)
+    wallet_credentials.upload_apple_certificate(merchant=merchant, data=pki.pass_cert.p12(b"pw"), password="pw")
+    program_for(merchant=merchant)
+    wallet_pass = wallet_pass_for(card=enroll_customer(merchant=merchant, phone="+79161234567", location=location))
+    held = http_date(time.time() + 3 * 3600)
+    response = Client().get(
+        f"/wallet/passkit/v1/passes/{TYPE}/{wallet_pass.serial_number}",
+        headers={"Authorization": f"ApplePass {wallet_pass.authentication_token}", "If-Modified-Since": held},
+    )
+    assert response.status_code == 200
+    assert parse_http_date(response["Last-Modified"]) <= time.time()
