@@ -147,7 +147,7 @@ def last_modified(updated_at: datetime) -> int:
 
 def not_modified_since(*, updated_at: datetime, if_modified_since: int | None, now: float | None = None) -> bool:
     """True when the device's copy (its If-Modified-Since) already has this
-    state: answer 304. A date later than now is ignored (RFC 9110 §13.1.3):
+    state: answer 304. A date later than now is ignored (RFC 2616 §14.25 calls it invalid):
     passes once got such dates from a time-zone bug, and their devices must
     fetch again."""
     if if_modified_since is None or if_modified_since > (time.time() if now is None else now):
