@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from loyalty.design.selectors import MAX_PASS_LOCATIONS, lock_screen_locations
+from loyalty.design.selectors import MAX_PASS_LOCATIONS, default_locations, lock_screen_locations, published_design
 from loyalty.design.services import COPIED_FIELDS, normalized_image
 from loyalty.models import BarcodeFormat, CardDesign
 from loyalty.wallet import images
@@ -109,7 +109,8 @@ class DesignForm(forms.ModelForm):
             ),
             "relevant_text": gettext_lazy("Shown near the chosen locations, e.g. «Вы рядом — заходите на кофе!»"),
             "change_message": gettext_lazy(
-                "Appears on the customer's lock screen when the balance changes. %@ is replaced by the new balance."
+                "Appears on the customer's lock screen when the balance changes. %@ is replaced by the new balance. "
+                "Leave it empty for the standard message in the customer's language."
             ),
         }
 
@@ -127,6 +128,18 @@ class DesignForm(forms.ModelForm):
             (BarcodeFormat.CODE128, _("Code 128 — for older line scanners")),
         ]
         self.fields["program_name"].required = False
+        if not self.is_bound and self._is_first_draft():
+            # The locations customers already see without a design (selectors.default_design).
+            self.initial["locations"] = [loc.pk for loc in default_locations(merchant=merchant)]
+
+    def _is_first_draft(self) -> bool:
+        draft = self.instance
+        return (
+            draft.pk is not None
+            and draft.published_at is None
+            and draft.updated_at == draft.created_at  # never saved by the merchant
+            and published_design(merchant=self.merchant) is None
+        )
 
     def _clean_image(self, name: str):
         upload = self.cleaned_data.get(name)
@@ -164,6 +177,8 @@ class DesignForm(forms.ModelForm):
 
     def clean_change_message(self):
         message = (self.cleaned_data.get("change_message") or "").strip()
+        if not message:
+            return ""  # the standard message, in each customer's language
         if message.count("%@") != 1:
             raise forms.ValidationError(
                 _("Put %@ once where the new balance goes, for example «Баланс: %@»."), code="no_placeholder"

@@ -20,9 +20,30 @@ def published_design(*, merchant) -> CardDesign | None:
     return CardDesign.objects.for_merchant(merchant).filter(published_at__isnull=False).order_by("-version").first()
 
 
+def default_design(*, merchant) -> CardDesign:
+    """What a merchant who never published a design gets (unsaved): the
+    model's defaults, the merchant's name as the title, and its active
+    locations as the contacts on the back, and every geocoded one on the lock
+    screen (``default_locations``). A new draft starts from the same (the
+    designer offers those locations ticked), so publishing it unchanged
+    changes nothing."""
+    return CardDesign(merchant=merchant, program_name=merchant.name[:40], contacts=default_contacts(merchant=merchant))
+
+
+def default_locations(*, merchant) -> list[Location]:
+    """The lock-screen locations of the default design: every geocoded active location (at most 10)."""
+    return list(lock_screen_locations(merchant=merchant)[:MAX_PASS_LOCATIONS])
+
+
+def default_contacts(*, merchant) -> str:
+    """One line per active location: its name and address."""
+    locations = Location.objects.for_merchant(merchant).filter(is_active=True)[:MAX_PASS_LOCATIONS]
+    return "\n".join(f"{loc.name}: {loc.address}" if loc.address else loc.name for loc in locations)
+
+
 def design_for_customers(*, merchant) -> CardDesign:
-    """The published design, or the model's defaults (unsaved) for a merchant who never published one."""
-    return published_design(merchant=merchant) or CardDesign(merchant=merchant, program_name=merchant.name[:40])
+    """The published design, or the defaults (unsaved) for a merchant who never published one."""
+    return published_design(merchant=merchant) or default_design(merchant=merchant)
 
 
 def published_versions(*, merchant, limit: int = 10) -> QuerySet[CardDesign]:

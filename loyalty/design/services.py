@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps
 
+from loyalty.design import selectors
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import CardDesign
 from loyalty.wallet import images
@@ -64,7 +65,7 @@ def normalized_image(data: bytes, *, kind: str) -> ContentFile:
 
 def draft_for(*, merchant, actor=None) -> CardDesign:
     """The merchant's draft, created on first use as a copy of the latest
-    published version (or with defaults and the merchant's name)."""
+    published version (or with the defaults customers see without one)."""
     draft = CardDesign.objects.for_merchant(merchant).filter(published_at__isnull=True).first()
     if draft is not None:
         return draft
@@ -73,9 +74,10 @@ def draft_for(*, merchant, actor=None) -> CardDesign:
     try:
         with transaction.atomic():
             if latest is None:
-                draft = CardDesign.objects.create(
-                    merchant=merchant, program_name=merchant.name[:40], created_by=actor, created_at=now, updated_at=now
-                )
+                # The defaults customers already see (selectors.default_design).
+                draft = selectors.default_design(merchant=merchant)
+                draft.created_by, draft.created_at, draft.updated_at = actor, now, now
+                draft.save()
             else:
                 draft = CardDesign(merchant=merchant, created_by=actor, created_at=now, updated_at=now)
                 for name in COPIED_FIELDS:

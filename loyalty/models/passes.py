@@ -65,10 +65,14 @@ class CardDesign(models.Model):
         "merchants.Location", blank=True, related_name="+", verbose_name=_("lock-screen locations")
     )
     relevant_text = models.CharField(_("lock-screen text near a location"), max_length=100, blank=True)
+    # Empty: the standard message, which the pass carries in every language
+    # (pass.strings) so each phone shows its own. The merchant's own text is
+    # shown as written.
     change_message = models.CharField(
         _("message when the balance changes"),
         max_length=100,
-        default="Баланс: %@",
+        blank=True,
+        default="",
         help_text=_("%@ is replaced by the new balance."),
     )
 

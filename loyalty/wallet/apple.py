@@ -74,6 +74,8 @@ RUSSIAN: dict[str, str] = {
     "Balance: %@": "Баланс: %@",
     "Stamps: %@": "Штампы: %@",
     "Your tier: %@": "Ваш уровень: %@",
+    "Rewards available": "Доступно наград",
+    "Message": "Сообщение",
 }
 STRINGS: dict[str, dict[str, str]] = {"ru": RUSSIAN, "en": {key: key for key in RUSSIAN}}
 

@@ -87,6 +87,16 @@ def load_pkcs12(data: bytes, password: str | bytes | None, *, now: dt.datetime |
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(bytes(data), _password_bytes(password))
     except (ValueError, TypeError, UnsupportedAlgorithm):
+        if _is_der_certificate(bytes(data)):
+            # The .cer Apple's portal gives: the certificate without its key.
+            raise CertificateError(
+                _(
+                    "This file holds only the certificate (the .cer from Apple's portal): its private key is "
+                    "missing. Open the .cer on the Mac where the certificate signing request was made, then in "
+                    "Keychain Access export the certificate together with its private key as a .p12 file and "
+                    "upload that."
+                )
+            )
         raise CertificateError(
             _("Could not open the PKCS#12 (.p12) file: the password is wrong or the file is not a .p12 certificate.")
         )
@@ -97,6 +107,14 @@ def load_pkcs12(data: bytes, password: str | bytes | None, *, now: dt.datetime |
             _("The .p12 file contains no private key. Export the certificate together with its key from Keychain.")
         )
     return validate(cert, key, chain=extra, now=now)
+
+
+def _is_der_certificate(data: bytes) -> bool:
+    try:
+        x509.load_der_x509_certificate(data)
+    except ValueError:
+        return False
+    return True
 
 
 def load_pem(

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Greatest, TruncSecond
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from loyalty.models import AppleDevice, AppleRegistration, Card, Delivery, DeviceLog, WalletPass
@@ -96,9 +96,11 @@ def mark_cards_changed(
     Cards without a pass have nothing installed and are skipped. Returns
     the number of passes marked."""
     now = now or timezone.now()
-    # Last-Modified has whole seconds. Each change moves updated_at to a new
-    # second (a second ahead if two changes share one), so a device holding
-    # the pass of 10:00:00 never gets a 304 for a change made at 10:00:00.8.
+    # Last-Modified has whole seconds, and so has updated_at. Each change
+    # moves it to a new second (a second ahead if two changes share one), so a
+    # device holding the pass of 10:00:00 never gets a 304 for a change made
+    # at 10:00:00.8. Plain arithmetic on whole seconds: no truncation in SQL,
+    # which would run in the active time zone (the merchant's).
     second = now.replace(microsecond=0)
     passes = WalletPass.objects.for_merchant(merchant)
     if card_ids is not None:
@@ -112,7 +114,7 @@ def mark_cards_changed(
         )
         WalletPass.objects.filter(pk__in=newly_marked, needs_sync_since__isnull=True).update(needs_sync_since=now)
         WalletPass.objects.filter(pk__in=ids).update(
-            updated_at=Greatest(Value(second), TruncSecond(F("updated_at") + timedelta(seconds=1))),
+            updated_at=Greatest(Value(second), F("updated_at") + timedelta(seconds=1)),
             update_tag=Greatest(Value(_tag(now)), F("update_tag") + 1),
         )
         if newly_marked:
@@ -421,12 +423,33 @@ def google_client(merchant: Merchant | int):
     return account, google.GoogleWalletClient(account.service_account)
 
 
-def _ensure_class(client: google.GoogleWalletClient, view: render.CardView, issuer_id: str) -> str:
-    """Insert (or update) the loyalty class of the card's design version; remembered in the cache."""
+def google_class_for(*, wallet_pass: WalletPass, issuer_id: str, view: render.CardView) -> str:
+    """The Google class of the pass's object. An object never changes class
+    (Google's reference does not say a patch may move it; see
+    render.google_class_id), so this is the class it was inserted with; a new
+    object joins the class the program's objects already use, so a program
+    has one class and a publish patches it."""
+    prefix = issuer_id + "."
+    if wallet_pass.google_class_id.startswith(prefix):
+        return wallet_pass.google_class_id
+    existing = (
+        WalletPass.objects.for_merchant(wallet_pass.merchant_id)
+        .filter(google_class_id__startswith=prefix)
+        .order_by("google_inserted_at", "pk")
+        .values_list("google_class_id", flat=True)
+        .first()
+    )
+    return existing or render.google_class_id(issuer_id, wallet_pass.merchant_id, view.design_version)
+
+
+def _ensure_class(client: google.GoogleWalletClient, view: render.CardView, issuer_id: str, class_id: str) -> str:
+    """Insert the class, or patch it to the current design (insert answers 409
+    → PATCH); remembered in the cache by what was sent, so each design is
+    sent once per class."""
     import hashlib
     import json
 
-    body = google.loyalty_class_json(render.google_class(view, issuer_id))
+    body = google.loyalty_class_json(render.google_class(view, issuer_id, class_id))
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     key = f"wallet:google-class:{body['id']}:{digest}"
     if not cache.get(key):
@@ -443,8 +466,13 @@ def ensure_google_object(*, wallet_pass: WalletPass, now: datetime | None = None
     account, client = google_client(wallet_pass.merchant_id)
     with client:
         view = render.card_view(wallet_pass)
-        class_id = _ensure_class(client, view, account.issuer_id)
-        body = google.loyalty_object_json(render.google_object(view, account.issuer_id))
+        class_id = _ensure_class(
+            client,
+            view,
+            account.issuer_id,
+            google_class_for(wallet_pass=wallet_pass, issuer_id=account.issuer_id, view=view),
+        )
+        body = google.loyalty_object_json(render.google_object(view, account.issuer_id, class_id))
         client.insert_object(body)  # 409 → PATCH: idempotent
     WalletPass.objects.filter(pk=wallet_pass.pk).update(
         google_object_id=body["id"], google_class_id=class_id, google_inserted_at=now
@@ -477,8 +505,9 @@ def sync_google(*, wallet_pass: WalletPass, now: datetime | None = None) -> str:
     try:
         with client:
             view = render.card_view(wallet_pass)
-            class_id = _ensure_class(client, view, account.issuer_id)
-            body = google.loyalty_object_json(render.google_object(view, account.issuer_id))
+            class_id = google_class_for(wallet_pass=wallet_pass, issuer_id=account.issuer_id, view=view)
+            _ensure_class(client, view, account.issuer_id, class_id)
+            body = google.loyalty_object_json(render.google_object(view, account.issuer_id, class_id))
             try:
                 resource = client.patch_object(wallet_pass.google_object_id, body)
             except google.NotFound:

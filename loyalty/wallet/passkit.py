@@ -5,9 +5,13 @@ the device log."""
 from __future__ import annotations
 
 import hmac
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -15,8 +19,15 @@ from django.utils import timezone
 from loyalty.models import AppleDevice, AppleRegistration, DeviceLog, WalletPass
 
 AUTH_SCHEME = "ApplePass "
-MAX_LOG_LINES = 50
+# The log endpoint is public (devices send no credentials): each request
+# keeps at most this much, and each client address may post only so often
+# (settings.PASSKIT_LOG_RATE_LIMIT_PER_ADDRESS, requests per seconds). A device
+# logs a few lines per failed request, so honest devices never reach these.
+MAX_LOG_LINES = 20
 MAX_LOG_LINE_LENGTH = 2000
+MAX_LOG_CHARS_PER_REQUEST = 20_000
+MAX_LOG_BODY_BYTES = 64 * 1024
+DEFAULT_LOG_RATE_LIMIT_PER_ADDRESS = (30, 3600)
 # Constant-time comparison needs something to compare against when the serial is unknown.
 _DUMMY_TOKEN = "x" * 32
 
@@ -116,17 +127,88 @@ def _parse_tag(value: str | None) -> int | None:
         return None
 
 
+# --- Last-Modified ----------------------------------------------------------------------------
+#
+# A pass's updated_at holds whole seconds and moves to a new second with every
+# change (passes.mark_cards_changed), a second ahead of the clock when two
+# changes share one. Last-Modified is updated_at; when a device asks before
+# that second has come (right after such changes), the answer waits for it
+# (at most MAX_LAST_MODIFIED_WAIT seconds), so Last-Modified is never later
+# than the response's Date and still grows with each change. Devices fetch
+# after a push, which the debounced sync sends seconds after the change, so in
+# practice nobody waits.
+MAX_LAST_MODIFIED_WAIT = 2.0
+
+
+def last_modified(updated_at: datetime) -> int:
+    """The pass's Last-Modified, in seconds since the epoch (time-zone free)."""
+    return math.ceil(updated_at.timestamp())
+
+
+def not_modified_since(*, updated_at: datetime, if_modified_since: int | None, now: float | None = None) -> bool:
+    """True when the device's copy (its If-Modified-Since) already has this
+    state: answer 304. A date later than now is ignored (RFC 2616 §14.25 calls it invalid):
+    passes once got such dates from a time-zone bug, and their devices must
+    fetch again."""
+    if if_modified_since is None or if_modified_since > (time.time() if now is None else now):
+        return False
+    return if_modified_since >= last_modified(updated_at)
+
+
+def settled_last_modified(
+    wallet_pass: WalletPass,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """The pass's Last-Modified once that second has come: waits when it is
+    still to come (re-reading the pass, which may have changed meanwhile).
+    When it is further off than MAX_LAST_MODIFIED_WAIT, gives the current
+    second instead: not later than now, and older than the pass, so the
+    device's next request gets the pass again rather than a 304."""
+    modified = last_modified(wallet_pass.updated_at)
+    for _attempt in range(3):
+        wait = modified - clock()
+        if wait <= 0:
+            return modified
+        if wait > MAX_LAST_MODIFIED_WAIT:
+            break
+        sleep(wait)
+        wallet_pass.refresh_from_db(fields=["updated_at"])
+        modified = last_modified(wallet_pass.updated_at)
+    return min(modified, math.floor(clock()))
+
+
+def download_last_modified(updated_at: datetime, *, now: float | None = None) -> int:
+    """Last-Modified for an answer that doesn't wait (the customer's "Add to
+    Apple Wallet", a 304): the pass's, or the current second while the pass's
+    is still to come."""
+    now = time.time() if now is None else now
+    return min(last_modified(updated_at), math.floor(now))
+
+
 def record_fetch(*, wallet_pass: WalletPass, now: datetime | None = None) -> None:
     now = now or timezone.now()
     WalletPass.objects.filter(pk=wallet_pass.pk).update(last_fetched_at=now)
 
 
+def device_log_limit() -> tuple[int, int]:
+    """(requests, seconds) one client address may post to the device log."""
+    count, seconds = getattr(settings, "PASSKIT_LOG_RATE_LIMIT_PER_ADDRESS", DEFAULT_LOG_RATE_LIMIT_PER_ADDRESS)
+    return int(count), int(seconds)
+
+
 def store_device_logs(*, lines: list, now: datetime | None = None) -> int:
+    """Keep the first lines of a device's log post, within the per-request caps."""
     now = now or timezone.now()
-    rows = [
-        DeviceLog(message=str(line)[:MAX_LOG_LINE_LENGTH], created_at=now)
-        for line in lines[:MAX_LOG_LINES]
-        if isinstance(line, str) and line.strip()
-    ]
+    rows, budget = [], MAX_LOG_CHARS_PER_REQUEST
+    for line in lines:
+        if len(rows) >= MAX_LOG_LINES or budget <= 0:
+            break
+        if not isinstance(line, str) or not line.strip():
+            continue
+        message = line[: min(MAX_LOG_LINE_LENGTH, budget)]
+        budget -= len(message)
+        rows.append(DeviceLog(message=message, created_at=now))
     DeviceLog.objects.bulk_create(rows)
     return len(rows)

@@ -20,6 +20,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from loyalty import ratelimit
 from loyalty.models import CardDesign, WalletPass
 from loyalty.wallet import google, passes, passkit, render
 from loyalty.wallet.apple import PKPASS_MIME_TYPE
@@ -52,7 +53,7 @@ def apple_pass(request, web_token: str):
         return _unavailable(request, _("Apple Wallet is temporarily unavailable. Please try again later."), status=503)
     response = HttpResponse(data, content_type=PKPASS_MIME_TYPE)
     response["Content-Disposition"] = 'attachment; filename="loyalty-card.pkpass"'
-    response["Last-Modified"] = http_date(wallet_pass.updated_at.timestamp())
+    response["Last-Modified"] = http_date(passkit.download_last_modified(wallet_pass.updated_at))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -163,13 +164,13 @@ def latest_pass(request, pass_type_identifier: str, serial_number: str):
     if wallet_pass is None:
         return _unauthorized()
     passkit.record_fetch(wallet_pass=wallet_pass)
-    # updated_at holds whole seconds (see mark_cards_changed), so the HTTP date is exact.
-    modified = int(wallet_pass.updated_at.timestamp())
     since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-    if since is not None and since >= modified:
+    if passkit.not_modified_since(updated_at=wallet_pass.updated_at, if_modified_since=since):
         response = HttpResponse(status=304)
-        response["Last-Modified"] = http_date(modified)
+        response["Last-Modified"] = http_date(passkit.download_last_modified(wallet_pass.updated_at))
         return response
+    # Waits when two changes shared a second a moment ago (see passkit.settled_last_modified).
+    modified = passkit.settled_last_modified(wallet_pass)
     try:
         data = passes.build_pass(wallet_pass=wallet_pass)
     except (passes.WalletUnavailable, render.WebServiceNotSecure) as exc:
@@ -187,6 +188,15 @@ def latest_pass(request, pass_type_identifier: str, serial_number: str):
 @csrf_exempt
 @require_POST
 def device_log(request):
+    # Anyone may post here: limit each client address, then read a small body only.
+    count, seconds = passkit.device_log_limit()
+    if not ratelimit.hit(f"passkit-log:{ratelimit.client_ip(request)}", ratelimit.Limit(count, seconds)):
+        response = JsonResponse({"error": "too many log requests"}, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > passkit.MAX_LOG_BODY_BYTES:
+        return JsonResponse({"error": "log body too large"}, status=413)
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from loyalty.design import selectors as design_selectors
 from loyalty.models import Card, CardDesign, Mechanic, Program, WalletPass
 from loyalty.wallet import google, images
 from loyalty.wallet.apple import PassContent, PassImages, PassLocation
@@ -44,7 +45,7 @@ class CardView:
 
     card: Card
     wallet_pass: WalletPass
-    design: CardDesign  # DEFAULT_DESIGN when none is published
+    design: CardDesign  # design_selectors.default_design (unsaved) when none is published
     program: Program | None
 
     @property
@@ -78,7 +79,8 @@ def published_design(merchant_id: int) -> CardDesign | None:
 def card_view(wallet_pass: WalletPass) -> CardView:
     card = Card.objects.select_related("customer", "tier", "merchant").get(pk=wallet_pass.card_id)
     program = Program.objects.filter(merchant_id=card.merchant_id).first()
-    return CardView(card, wallet_pass, published_design(card.merchant_id) or DEFAULT_DESIGN, program)
+    design = published_design(card.merchant_id) or design_selectors.default_design(merchant=card.merchant)
+    return CardView(card, wallet_pass, design, program)
 
 
 def web_service_url() -> str:
@@ -98,6 +100,8 @@ def web_service_is_secure() -> bool:
 
 
 def _change_message(design: CardDesign) -> str:
+    # The merchant's own message as written; empty gives the standard one,
+    # which pass.strings carries in every language (apple.STRINGS).
     message = (design.change_message or "").strip()
     return message if "%@" in message else ""
 
@@ -107,10 +111,13 @@ def _pretty_number(number: str) -> str:
 
 
 def _locations(design: CardDesign) -> tuple[PassLocation, ...]:
-    if design.pk is None:
-        return ()
+    # Without a published design: the default design's locations (all geocoded ones).
+    if design.pk is not None:
+        chosen = list(design.locations.all())
+    else:
+        chosen = design_selectors.default_locations(merchant=design.merchant_id)
     found = []
-    for location in design.locations.all():
+    for location in chosen:
         if location.latitude is None or location.longitude is None or not location.is_active:
             continue
         found.append(PassLocation(location.latitude, location.longitude, design.relevant_text))
@@ -125,14 +132,16 @@ def pass_content(view: CardView) -> PassContent:
         stamps = card.stamps
     elif view.shows_points:
         points = card.balance
-    back: list[tuple[str, str]] = []
+    # Labels of our own are the English keys of pass.strings (apple.STRINGS):
+    # the phone shows them in its language, like the front's labels.
+    back: list[tuple[str, str] | tuple[str, str, str]] = []
+    if view.is_stamps and card.rewards_available:
+        back.append(("Rewards available", str(card.rewards_available)))
+    if wp.message_key and wp.message_body:
+        label = wp.message_header or "Message"
+        # "%@" alone: the lock screen shows the message itself when it is new.
+        back.append((label, wp.message_body, "%@") if wp.message_notify else (label, wp.message_body))
     with translation.override(settings.LANGUAGE_CODE):
-        if view.is_stamps and card.rewards_available:
-            back.append((_("Rewards available"), str(card.rewards_available)))
-        if wp.message_key and wp.message_body:
-            label = wp.message_header or _("Message")
-            # "%@" alone: the lock screen shows the message itself when it is new.
-            back.append((label, wp.message_body, "%@") if wp.message_notify else (label, wp.message_body))
         description = _("Loyalty card of %(name)s") % {"name": merchant.name}
     return PassContent(
         serial_number=wp.serial_number,
@@ -260,6 +269,11 @@ def google_stamps_png(filled: int, total: int, background: str, foreground: str)
 
 
 def google_class_id(issuer_id: str, merchant_id: int, design_version: int) -> str:
+    """The id a program's class gets when its first object is inserted. The
+    class then stays the program's one class: a publish patches it, since
+    Google's reference gives no way to move an object to another class (an
+    object's classId names a class that "must already exist, and must be
+    approved"; nothing says a patch may change it)."""
     return google.resource_id(issuer_id, f"m{merchant_id}-v{design_version}")
 
 
@@ -271,11 +285,12 @@ def _absolute(path: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-def google_class(view: CardView, issuer_id: str) -> google.LoyaltyClassContent:
+def google_class(view: CardView, issuer_id: str, class_id: str | None = None) -> google.LoyaltyClassContent:
+    """The program's class as the current design shows it (``class_id``: the class to write, see google_class_id)."""
     design, merchant = view.design, view.card.merchant
     with translation.override(settings.LANGUAGE_CODE):
         return google.LoyaltyClassContent(
-            class_id=google_class_id(issuer_id, merchant.pk, view.design_version),
+            class_id=class_id or google_class_id(issuer_id, merchant.pk, view.design_version),
             issuer_name=merchant.name,
             program_name=(design.program_name or merchant.name)[:40],
             logo_url=_absolute(reverse("wallet_google_logo", args=[merchant.pk, view.design_version])),
@@ -290,7 +305,7 @@ def google_class(view: CardView, issuer_id: str) -> google.LoyaltyClassContent:
         )
 
 
-def google_object(view: CardView, issuer_id: str) -> google.LoyaltyObjectContent:
+def google_object(view: CardView, issuer_id: str, class_id: str | None = None) -> google.LoyaltyObjectContent:
     card, design = view.card, view.design
     shows_value = design.show_balance or design.pk is None
     hero = ""
@@ -302,7 +317,7 @@ def google_object(view: CardView, issuer_id: str) -> google.LoyaltyObjectContent
     with translation.override(settings.LANGUAGE_CODE):
         return google.LoyaltyObjectContent(
             object_id=google_object_id(issuer_id, view.wallet_pass),
-            class_id=google_class_id(issuer_id, card.merchant_id, view.design_version),
+            class_id=class_id or google_class_id(issuer_id, card.merchant_id, view.design_version),
             barcode_value=card.barcode,
             barcode_alt_text=_pretty_number(card.number),
             account_id=_pretty_number(card.number),

@@ -69,9 +69,11 @@
   function texts() {
     var title = value("program_name") || merchantName;
     all("[data-bind=program_name]").forEach(function (el) { el.textContent = title; });
-    var message = value("change_message") || "";
+    var message = value("change_message");
     all("[data-bind=change_message]").forEach(function (el) {
-      el.textContent = message.split("%@").join(form.dataset.sampleValue || "350");
+      // Empty: the standard message, which each phone shows in its own language.
+      var text = message || el.dataset.default || "";
+      el.textContent = text.split("%@").join(form.dataset.sampleValue || "350");
     });
     var anyBack = false;
     ["terms", "contacts", "website", "phone"].forEach(function (name) {

@@ -1,0 +1,42 @@
+"""Fixed-window rate limits in the Django cache, and the client address they count by.
+
+The counters live in the cache, so every web worker must share one: set
+CACHE_URL (Redis) in production; the local-memory default counts per process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``count`` hits per ``seconds`` for one key."""
+
+    count: int
+    seconds: int
+
+
+def hit(key: str, limit: Limit, *, now: float | None = None) -> bool:
+    """Count one hit for ``key``; False once it is over ``limit`` in the current window."""
+    now = time.time() if now is None else now
+    window = int(now // limit.seconds)
+    cache_key = f"ratelimit:{key}:{limit.seconds}:{window}"
+    if cache.add(cache_key, 1, timeout=limit.seconds + 5):
+        return limit.count >= 1
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:
+        # The window's counter expired between add() and incr().
+        cache.set(cache_key, 1, timeout=limit.seconds + 5)
+        count = 1
+    return count <= limit.count
+
+
+def client_ip(request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a
+    # proxy we trust rewrites it; behind a proxy, have it set REMOTE_ADDR.
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
