@@ -9,17 +9,26 @@ rules (caps, balances, blocked cards) are the services' job.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
+
+class MoneyOptions(TypedDict):
+    max_digits: int
+    decimal_places: int
+    coerce_to_string: bool
+
+
+# A TypedDict, so that each ``DecimalField(**MONEY)`` is type-checked keyword by keyword.
+MONEY: MoneyOptions = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
 MAX_POINTS = 10**12
 MAX_ID = 2**63 - 1
 
 
-def money_input(**kwargs) -> serializers.DecimalField:
+def money_input(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(min_value=Decimal("0.01"), **MONEY, **kwargs)
 
 
@@ -29,7 +38,10 @@ def money_input(**kwargs) -> serializers.DecimalField:
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text=_("Stable machine-readable code, e.g. card_not_found."))
     message = serializers.CharField(help_text=_("Human-readable explanation, in the request's language."))
-    fields = serializers.DictField(
+    # The wire name is "fields". DRF's metaclass moves declared fields out of the
+    # class body, so this never shadows Serializer.fields at run time; the stubs
+    # cannot know that.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text=_("Problems per input field; empty when the error is not about one field."),
     )

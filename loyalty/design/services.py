@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps
 
 from loyalty.design import selectors
@@ -47,7 +48,7 @@ COPIED_FIELDS = (
 
 class NothingToPublish(LoyaltyError):
     default_code = "nothing_to_publish"
-    default_message = _("There is no draft to publish: it was published a moment ago.")
+    default_message = gettext_lazy("There is no draft to publish: it was published a moment ago.")
 
 
 def normalized_image(data: bytes, *, kind: str) -> ContentFile:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -29,6 +30,7 @@ from loyalty.models import (
 from loyalty.money import CENT
 from loyalty.program.rules import Rules
 from loyalty.wallet import contract as wallet
+from merchants.models import ApiKey, Merchant, User
 
 MAX_KEY_LENGTH = 128
 MAX_RECEIPT_LENGTH = 64
@@ -109,11 +111,11 @@ class Batch:
     """Collects the entries and lot changes of one operation; ``write()`` puts
     them in the database. Counters on the cards are changed as entries are added."""
 
-    merchant: object
+    merchant: Merchant
     rules: Rules
     now: datetime
-    actor: object = None
-    api_key: object = None
+    actor: User | None = None
+    api_key: ApiKey | None = None
     entries: list[LedgerEntry] = field(default_factory=list)
     dirty_lots: dict[int, Lot] = field(default_factory=dict)
     changed_cards: dict[int, Card] = field(default_factory=dict)
@@ -294,7 +296,7 @@ def coalesced_card_changes():
     finally:
         _coalescing.card_ids = None
     for card_id in card_ids:
-        transaction.on_commit(lambda card_id=card_id: wallet.card_changed(card_id))
+        transaction.on_commit(partial(wallet.card_changed, card_id))
 
 
 def first_entry(batch: Batch, kind: str) -> LedgerEntry:

@@ -16,9 +16,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.models.fields import MONEY
 from merchants.models import MerchantScopedManager
-
-MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class Purchase(models.Model):
@@ -51,6 +50,10 @@ class Purchase(models.Model):
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     objects = MerchantScopedManager()
+
+    # Not a column: the ledger service that returns this row sets it (True when
+    # an idempotent retry gets back the row an earlier call wrote).
+    replayed: bool
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -105,6 +108,10 @@ class Refund(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = MerchantScopedManager()
+
+    # Not a column: the ledger service that returns this row sets it (True when
+    # an idempotent retry gets back the row an earlier call wrote).
+    replayed: bool
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -202,6 +209,10 @@ class LedgerEntry(models.Model):
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     objects = MerchantScopedManager()
+
+    # Not a column: the ledger service that returns this row sets it (True when
+    # an idempotent retry gets back the row an earlier call wrote).
+    replayed: bool
 
     class Meta:
         ordering = ["-created_at", "-pk"]

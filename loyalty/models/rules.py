@@ -17,10 +17,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.models.fields import MONEY, PERCENT
 from merchants.models import MerchantScopedManager
-
-MONEY = {"max_digits": 12, "decimal_places": 2}
-PERCENT = {"max_digits": 5, "decimal_places": 2, "validators": [MinValueValidator(0), MaxValueValidator(100)]}
 
 
 class Mechanic(models.TextChoices):

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import DecimalField
+
 from loyalty.models import Mechanic, Program, ProgramVersion
 from loyalty.money import HUNDRED, money_to_points, percent_of
 
@@ -154,7 +156,9 @@ def snapshot(program: Program, tiers) -> dict[str, Any]:
     for name in RULE_FIELDS:
         value = getattr(program, name)
         if isinstance(value, Decimal):
-            places = program._meta.get_field(name).decimal_places
+            model_field = program._meta.get_field(name)
+            assert isinstance(model_field, DecimalField)  # only DecimalFields hold Decimals
+            places = model_field.decimal_places
             value = str(value.quantize(Decimal(1).scaleb(-places)))
         data[name] = value
     data["tiers"] = [

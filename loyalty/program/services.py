@@ -49,6 +49,7 @@ def current_rules(*, merchant) -> Rules:
     version_id = Program.objects.filter(merchant=merchant).values_list("current_version_id", flat=True).first()
     if version_id is None:
         version_id = program_for(merchant=merchant).current_version_id
+        assert version_id is not None  # program_for always returns a program with a version
     return rules_for_version_id(version_id)
 
 

@@ -288,6 +288,7 @@ def warn_expiring_certificates(*, now: dt.datetime | None = None) -> int:
         apple_certificate__isnull=False, apple_expires_at__gt=now, apple_expires_at__lte=horizon
     ).select_related("merchant")
     for creds in candidates:
+        assert creds.apple_expires_at is not None  # the filter above asks for one
         days_left = (creds.apple_expires_at - now).total_seconds() / 86400
         warned = {item for item in creds.apple_expiry_warned.split(",") if item}
         due = {str(days) for days in EXPIRY_WARNING_DAYS if days_left <= days} - warned

@@ -151,8 +151,8 @@ def _pad(image: Image.Image, size: tuple[int, int], fill: RGB | None) -> Image.I
 
 def _luminance(color: RGB) -> float:
     def channel(c: int) -> float:
-        c = c / 255
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        x = c / 255
+        return x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4
 
     r, g, b = color
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
@@ -172,9 +172,8 @@ def readable_on(background: RGB, preferred: RGB) -> RGB:
 
 def _shade(color: RGB, amount: float) -> RGB:
     """Towards white (amount > 0) or black (amount < 0)."""
-    if amount >= 0:
-        return tuple(round(c + (255 - c) * amount) for c in color)  # type: ignore[return-value]
-    return tuple(round(c * (1 + amount)) for c in color)  # type: ignore[return-value]
+    r, g, b = (round(c + (255 - c) * amount) if amount >= 0 else round(c * (1 + amount)) for c in color)
+    return (r, g, b)
 
 
 def stamp_strip(

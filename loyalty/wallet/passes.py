@@ -24,8 +24,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -140,7 +142,7 @@ def _enqueue_sync(merchant_id: int, pass_ids: list[int]) -> None:
         return
     task = _task("sync_pass_task")
     for pass_id in pass_ids:
-        transaction.on_commit(lambda pass_id=pass_id: task.apply_async((pass_id,), countdown=countdown))
+        transaction.on_commit(partial(task.apply_async, (pass_id,), countdown=countdown))
 
 
 def sync_progress(*, merchant: Merchant) -> tuple[int, int]:
@@ -292,7 +294,7 @@ def push_many(
     *,
     wallet_passes: list[WalletPass],
     registration_ids: Iterable[int] | None = None,
-    new_message_pass_ids: set[int] = frozenset(),  # type: ignore[assignment]
+    new_message_pass_ids: AbstractSet[int] = frozenset(),
     now: datetime | None = None,
 ) -> PushOutcome:
     """Pushes for several passes of one merchant at once: one APNs call with
@@ -301,12 +303,10 @@ def push_many(
     if not wallet_passes:
         return outcome
     merchant_id = wallet_passes[0].merchant_id
-    registrations = AppleRegistration.objects.filter(wallet_pass__in=wallet_passes).select_related(
-        "device", "wallet_pass"
-    )
+    query = AppleRegistration.objects.filter(wallet_pass__in=wallet_passes).select_related("device", "wallet_pass")
     if registration_ids is not None:
-        registrations = registrations.filter(pk__in=list(registration_ids))
-    registrations = list(registrations.order_by("pk"))
+        query = query.filter(pk__in=list(registration_ids))
+    registrations = list(query.order_by("pk"))
     if not registrations:
         return outcome
     now = now or timezone.now()
@@ -322,7 +322,8 @@ def push_many(
         return outcome
 
     topic = cert.pass_type_identifier
-    sendable, wrong_topic = [], []
+    sendable: list[AppleRegistration] = []
+    wrong_topic: list[AppleRegistration] = []
     for registration in registrations:
         issued_as = registration.wallet_pass.pass_type_identifier
         (wrong_topic if issued_as and issued_as != topic else sendable).append(registration)
@@ -376,7 +377,7 @@ def _describe(result: apns.PushResult) -> str:
     return text[:300]
 
 
-def _record_pushes(rows, new_message_pass_ids: set[int], now: datetime) -> None:
+def _record_pushes(rows, new_message_pass_ids: AbstractSet[int], now: datetime) -> None:
     deliveries = []
     for registration, status, detail, delivered in rows:
         wallet_pass = registration.wallet_pass
@@ -593,6 +594,7 @@ def claim_marked_passes(*, merchant_id: int, limit: int, now: datetime | None = 
     claimed = []
     for wallet_pass in candidates:
         since = wallet_pass.needs_sync_since
+        assert since is not None  # claimed with needs_sync_since__isnull=False
         new_message = bool(wallet_pass.message_key and wallet_pass.message_at and wallet_pass.message_at >= since)
         wallet_pass.needs_sync_since, wallet_pass.last_synced_at = None, now
         claimed.append((wallet_pass, new_message))

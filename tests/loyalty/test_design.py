@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from loyalty.design import services
@@ -267,6 +268,19 @@ def test_publish_without_a_draft_is_refused(merchant, owner):
     with pytest.raises(services.NothingToPublish):
         services.publish(merchant=merchant, actor=owner)
     assert CardDesign.objects.for_merchant(merchant).count() == 1
+
+
+def test_nothing_to_publish_speaks_the_active_language(merchant, owner):
+    # The message is translated when raised, not once when the module is imported.
+    services.draft_for(merchant=merchant)
+    services.publish(merchant=merchant, actor=owner)
+    for language, message in [
+        ("en", "There is no draft to publish: it was published a moment ago."),
+        ("ru", "Нечего публиковать: черновик только что опубликовали."),
+    ]:
+        with translation.override(language), pytest.raises(services.NothingToPublish) as raised:
+            services.publish(merchant=merchant, actor=owner)
+        assert raised.value.message == message
 
 
 def test_published_version_cannot_be_saved_as_draft(merchant, owner):
