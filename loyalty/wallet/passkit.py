@@ -201,7 +201,8 @@ def device_log_limit() -> tuple[int, int]:
 def store_device_logs(*, lines: list, now: datetime | None = None) -> int:
     """Keep the first lines of a device's log post, within the per-request caps."""
     now = now or timezone.now()
-    rows, budget = [], MAX_LOG_CHARS_PER_REQUEST
+    rows: list[DeviceLog] = []
+    budget = MAX_LOG_CHARS_PER_REQUEST
     for line in lines:
         if len(rows) >= MAX_LOG_LINES or budget <= 0:
             break
