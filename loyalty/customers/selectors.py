@@ -13,6 +13,13 @@ What the search box understands:
 - at least 4 digits: a part of a phone or card number ("4567");
 - text with "@": a part of the e-mail;
 - other text: every word is in the name ("смирнова анна" finds "Анна Смирнова").
+
+On PostgreSQL the parts are found through trigram indexes (pg_trgm, migration
+0009): a bitmap of the matching customers (or cards), sorted, when few match; a walk
+of ``card_merchant_created_idx`` that stops at the page's end when many do. The
+planner picks. Part of a number may be in the phone or in the card number: the two
+are asked separately, each through its own index and already cut to a page, and
+the page is the union (an OR across the join would scan). SQLite keeps plain LIKE.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import connections
 from django.db.models import Q, QuerySet
 
 from loyalty.models import Card
@@ -44,6 +52,8 @@ class Search:
     kind: str
     value: str
     condition: Q
+    # The condition as alternatives that each have an index of their own (OR of them == condition).
+    alternatives: tuple[Q, ...] = ()
 
 
 def parse_search(query: str, *, country: str) -> Search:
@@ -56,12 +66,12 @@ def parse_search(query: str, *, country: str) -> Search:
         if len(bare) == CARD_NUMBER_LENGTH and not e164:
             return Search(query, "number", bare, Q(number=bare))
         if e164:
-            condition = Q(customer__phone=e164)
+            alternatives = (Q(customer__phone=e164),)
             if len(bare) == CARD_NUMBER_LENGTH:
-                condition |= Q(number=bare)
-            return Search(query, "phone", e164, condition)
+                alternatives += (Q(number=bare),)
+            return _either(query, "phone", e164, alternatives)
         if len(bare) >= MIN_PARTIAL_DIGITS:
-            return Search(query, "digits", bare, Q(customer__phone__contains=bare) | Q(number__contains=bare))
+            return _either(query, "digits", bare, (Q(customer__phone__contains=bare), Q(number__contains=bare)))
         # Too few digits to mean anything: let it match nothing rather than everyone.
         return Search(query, "digits", bare, Q(pk__in=[]))
     if "@" in query:
@@ -70,6 +80,13 @@ def parse_search(query: str, *, country: str) -> Search:
     for word in query.split():
         condition &= Q(customer__name__icontains=word)
     return Search(query, "name", query, condition)
+
+
+def _either(query: str, kind: str, value: str, alternatives: tuple[Q, ...]) -> Search:
+    condition = Q()
+    for alternative in alternatives:
+        condition |= alternative
+    return Search(query, kind, value, condition, alternatives)
 
 
 def encode_cursor(card: Card) -> str:
@@ -103,13 +120,22 @@ class CustomerPage:
         return self.newer is None
 
 
-def _base(merchant, search: Search) -> QuerySet[Card]:
+def _base(merchant, search: Search, condition: Q) -> QuerySet[Card]:
     cards = Card.objects.for_merchant(merchant)
     if search.kind in ("phone", "digits", "email", "name"):
         # Said twice on purpose: the customer's own merchant_id lets PostgreSQL use
         # (merchant, phone) and the merchant index on the customer table.
         cards = cards.filter(customer__merchant_id=merchant.pk)
-    return cards.filter(search.condition).select_related("customer", "tier")
+    return cards.filter(condition).select_related("customer", "tier")
+
+
+def _fetch(merchant, search: Search, where: Q, order: tuple[str, ...], limit: int) -> list[Card]:
+    """The first ``limit`` cards in ``order`` that the search finds and ``where`` (a keyset bound) keeps."""
+    if len(search.alternatives) > 1 and connections[Card.objects.db].vendor == "postgresql":
+        # Each alternative through its own index, already cut to ``limit``; UNION drops a card both found.
+        parts = [_base(merchant, search, alt).filter(where).order_by(*order)[:limit] for alt in search.alternatives]
+        return list(parts[0].union(*parts[1:]).order_by(*order)[:limit])
+    return list(_base(merchant, search, search.condition).filter(where).order_by(*order)[:limit])
 
 
 def _older_than(created_at: datetime, pk: int) -> Q:
@@ -128,22 +154,21 @@ def customer_page(
     ``after``: the page older than that cursor; ``before``: the page newer than it.
     A cursor that doesn't parse gives the first page with ``bad_cursor``."""
     search = parse_search(query, country=merchant.country)
-    base = _base(merchant, search)
     newest_first = ("-created_at", "-pk")
     if before:
         key = decode_cursor(before)
         if key is not None:
-            rows = list(base.filter(_newer_than(*key)).order_by("created_at", "pk")[: page_size + 1])
+            rows = _fetch(merchant, search, _newer_than(*key), ("created_at", "pk"), page_size + 1)
             if len(rows) > page_size:
                 cards = rows[:page_size][::-1]
                 return CustomerPage(cards, search, newer=encode_cursor(cards[0]), older=encode_cursor(cards[-1]))
             # Fewer than a page is newer: that is the first page, shown whole.
-            return _first_page(base, search, page_size)
-        return _first_page(base, search, page_size, bad_cursor=True)
+            return _first_page(merchant, search, page_size)
+        return _first_page(merchant, search, page_size, bad_cursor=True)
     if after:
         key = decode_cursor(after)
         if key is not None:
-            rows = list(base.filter(_older_than(*key)).order_by(*newest_first)[: page_size + 1])
+            rows = _fetch(merchant, search, _older_than(*key), newest_first, page_size + 1)
             cards = rows[:page_size]
             return CustomerPage(
                 cards,
@@ -153,12 +178,12 @@ def customer_page(
                 newer=encode_cursor(cards[0]) if cards else after,
                 older=encode_cursor(cards[-1]) if len(rows) > page_size else None,
             )
-        return _first_page(base, search, page_size, bad_cursor=True)
-    return _first_page(base, search, page_size)
+        return _first_page(merchant, search, page_size, bad_cursor=True)
+    return _first_page(merchant, search, page_size)
 
 
-def _first_page(base: QuerySet[Card], search: Search, page_size: int, *, bad_cursor: bool = False) -> CustomerPage:
-    rows = list(base.order_by("-created_at", "-pk")[: page_size + 1])
+def _first_page(merchant, search: Search, page_size: int, *, bad_cursor: bool = False) -> CustomerPage:
+    rows = _fetch(merchant, search, Q(), ("-created_at", "-pk"), page_size + 1)
     cards = rows[:page_size]
     older = encode_cursor(cards[-1]) if len(rows) > page_size else None
     return CustomerPage(cards, search, newer=None, older=older, bad_cursor=bad_cursor)
