@@ -12,14 +12,21 @@ What the search box understands:
 - a card number (spaces and dashes ignored), matched exactly (unique index);
 - at least 4 digits: a part of a phone or card number ("4567");
 - text with "@": a part of the e-mail;
-- other text: every word is in the name ("смирнова анна" finds "Анна Смирнова").
+- other text: every word is in the name ("смирнова анна" finds "Анна Смирнова");
+  a word of one or two letters is the start of a word of the name ("ан" finds
+  "Анна Смирнова" and "Иван Антонов", not "Иван Петров").
 
 On PostgreSQL the parts are found through trigram indexes (pg_trgm, migration
 0009): a bitmap of the matching customers (or cards), sorted, when few match; a walk
 of ``card_merchant_created_idx`` that stops at the page's end when many do. The
-planner picks. Part of a number may be in the phone or in the card number: the two
-are asked separately, each through its own index and already cut to a page, and
-the page is the union (an OR across the join would scan). SQLite keeps plain LIKE.
+planner picks. A trigram index needs three letters or digits in a row (or the start
+of a word: "ан" at the start of a word is the trigrams "  а", " ан", which is why
+short words match word starts); text without them (e.g. "x@" or "%") is compared
+with a regular expression that no index serves, which keeps the plan it had before
+the indexes (a full scan of a GIN index is slower than that). Part of a number may
+be in the phone or in the card number: the two are asked separately, each through
+its own index and already cut to a page, and the page is the cards of that union
+(an OR across the join would scan). SQLite keeps plain LIKE.
 """
 
 from __future__ import annotations
@@ -41,6 +48,9 @@ MIN_PARTIAL_DIGITS = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _PHONE_PUNCTUATION = re.compile(r"[\s()\-.+]")
+# Three letters or digits in a row: what pg_trgm can take a trigram from in a LIKE pattern.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+SHORT_WORD = 2
 
 
 @dataclass(frozen=True)
@@ -75,11 +85,21 @@ def parse_search(query: str, *, country: str) -> Search:
         # Too few digits to mean anything: let it match nothing rather than everyone.
         return Search(query, "digits", bare, Q(pk__in=[]))
     if "@" in query:
-        return Search(query, "email", query, Q(customer__email__icontains=query))
+        return Search(query, "email", query, _contains("customer__email", query))
     condition = Q()
     for word in query.split():
-        condition &= Q(customer__name__icontains=word)
+        if len(word) <= SHORT_WORD and word[0].isalnum():
+            condition &= Q(customer__name__istartswith=word) | Q(customer__name__icontains=" " + word)
+        else:
+            condition &= _contains("customer__name", word)
     return Search(query, "name", query, condition)
+
+
+def _contains(field: str, text: str) -> Q:
+    """``field`` contains ``text``, any case: through the trigram index if ``text`` has a trigram."""
+    if _TRIGRAM.search(text):
+        return Q(**{f"{field}__icontains": text})
+    return Q(**{f"{field}__iregex": re.escape(text)})
 
 
 def _either(query: str, kind: str, value: str, alternatives: tuple[Q, ...]) -> Search:
@@ -120,22 +140,35 @@ class CustomerPage:
         return self.newer is None
 
 
-def _base(merchant, search: Search, condition: Q) -> QuerySet[Card]:
-    cards = Card.objects.for_merchant(merchant)
-    if search.kind in ("phone", "digits", "email", "name"):
+def _matching(merchant, condition: Q) -> QuerySet[Card]:
+    cards = Card.objects.for_merchant(merchant).filter(condition)
+    if _mentions_customer(condition):
         # Said twice on purpose: the customer's own merchant_id lets PostgreSQL use
         # (merchant, phone) and the merchant index on the customer table.
         cards = cards.filter(customer__merchant_id=merchant.pk)
-    return cards.filter(condition).select_related("customer", "tier")
+    return cards
+
+
+def _mentions_customer(condition: Q) -> bool:
+    return any(
+        _mentions_customer(child) if isinstance(child, Q) else child[0].startswith("customer__")
+        for child in condition.children
+    )
 
 
 def _fetch(merchant, search: Search, where: Q, order: tuple[str, ...], limit: int) -> list[Card]:
     """The first ``limit`` cards in ``order`` that the search finds and ``where`` (a keyset bound) keeps."""
     if len(search.alternatives) > 1 and connections[Card.objects.db].vendor == "postgresql":
-        # Each alternative through its own index, already cut to ``limit``; UNION drops a card both found.
-        parts = [_base(merchant, search, alt).filter(where).order_by(*order)[:limit] for alt in search.alternatives]
-        return list(parts[0].union(*parts[1:]).order_by(*order)[:limit])
-    return list(_base(merchant, search, search.condition).filter(where).order_by(*order)[:limit])
+        # Each alternative through its own index, already cut to ``limit`` (only the keys: no row is
+        # built, no customer joined where the alternative doesn't need one); UNION drops a card both found.
+        keys = [
+            _matching(merchant, alternative).filter(where).order_by(*order).values("pk")[:limit]
+            for alternative in search.alternatives
+        ]
+        cards = Card.objects.for_merchant(merchant).filter(pk__in=keys[0].union(*keys[1:]))
+    else:
+        cards = _matching(merchant, search.condition)
+    return list(cards.filter(where).select_related("customer", "tier").order_by(*order)[:limit])
 
 
 def _older_than(created_at: datetime, pk: int) -> Q:

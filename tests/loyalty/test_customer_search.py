@@ -76,6 +76,26 @@ def test_a_part_of_each_field_finds_the_customer(merchant, people):
     assert found(merchant, "9999") == []
 
 
+def test_a_word_of_one_or_two_letters_is_the_start_of_a_word(merchant, enroll):
+    anna = enroll(name="Анна Смирнова", now=T0)
+    anton = enroll(name="Иван Антонов", now=T0 + timedelta(minutes=1))
+    enroll(name="Светлана Петрова", now=T0 + timedelta(minutes=2))  # "ан" inside a word only
+    assert found(merchant, "ан") == [anton.pk, anna.pk]
+    assert found(merchant, "А") == [anton.pk, anna.pk]
+    assert found(merchant, "ан см") == [anna.pk]
+    assert found(merchant, "ла") == []
+    assert len(found(merchant, "лана")) == 1  # three letters and more: anywhere in a word
+
+
+def test_text_without_three_letters_in_a_row_still_matches_anywhere(merchant, enroll):
+    cafe = enroll(name="Кафе 100% вкуса", email="Q@cafe.test", now=T0)
+    anna = enroll(name="Анна", email="anna.k@mail.test", now=T0 + timedelta(minutes=1))
+    assert found(merchant, "%") == [cafe.pk]
+    assert found(merchant, "q@") == [cafe.pk]
+    assert found(merchant, ".K@M") == [anna.pk]
+    assert found(merchant, "_") == []
+
+
 def test_phone_or_card_number_lists_each_card_once_newest_first(merchant, people):
     anna, boris, vera, gleb = people
     # "3456": Anna's phone (+7916123|4567 -> "3456" in "1234567") and Gleb's card number.
@@ -177,6 +197,9 @@ def _plan(sql: str) -> str:
         ("1234567", "customer_phone_trgm"),
         ("1234567", "card_number_trgm"),
         ("11112", "card_number_trgm"),
+        ("ан", "customer_name_trgm"),  # the start of a word: "  а", " ан"
+        ("x@", ""),  # no trigram: no full scan of a trigram index
+        ("%", ""),
     ],
 )
 @pytest.mark.django_db(transaction=True)  # VACUUM (GIN keeps its statistics in its metapage) runs outside one
@@ -211,7 +234,10 @@ def test_the_trigram_index_serves_the_search(merchant, query, index):
         finally:
             cursor.execute("RESET enable_seqscan")
             cursor.execute("RESET enable_indexscan")
-    assert index in plan, plan
+    if index:
+        assert index in plan, plan
+    else:
+        assert "_trgm" not in plan, plan
 
 
 @pytest.mark.django_db(transaction=True)
