@@ -160,12 +160,13 @@ def _fetch(merchant, search: Search, where: Q, order: tuple[str, ...], limit: in
     """The first ``limit`` cards in ``order`` that the search finds and ``where`` (a keyset bound) keeps."""
     if len(search.alternatives) > 1 and connections[Card.objects.db].vendor == "postgresql":
         # Each alternative through its own index, already cut to ``limit`` (only the keys: no row is
-        # built, no customer joined where the alternative doesn't need one); UNION drops a card both found.
+        # built, no customer joined where the alternative doesn't need one). UNION ALL: "IN" lists a card
+        # that both found once.
         keys = [
             _matching(merchant, alternative).filter(where).order_by(*order).values("pk")[:limit]
             for alternative in search.alternatives
         ]
-        cards = Card.objects.for_merchant(merchant).filter(pk__in=keys[0].union(*keys[1:]))
+        cards = Card.objects.for_merchant(merchant).filter(pk__in=keys[0].union(*keys[1:], all=True))
     else:
         cards = _matching(merchant, search.condition)
     return list(cards.filter(where).select_related("customer", "tier").order_by(*order)[:limit])

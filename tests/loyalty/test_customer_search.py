@@ -177,7 +177,7 @@ def test_the_union_is_one_statement_and_sql_says_union(merchant, people):
     with CaptureQueriesContext(connection) as queries:
         found(merchant, "3456")
     assert len(queries.captured_queries) == 1
-    assert " UNION " in queries.captured_queries[0]["sql"]
+    assert " UNION ALL " in queries.captured_queries[0]["sql"]
 
 
 # --- the indexes ----------------------------------------------------------------------------
