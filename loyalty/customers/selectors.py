@@ -12,7 +12,21 @@ What the search box understands:
 - a card number (spaces and dashes ignored), matched exactly (unique index);
 - at least 4 digits: a part of a phone or card number ("4567");
 - text with "@": a part of the e-mail;
-- other text: every word is in the name ("смирнова анна" finds "Анна Смирнова").
+- other text: every word is in the name ("смирнова анна" finds "Анна Смирнова");
+  a word of one or two letters is the start of a word of the name ("ан" finds
+  "Анна Смирнова" and "Иван Антонов", not "Иван Петров").
+
+On PostgreSQL the parts are found through trigram indexes (pg_trgm, migration
+0009): a bitmap of the matching customers (or cards), sorted, when few match; a walk
+of ``card_merchant_created_idx`` that stops at the page's end when many do. The
+planner picks. A trigram index needs three letters or digits in a row (or the start
+of a word: "ан" at the start of a word is the trigrams "  а", " ан", which is why
+short words match word starts); text without them (e.g. "x@" or "%") is compared
+with a regular expression that no index serves, which keeps the plan it had before
+the indexes (a full scan of a GIN index is slower than that). Part of a number may
+be in the phone or in the card number: the two are asked separately, each through
+its own index and already cut to a page, and the page is the cards of that union
+(an OR across the join would scan). SQLite keeps plain LIKE.
 """
 
 from __future__ import annotations
@@ -21,6 +35,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.db import connections
 from django.db.models import Q, QuerySet
 
 from loyalty.card_numbers import CARD_NUMBER_LENGTH
@@ -33,6 +48,9 @@ MIN_PARTIAL_DIGITS = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _PHONE_PUNCTUATION = re.compile(r"[\s()\-.+]")
+# Three letters or digits in a row: what pg_trgm can take a trigram from in a LIKE pattern.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+SHORT_WORD = 2
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,8 @@ class Search:
     kind: str
     value: str
     condition: Q
+    # The condition as alternatives that each have an index of their own (OR of them == condition).
+    alternatives: tuple[Q, ...] = ()
 
 
 def parse_search(query: str, *, country: str) -> Search:
@@ -56,20 +76,37 @@ def parse_search(query: str, *, country: str) -> Search:
         if len(bare) == CARD_NUMBER_LENGTH and not e164:
             return Search(query, "number", bare, Q(number=bare))
         if e164:
-            condition = Q(customer__phone=e164)
+            alternatives = (Q(customer__phone=e164),)
             if len(bare) == CARD_NUMBER_LENGTH:
-                condition |= Q(number=bare)
-            return Search(query, "phone", e164, condition)
+                alternatives += (Q(number=bare),)
+            return _either(query, "phone", e164, alternatives)
         if len(bare) >= MIN_PARTIAL_DIGITS:
-            return Search(query, "digits", bare, Q(customer__phone__contains=bare) | Q(number__contains=bare))
+            return _either(query, "digits", bare, (Q(customer__phone__contains=bare), Q(number__contains=bare)))
         # Too few digits to mean anything: let it match nothing rather than everyone.
         return Search(query, "digits", bare, Q(pk__in=[]))
     if "@" in query:
-        return Search(query, "email", query, Q(customer__email__icontains=query))
+        return Search(query, "email", query, _contains("customer__email", query))
     condition = Q()
     for word in query.split():
-        condition &= Q(customer__name__icontains=word)
+        if len(word) <= SHORT_WORD and word[0].isalnum():
+            condition &= Q(customer__name__istartswith=word) | Q(customer__name__icontains=" " + word)
+        else:
+            condition &= _contains("customer__name", word)
     return Search(query, "name", query, condition)
+
+
+def _contains(field: str, text: str) -> Q:
+    """``field`` contains ``text``, any case: through the trigram index if ``text`` has a trigram."""
+    if _TRIGRAM.search(text):
+        return Q(**{f"{field}__icontains": text})
+    return Q(**{f"{field}__iregex": re.escape(text)})
+
+
+def _either(query: str, kind: str, value: str, alternatives: tuple[Q, ...]) -> Search:
+    condition = Q()
+    for alternative in alternatives:
+        condition |= alternative
+    return Search(query, kind, value, condition, alternatives)
 
 
 def encode_cursor(card: Card) -> str:
@@ -103,13 +140,36 @@ class CustomerPage:
         return self.newer is None
 
 
-def _base(merchant, search: Search) -> QuerySet[Card]:
-    cards = Card.objects.for_merchant(merchant)
-    if search.kind in ("phone", "digits", "email", "name"):
+def _matching(merchant, condition: Q) -> QuerySet[Card]:
+    cards = Card.objects.for_merchant(merchant).filter(condition)
+    if _mentions_customer(condition):
         # Said twice on purpose: the customer's own merchant_id lets PostgreSQL use
         # (merchant, phone) and the merchant index on the customer table.
         cards = cards.filter(customer__merchant_id=merchant.pk)
-    return cards.filter(search.condition).select_related("customer", "tier")
+    return cards
+
+
+def _mentions_customer(condition: Q) -> bool:
+    return any(
+        _mentions_customer(child) if isinstance(child, Q) else child[0].startswith("customer__")
+        for child in condition.children
+    )
+
+
+def _fetch(merchant, search: Search, where: Q, order: tuple[str, ...], limit: int) -> list[Card]:
+    """The first ``limit`` cards in ``order`` that the search finds and ``where`` (a keyset bound) keeps."""
+    if len(search.alternatives) > 1 and connections[Card.objects.db].vendor == "postgresql":
+        # Each alternative through its own index, already cut to ``limit`` (only the keys: no row is
+        # built, no customer joined where the alternative doesn't need one). UNION ALL: "IN" lists a card
+        # that both found once.
+        keys = [
+            _matching(merchant, alternative).filter(where).order_by(*order).values("pk")[:limit]
+            for alternative in search.alternatives
+        ]
+        cards = Card.objects.for_merchant(merchant).filter(pk__in=keys[0].union(*keys[1:], all=True))
+    else:
+        cards = _matching(merchant, search.condition)
+    return list(cards.filter(where).select_related("customer", "tier").order_by(*order)[:limit])
 
 
 def _older_than(created_at: datetime, pk: int) -> Q:
@@ -128,22 +188,21 @@ def customer_page(
     ``after``: the page older than that cursor; ``before``: the page newer than it.
     A cursor that doesn't parse gives the first page with ``bad_cursor``."""
     search = parse_search(query, country=merchant.country)
-    base = _base(merchant, search)
     newest_first = ("-created_at", "-pk")
     if before:
         key = decode_cursor(before)
         if key is not None:
-            rows = list(base.filter(_newer_than(*key)).order_by("created_at", "pk")[: page_size + 1])
+            rows = _fetch(merchant, search, _newer_than(*key), ("created_at", "pk"), page_size + 1)
             if len(rows) > page_size:
                 cards = rows[:page_size][::-1]
                 return CustomerPage(cards, search, newer=encode_cursor(cards[0]), older=encode_cursor(cards[-1]))
             # Fewer than a page is newer: that is the first page, shown whole.
-            return _first_page(base, search, page_size)
-        return _first_page(base, search, page_size, bad_cursor=True)
+            return _first_page(merchant, search, page_size)
+        return _first_page(merchant, search, page_size, bad_cursor=True)
     if after:
         key = decode_cursor(after)
         if key is not None:
-            rows = list(base.filter(_older_than(*key)).order_by(*newest_first)[: page_size + 1])
+            rows = _fetch(merchant, search, _older_than(*key), newest_first, page_size + 1)
             cards = rows[:page_size]
             return CustomerPage(
                 cards,
@@ -153,12 +212,12 @@ def customer_page(
                 newer=encode_cursor(cards[0]) if cards else after,
                 older=encode_cursor(cards[-1]) if len(rows) > page_size else None,
             )
-        return _first_page(base, search, page_size, bad_cursor=True)
-    return _first_page(base, search, page_size)
+        return _first_page(merchant, search, page_size, bad_cursor=True)
+    return _first_page(merchant, search, page_size)
 
 
-def _first_page(base: QuerySet[Card], search: Search, page_size: int, *, bad_cursor: bool = False) -> CustomerPage:
-    rows = list(base.order_by("-created_at", "-pk")[: page_size + 1])
+def _first_page(merchant, search: Search, page_size: int, *, bad_cursor: bool = False) -> CustomerPage:
+    rows = _fetch(merchant, search, Q(), ("-created_at", "-pk"), page_size + 1)
     cards = rows[:page_size]
     older = encode_cursor(cards[-1]) if len(rows) > page_size else None
     return CustomerPage(cards, search, newer=None, older=older, bad_cursor=bad_cursor)

@@ -33,7 +33,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("loyalty", "0008_card_merchant_created_idx"),
+        ("loyalty", "0009_customer_search_trigram_indexes"),
     ]
 
     operations = [
