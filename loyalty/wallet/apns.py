@@ -499,9 +499,6 @@ class _Connection(asyncio.Protocol):
         # Streams after last_stream_id were never processed: they go out again on another connection.
         for stream_id in [s for s in self.streams if s > event.last_stream_id]:
             self.client._not_processed(self.streams.pop(stream_id))
-        # h2 closes its state machine on GOAWAY and would refuse the answers to the streams the server
-        # still finishes (RFC 9113 §6.8): keep reading them; nothing new is sent on a draining connection.
-        self.h2.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
 
     def _check_timeouts(self) -> None:
         self._watchdog = None
@@ -637,6 +634,14 @@ class _H2Connection(h2.connection.H2Connection):
         super().__init__(*args, **kwargs)
         self.encoder = _Encoder()
         self.finished: list[int] = []
+
+    def _receive_goaway_frame(self, frame):
+        frames, events = super()._receive_goaway_frame(frame)
+        # h2 closes its state machine on GOAWAY, and would then take the server's answers to the
+        # streams up to last_stream_id, which it may still finish (RFC 9113 §6.8), for a protocol
+        # error. Keep it open to read them; the client opens no new stream on a draining connection.
+        self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+        return frames, events
 
     @property
     def open_outbound_streams(self) -> int:
