@@ -388,6 +388,10 @@ class _Connection(asyncio.Protocol):
         except h2.exceptions.NoAvailableStreamIDError:
             self._drain()
             return False
+        except h2.exceptions.TooManyStreamsError:
+            # The server lowered its limit before we saw the new SETTINGS: nothing more until streams finish.
+            self.max_streams = len(self.streams)
+            return False
         try:
             h2conn.send_data(stream_id, _BODY, end_stream=True)
         except h2.exceptions.FlowControlError:
