@@ -433,6 +433,9 @@ class _Connection(asyncio.Protocol):
         transport.write(self.h2.data_to_send())
 
     def data_received(self, data: bytes) -> None:
+        # What this read causes (acknowledgements, the pushes sent in place of the finished ones)
+        # leaves in one write at the end, not in a callback of its own.
+        self._flush_scheduled = True
         try:
             events = self.h2.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
@@ -482,11 +485,11 @@ class _Connection(asyncio.Protocol):
                     self.ready.set_result(None)
             elif kind is h2.events.ConnectionTerminated:
                 self._goaway(event)
+        if events:
+            self.client._pump()
         self._flush()
         if self.draining and not self.streams:
             self.close()
-        if events:
-            self.client._pump()
 
     def _goaway(self, event: h2.events.ConnectionTerminated) -> None:
         reason = ""
