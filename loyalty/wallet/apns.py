@@ -38,6 +38,7 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from hpack import Encoder
@@ -179,6 +180,7 @@ class APNsClient:
         self._authority = (self.config.host if port == 443 else f"{self.config.host}:{port}").encode()
         self._connections: list[_Connection] = []
         self._connecting = 0
+        self._connect_task: asyncio.Task | None = None
         self._queue: deque[_Push] = deque()
         self._in_flight = 0
         self._closed = False
@@ -259,7 +261,7 @@ class APNsClient:
         live = sum(1 for c in self._connections if not c.draining)
         if self._connecting == 0 and live < self.config.max_connections:
             self._connecting += 1
-            asyncio.get_running_loop().create_task(self._connect())
+            self._connect_task = asyncio.get_running_loop().create_task(self._connect())
 
     async def _connect(self) -> None:
         try:
@@ -267,7 +269,9 @@ class APNsClient:
                 _Connection.open(self, self._ssl, self.config.host, self.config.port),
                 self.config.timeout_seconds,
             )
-        except (OSError, ssl.SSLError, TimeoutError, h2.exceptions.ProtocolError) as exc:
+        except Exception as exc:
+            # Refused, unreachable, TLS refused (certificate), timed out, not HTTP/2, or anything
+            # unforeseen: the waiting pushes must get a result either way.
             self._connecting -= 1
             reason = f"ConnectError: {exc or type(exc).__name__}"
             logger.warning("APNs connection to %s:%s failed: %s", self.config.host, self.config.port, reason)
@@ -430,6 +434,8 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:
         self.transport = transport
         self.h2.initiate_connection()
+        # APNs never pushes; a promised stream would only sit in the stream table.
+        self.h2.update_settings({h2.settings.SettingCodes.ENABLE_PUSH: 0})
         transport.write(self.h2.data_to_send())
 
     def data_received(self, data: bytes) -> None:
@@ -481,6 +487,8 @@ class _Connection(asyncio.Protocol):
                 self._send_blocked()
             elif kind is h2.events.RemoteSettingsChanged:
                 self.max_streams = min(self.h2.remote_settings.max_concurrent_streams, self.client.config.concurrency)
+                if self._blocked:  # a larger INITIAL_WINDOW_SIZE gives credit without a WINDOW_UPDATE
+                    self._send_blocked()
                 if not self.ready.done():
                     self.ready.set_result(None)
             elif kind is h2.events.ConnectionTerminated:
