@@ -333,20 +333,32 @@ class FakeAPNs:
         self.stop()
 
 
-class DrainingAPNs:
-    """A bare HTTP/2 APNs (h2 over TLS, client certificate required) that retires each connection gracefully.
+class BareAPNs:
+    """A bare HTTP/2 APNs (h2 over TLS, client certificate required, every push answered 200) for
+    connection-level behaviour that hypercorn cannot script.
 
-    On every connection, once ``requests_per_connection`` requests have arrived it sends GOAWAY
-    naming the last of them, then still answers those (200, as RFC 9113 §6.8 allows streams up to
-    the last one to complete), leaves every later stream unprocessed, and closes the connection.
-    hypercorn cannot do this: after its GOAWAY it answers nothing. ``answered`` lists the token of
-    every 200 sent, ``requests`` every (connection, stream id, token) received.
+    ``requests_per_connection``: once that many requests have arrived on a connection it sends
+    GOAWAY naming the last of them, still answers those (as RFC 9113 §6.8 allows streams up to the
+    last one to complete), leaves every later stream unprocessed, and closes the connection. After
+    its own GOAWAY hypercorn answers nothing.
+    ``stream_window``: the SETTINGS_INITIAL_WINDOW_SIZE announced; with 0 no request body may be
+    sent until the server grants credit, which it does by a WINDOW_UPDATE for each new stream.
+    ``answered`` lists the token of every 200 sent, ``requests`` every (connection, stream id,
+    token) received, ``goaways`` the last stream id of each GOAWAY.
     """
 
-    def __init__(self, *, client_ca_file: Path, workdir: Path, requests_per_connection: int):
+    def __init__(
+        self,
+        *,
+        client_ca_file: Path,
+        workdir: Path,
+        requests_per_connection: int | None = None,
+        stream_window: int | None = None,
+    ):
         self.client_ca_file = Path(client_ca_file)
         self.workdir = Path(workdir)
         self.requests_per_connection = requests_per_connection
+        self.stream_window = stream_window
         self.server_ca_file = self.workdir / "draining-apns-ca.pem"
         self.host, self.port = "127.0.0.1", 0
         self.requests: list[tuple[int, int, str]] = []
@@ -357,9 +369,10 @@ class DrainingAPNs:
         self._thread: threading.Thread | None = None
         self._connections = 0
 
-    def start(self) -> DrainingAPNs:
+    def start(self) -> BareAPNs:
         import h2.config
         import h2.connection
+        import h2.settings
 
         certfile, keyfile = _server_certificate(self.workdir, self.server_ca_file)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.client_ca_file))
@@ -384,7 +397,7 @@ class DrainingAPNs:
             finally:
                 self._loop.close()
 
-        self._h2 = (h2.config, h2.connection)
+        self._h2 = (h2.config, h2.connection, h2.settings)
         self._thread = threading.Thread(target=run, name="draining-apns", daemon=True)
         self._thread.start()
         if not ready.wait(10):
@@ -394,10 +407,14 @@ class DrainingAPNs:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import h2.events
 
-        config, connection_module = self._h2
+        config, connection_module, settings = self._h2
         self._connections += 1
         number = self._connections
         conn = connection_module.H2Connection(config=config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        if self.stream_window is not None:
+            conn.local_settings = settings.Settings(
+                client=False, initial_values={settings.SettingCodes.INITIAL_WINDOW_SIZE: self.stream_window}
+            )
         conn.initiate_connection()
         writer.write(conn.data_to_send())
         received, last_stream_id, waiting = 0, None, set()
@@ -408,6 +425,8 @@ class DrainingAPNs:
                         token = dict(event.headers)[":path"].removeprefix("/3/device/")
                         self.requests.append((number, event.stream_id, token))
                         received += 1
+                        if self.stream_window == 0:
+                            conn.increment_flow_control_window(2, event.stream_id)  # the body, "{}"
                         if last_stream_id is None:
                             waiting.add((event.stream_id, token))
                             if received == self.requests_per_connection:
@@ -439,7 +458,7 @@ class DrainingAPNs:
         if self._thread is not None:
             self._thread.join(10)
 
-    def __enter__(self) -> DrainingAPNs:
+    def __enter__(self) -> BareAPNs:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -235,7 +235,7 @@ def test_a_connection_lost_mid_batch_is_retried_on_a_new_one_without_loss_or_dup
 
 
 def test_goaway_streams_up_to_the_last_are_answered_the_rest_resent_on_a_new_connection(pki, signer, tmp_path):
-    server = fake.DrainingAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path, requests_per_connection=5)
+    server = fake.BareAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path, requests_per_connection=5)
     tokens = [f"{i:064x}" for i in range(23)]
     with server:
         try:
@@ -274,3 +274,16 @@ def test_an_unanswered_push_times_out_and_is_retried(apns_server, signer):
     assert result.status is PushStatus.OK
     assert result.attempts == 2
     assert len(apns_server.requests_for(TOKEN)) == 2
+
+
+def test_bodies_wait_for_flow_control_credit(pki, signer, tmp_path):
+    # The server announces a stream window of 0: each body ("{}") may only go once it grants credit.
+    server = fake.BareAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path, stream_window=0)
+    tokens = [f"{i:064x}" for i in range(30)]
+    with server:
+        try:
+            results = apns.send_pushes(signer, None, tokens, config=config_for(server, timeout_seconds=3))
+        finally:
+            apns.close_connections()
+    assert {(r.status, r.attempts) for r in results.values()} == {(PushStatus.OK, 1)}
+    assert sorted(server.answered) == sorted(tokens)
