@@ -1,7 +1,7 @@
 """Pushes to the fake APNs for N registered devices (default 10,000): our CPU per push, pushes/s, wall time.
 
     .venv/bin/python bench/push_fanout.py [--devices 10000] [--concurrency 300] [--connections 2]
-                                          [--clients h2,httpx]
+                                          [--clients h2,httpx] [--server hypercorn|bare]
 
 The fake APNs (HTTP/2, TLS, client certificate required) runs in its own
 process. Each client runs in a process of its own too, so the CPU figure per
@@ -12,6 +12,10 @@ CPU is measured in its process and printed apart. Clients:
 - ``h2``: loyalty.wallet.apns as it is now (a client on h2 over asyncio);
 - ``httpx``: the client before the rewrite (bench/apns_httpx_baseline.py), for the "before" figure;
 - ``aioapns``: aioapns, when it is importable (it is not a project dependency).
+
+Servers: ``hypercorn`` is tests/fakes/apns.py's FakeAPNs (it answers a 200 with
+HEADERS then an empty DATA frame, which aioapns 4.0 cannot parse); ``bare`` is
+its BareAPNs, a plain h2 server answering HEADERS with END_STREAM like APNs.
 
 A throwaway PKI is made on the spot. Each run is bounded by --timeout seconds.
 Target (issue 11): at most 1 ms of our CPU per push.
@@ -34,19 +38,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 TARGET_CPU_MS = 1.0
 
 
-def _serve(client_ca_file: str, workdir: str, pipe) -> None:
-    from tests.fakes.apns import FakeAPNs
+def _serve(client_ca_file: str, workdir: str, kind: str, pipe) -> None:
+    from tests.fakes.apns import BareAPNs, FakeAPNs
 
-    fake = FakeAPNs(client_ca_file=Path(client_ca_file), workdir=Path(workdir)).start()
+    if kind == "bare":
+        fake = BareAPNs(client_ca_file=Path(client_ca_file), workdir=Path(workdir)).start()
+    else:
+        fake = FakeAPNs(client_ca_file=Path(client_ca_file), workdir=Path(workdir)).start()
     pipe.send((fake.port, str(fake.server_ca_file)))
     while True:
         command = pipe.recv()
         if command == "cpu":
             pipe.send(time.process_time())
         elif command == "stats":
-            requests = list(fake.requests)
-            pipe.send((len(requests), len({r.client for r in requests}), {r.http_version for r in requests}))
-            fake.reset()
+            if kind == "bare":
+                requests = list(fake.requests)
+                pipe.send((len(requests), len({number for number, _, _ in requests}), {"2"}))
+                fake.requests.clear()
+            else:
+                requests = list(fake.requests)
+                pipe.send((len(requests), len({r.client for r in requests}), {r.http_version for r in requests}))
+                fake.reset()
         else:
             break
     fake.stop()
@@ -162,7 +174,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=300)
     parser.add_argument("--connections", type=int, default=2)
     parser.add_argument("--clients", default="h2,httpx", help="comma-separated: h2, httpx, aioapns")
-    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--server", choices=["hypercorn", "bare"], default="hypercorn")
+    parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
 
     from tests.fakes.pki import make_pki
@@ -173,14 +186,15 @@ def main() -> None:
     spawn = multiprocessing.get_context("spawn")
 
     server_pipe, child = spawn.Pipe()
-    server = spawn.Process(target=_serve, args=(str(files["ca"]), str(workdir), child))
+    server = spawn.Process(target=_serve, args=(str(files["ca"]), str(workdir), args.server, child))
     server.start()
     if not server_pipe.poll(30):
         sys.exit("the fake APNs did not start")
     port, server_ca = server_pipe.recv()
 
     print(f"devices: {args.devices}; concurrency {args.concurrency}, at most {args.connections} connection(s); "
-          f"fake APNs in a separate process; target: our CPU <= {TARGET_CPU_MS:.2f} ms per push")  # fmt: skip
+          f"fake APNs ({args.server}) in a separate process")  # fmt: skip
+    print(f"target: our CPU <= {TARGET_CPU_MS:.2f} ms per push")
     print(f"{'client':<8} {'ok':>6} {'our CPU/push':>13} {'server CPU/push':>16} {'pushes/s':>9} {'wall':>8}  "
           f"server saw")  # fmt: skip
     figures = {}

@@ -417,7 +417,7 @@ class BareAPNs:
             )
         conn.initiate_connection()
         writer.write(conn.data_to_send())
-        received, last_stream_id, waiting = 0, None, set()
+        received, last_stream_id, waiting = 0, None, {}
         try:
             while data := await reader.read(65536):
                 for event in conn.receive_data(data):
@@ -428,7 +428,7 @@ class BareAPNs:
                         if self.stream_window == 0:
                             conn.increment_flow_control_window(2, event.stream_id)  # the body, "{}"
                         if last_stream_id is None:
-                            waiting.add((event.stream_id, token))
+                            waiting[event.stream_id] = token
                             if received == self.requests_per_connection:
                                 last_stream_id = event.stream_id
                                 conn.close_connection(last_stream_id=last_stream_id)
@@ -439,12 +439,11 @@ class BareAPNs:
                     elif isinstance(event, h2.events.DataReceived):
                         conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
                     elif isinstance(event, h2.events.StreamEnded):
-                        for stream_id, token in list(waiting):
-                            if stream_id == event.stream_id:
-                                waiting.discard((stream_id, token))
-                                conn.send_headers(stream_id, [(":status", "200"), ("apns-id", str(uuid.uuid4()))],
-                                                  end_stream=True)  # fmt: skip
-                                self.answered.append(token)
+                        token = waiting.pop(event.stream_id, None)
+                        if token is not None:
+                            headers = [(":status", "200"), ("apns-id", str(uuid.uuid4()).upper())]
+                            conn.send_headers(event.stream_id, headers, end_stream=True)
+                            self.answered.append(token)
                 writer.write(conn.data_to_send())
                 await writer.drain()
                 if last_stream_id is not None and not waiting:
