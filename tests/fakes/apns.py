@@ -206,15 +206,15 @@ class FakeAPNs:
 
     async def _answer(self, record: Recorded, body: bytes, send) -> None:
         if record.method != "POST":
-            return await self._respond(send, Reply(405, "MethodNotAllowed"))
+            return await self._respond(send, Reply(405, "MethodNotAllowed"), record)
         if not record.path.startswith("/3/device/") or not record.token:
-            return await self._respond(send, Reply(404, "BadPath"))
+            return await self._respond(send, Reply(404, "BadPath"), record)
         if not record.topic:
-            return await self._respond(send, Reply(400, "MissingTopic"))
+            return await self._respond(send, Reply(400, "MissingTopic"), record)
         try:
             json.loads(body)
         except ValueError:
-            return await self._respond(send, Reply(400, "PayloadEmpty"))
+            return await self._respond(send, Reply(400, "PayloadEmpty"), record)
         reply = self._next_reply(record.token)
         if reply.delay:
             await asyncio.sleep(reply.delay)
@@ -223,17 +223,18 @@ class FakeAPNs:
             if writer is not None:
                 writer.transport.abort()
             return
-        await self._respond(send, reply)
+        await self._respond(send, reply, record)
 
     @staticmethod
-    async def _respond(send, reply: Reply) -> None:
+    async def _respond(send, reply: Reply, record: Recorded) -> None:
         payload = b""
         if reply.status != 200:
             data = {"reason": reply.reason}
             if reply.timestamp is not None:
                 data["timestamp"] = reply.timestamp
             payload = json.dumps(data).encode()
-        headers = [(b"apns-id", str(uuid.uuid4()).upper().encode())]
+        # Like APNs: the request's apns-id echoed, or a new one.
+        headers = [(b"apns-id", (record.headers.get("apns-id") or str(uuid.uuid4()).upper()).encode())]
         if payload:
             headers.append((b"content-type", b"application/json"))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -417,12 +418,14 @@ class BareAPNs:
             )
         conn.initiate_connection()
         writer.write(conn.data_to_send())
-        received, last_stream_id, waiting = 0, None, {}
+        received, last_stream_id, waiting, apns_ids = 0, None, {}, {}
         try:
             while data := await reader.read(65536):
                 for event in conn.receive_data(data):
                     if isinstance(event, h2.events.RequestReceived):
-                        token = dict(event.headers)[":path"].removeprefix("/3/device/")
+                        request_headers = dict(event.headers)
+                        token = request_headers[":path"].removeprefix("/3/device/")
+                        apns_ids[event.stream_id] = request_headers.get("apns-id") or str(uuid.uuid4()).upper()
                         self.requests.append((number, event.stream_id, token))
                         received += 1
                         if self.stream_window == 0:
@@ -441,7 +444,7 @@ class BareAPNs:
                     elif isinstance(event, h2.events.StreamEnded):
                         token = waiting.pop(event.stream_id, None)
                         if token is not None:
-                            headers = [(":status", "200"), ("apns-id", str(uuid.uuid4()).upper())]
+                            headers = [(":status", "200"), ("apns-id", apns_ids.pop(event.stream_id))]
                             conn.send_headers(event.stream_id, headers, end_stream=True)
                             self.answered.append(token)
                 writer.write(conn.data_to_send())
