@@ -8,6 +8,11 @@ PKI's root and WWDR), like the real service requires a pass certificate.
 Each request is recorded (HTTP version, path, apns-topic, body, client address);
 each TLS handshake records the client certificate's subject. Replies can be
 scripted per token; the last scripted reply repeats, and unscripted tokens get 200.
+A scripted ``Reply(drop=True)`` cuts the TCP connection that carried the request
+instead of answering. ``max_concurrent_streams`` is the SETTINGS_MAX_CONCURRENT_STREAMS
+the server announces, and ``peak_streams`` the most requests it had in progress at
+once on each connection; ``keep_alive_max_requests`` makes hypercorn send GOAWAY
+once a connection has carried that many requests.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hypercorn.asyncio.run
 import trustme
 from hypercorn.asyncio import serve
+from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.config import Config
 
 
@@ -34,6 +41,8 @@ class Reply:
     # 410 only: milliseconds since the epoch.
     timestamp: int | None = None
     delay: float = 0.0
+    # Cut the connection (TCP abort) after the delay instead of answering.
+    drop: bool = False
 
 
 OK = Reply()
@@ -64,23 +73,65 @@ class Recorded:
 
 
 def _quiet_tls_teardown(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-    # Clients hanging up mid-TLS (close_notify races, refused certificates) are
-    # normal here; anything else is still reported.
+    # Clients hanging up mid-TLS (close_notify races, refused certificates) and
+    # connections cut on purpose (Reply(drop=True)) are normal here; anything
+    # else is still reported.
     exc = context.get("exception")
     group = getattr(exc, "exceptions", None)
     errors = group if group is not None else [exc]
-    if errors and all(isinstance(e, ssl.SSLError | ConnectionError) for e in errors):
+    if errors and all(isinstance(e, ssl.SSLError | ConnectionError | asyncio.CancelledError) for e in errors):
         return
     loop.default_exception_handler(context)
 
 
+def _server_certificate(workdir: Path, ca_file: Path) -> tuple[Path, Path]:
+    """A server certificate for 127.0.0.1 from a fresh trustme CA, whose certificate goes to ``ca_file``."""
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "localhost")
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca.cert_pem.write_to_path(str(ca_file))
+    keyfile, certfile = workdir / "fake-apns-key.pem", workdir / "fake-apns-cert.pem"
+    server_cert.private_key_pem.write_to_path(str(keyfile))
+    server_cert.cert_chain_pems[0].write_to_path(str(certfile))
+    for extra in server_cert.cert_chain_pems[1:]:
+        extra.write_to_path(str(certfile), append=True)
+    return certfile, keyfile
+
+
+class _TrackedTCPServer(TCPServer):
+    """hypercorn's connection handler, made known to the fake that configured it (so it can cut connections)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        fake = getattr(self.config, "fake", None)
+        if fake is not None:
+            fake._writers[tuple(self.writer.get_extra_info("peername")[:2])] = self.writer
+
+
+hypercorn.asyncio.run.TCPServer = _TrackedTCPServer
+
+
 class FakeAPNs:
-    def __init__(self, *, client_ca_file: Path, workdir: Path, default: Reply = OK):
+    def __init__(
+        self,
+        *,
+        client_ca_file: Path,
+        workdir: Path,
+        default: Reply = OK,
+        max_concurrent_streams: int = 1000,
+        keep_alive_max_requests: int = 10**9,
+    ):
         self.client_ca_file = Path(client_ca_file)
         self.workdir = Path(workdir)
         self.default = default
+        self.max_concurrent_streams = max_concurrent_streams
+        self.keep_alive_max_requests = keep_alive_max_requests
         self.requests: list[Recorded] = []
         self.handshakes: list[dict] = []
+        # Per client connection: requests in progress now, and the most there ever were at once.
+        self._in_progress: dict[tuple[str, int], int] = {}
+        self.peak_streams: dict[tuple[str, int], int] = {}
+        self._writers: dict[tuple[str, int], asyncio.StreamWriter] = {}
         self._scripts: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -101,6 +152,7 @@ class FakeAPNs:
             self.requests.clear()
             self.handshakes.clear()
             self._scripts.clear()
+            self.peak_streams.clear()
 
     def requests_for(self, token: str) -> list[Recorded]:
         return [r for r in self.requests if r.token == token]
@@ -144,30 +196,45 @@ class FakeAPNs:
             headers=headers,
         )
         self.requests.append(record)
-        if scope["method"] != "POST":
-            return await self._respond(send, Reply(405, "MethodNotAllowed"))
-        if not scope["path"].startswith("/3/device/") or not record.token:
-            return await self._respond(send, Reply(404, "BadPath"))
+        client = record.client
+        self._in_progress[client] = self._in_progress.get(client, 0) + 1
+        self.peak_streams[client] = max(self.peak_streams.get(client, 0), self._in_progress[client])
+        try:
+            await self._answer(record, body, send)
+        finally:
+            self._in_progress[client] -= 1
+
+    async def _answer(self, record: Recorded, body: bytes, send) -> None:
+        if record.method != "POST":
+            return await self._respond(send, Reply(405, "MethodNotAllowed"), record)
+        if not record.path.startswith("/3/device/") or not record.token:
+            return await self._respond(send, Reply(404, "BadPath"), record)
         if not record.topic:
-            return await self._respond(send, Reply(400, "MissingTopic"))
+            return await self._respond(send, Reply(400, "MissingTopic"), record)
         try:
             json.loads(body)
         except ValueError:
-            return await self._respond(send, Reply(400, "PayloadEmpty"))
+            return await self._respond(send, Reply(400, "PayloadEmpty"), record)
         reply = self._next_reply(record.token)
         if reply.delay:
             await asyncio.sleep(reply.delay)
-        await self._respond(send, reply)
+        if reply.drop:
+            writer = self._writers.get(record.client)
+            if writer is not None:
+                writer.transport.abort()
+            return
+        await self._respond(send, reply, record)
 
     @staticmethod
-    async def _respond(send, reply: Reply) -> None:
+    async def _respond(send, reply: Reply, record: Recorded) -> None:
         payload = b""
         if reply.status != 200:
             data = {"reason": reply.reason}
             if reply.timestamp is not None:
                 data["timestamp"] = reply.timestamp
             payload = json.dumps(data).encode()
-        headers = [(b"apns-id", str(uuid.uuid4()).upper().encode())]
+        # Like APNs: the request's apns-id echoed, or a new one.
+        headers = [(b"apns-id", (record.headers.get("apns-id") or str(uuid.uuid4()).upper()).encode())]
         if payload:
             headers.append((b"content-type", b"application/json"))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
@@ -192,27 +259,20 @@ class FakeAPNs:
                 context.sslobject_class = RecordingSSLObject
                 return context
 
-        ca = trustme.CA()
-        server_cert = ca.issue_cert("127.0.0.1", "localhost")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        ca.cert_pem.write_to_path(str(self.server_ca_file))
-        keyfile, certfile = self.workdir / "fake-apns-key.pem", self.workdir / "fake-apns-cert.pem"
-        server_cert.private_key_pem.write_to_path(str(keyfile))
-        server_cert.cert_chain_pems[0].write_to_path(str(certfile))
-        for extra in server_cert.cert_chain_pems[1:]:
-            extra.write_to_path(str(certfile), append=True)
+        certfile, keyfile = _server_certificate(self.workdir, self.server_ca_file)
 
         config = RecordingConfig()
+        config.fake = self
         config.bind = [f"fd://{fd}"]
         config.certfile = str(certfile)
         config.keyfile = str(keyfile)
         config.ca_certs = str(self.client_ca_file)
         config.verify_mode = ssl.CERT_REQUIRED
         config.alpn_protocols = ["h2"]
-        config.h2_max_concurrent_streams = 1000
+        config.h2_max_concurrent_streams = self.max_concurrent_streams
         config.graceful_timeout = 1
         # APNs keeps a connection for as many pushes as the provider sends.
-        config.keep_alive_max_requests = 10**9
+        config.keep_alive_max_requests = self.keep_alive_max_requests
         config.keep_alive_timeout = 3600
         config.accesslog = None
         config.errorlog = None
@@ -268,6 +328,139 @@ class FakeAPNs:
         self._thread = None
 
     def __enter__(self) -> FakeAPNs:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class BareAPNs:
+    """A bare HTTP/2 APNs (h2 over TLS, client certificate required, every push answered 200) for
+    connection-level behaviour that hypercorn cannot script.
+
+    ``requests_per_connection``: once that many requests have arrived on a connection it sends
+    GOAWAY naming the last of them, still answers those (as RFC 9113 §6.8 allows streams up to the
+    last one to complete), leaves every later stream unprocessed, and closes the connection. After
+    its own GOAWAY hypercorn answers nothing.
+    ``stream_window``: the SETTINGS_INITIAL_WINDOW_SIZE announced; with 0 no request body may be
+    sent until the server grants credit, which it does by a WINDOW_UPDATE for each new stream.
+    ``answered`` lists the token of every 200 sent, ``requests`` every (connection, stream id,
+    token) received, ``goaways`` the last stream id of each GOAWAY.
+    """
+
+    def __init__(
+        self,
+        *,
+        client_ca_file: Path,
+        workdir: Path,
+        requests_per_connection: int | None = None,
+        stream_window: int | None = None,
+    ):
+        self.client_ca_file = Path(client_ca_file)
+        self.workdir = Path(workdir)
+        self.requests_per_connection = requests_per_connection
+        self.stream_window = stream_window
+        self.server_ca_file = self.workdir / "draining-apns-ca.pem"
+        self.host, self.port = "127.0.0.1", 0
+        self.requests: list[tuple[int, int, str]] = []
+        self.answered: list[str] = []
+        self.goaways: list[int] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._connections = 0
+
+    def start(self) -> BareAPNs:
+        import h2.config
+        import h2.connection
+        import h2.settings
+
+        certfile, keyfile = _server_certificate(self.workdir, self.server_ca_file)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.client_ca_file))
+        context.load_cert_chain(certfile, keyfile)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.set_alpn_protocols(["h2"])
+        ready = threading.Event()
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(self._handle, self.host, 0, ssl=context)
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            await self._server.serve_forever()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.set_exception_handler(_quiet_tls_teardown)
+            try:
+                self._loop.run_until_complete(serve())
+            except asyncio.CancelledError:
+                pass
+            finally:
+                self._loop.close()
+
+        self._h2 = (h2.config, h2.connection, h2.settings)
+        self._thread = threading.Thread(target=run, name="draining-apns", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("draining APNs did not start")
+        return self
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import h2.events
+
+        config, connection_module, settings = self._h2
+        self._connections += 1
+        number = self._connections
+        conn = connection_module.H2Connection(config=config.H2Configuration(client_side=False, header_encoding="utf-8"))
+        if self.stream_window is not None:
+            conn.local_settings = settings.Settings(
+                client=False, initial_values={settings.SettingCodes.INITIAL_WINDOW_SIZE: self.stream_window}
+            )
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        received, last_stream_id, waiting, apns_ids = 0, None, {}, {}
+        try:
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        request_headers = dict(event.headers)
+                        token = request_headers[":path"].removeprefix("/3/device/")
+                        apns_ids[event.stream_id] = request_headers.get("apns-id") or str(uuid.uuid4()).upper()
+                        self.requests.append((number, event.stream_id, token))
+                        received += 1
+                        if self.stream_window == 0:
+                            conn.increment_flow_control_window(2, event.stream_id)  # the body, "{}"
+                        if last_stream_id is None:
+                            waiting[event.stream_id] = token
+                            if received == self.requests_per_connection:
+                                last_stream_id = event.stream_id
+                                conn.close_connection(last_stream_id=last_stream_id)
+                                self.goaways.append(last_stream_id)
+                                # h2 closes its state machine on GOAWAY; keep it open to finish the
+                                # streams up to last_stream_id, as the protocol allows.
+                                conn.state_machine.state = connection_module.ConnectionState.SERVER_OPEN
+                    elif isinstance(event, h2.events.DataReceived):
+                        conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                    elif isinstance(event, h2.events.StreamEnded):
+                        token = waiting.pop(event.stream_id, None)
+                        if token is not None:
+                            headers = [(":status", "200"), ("apns-id", apns_ids.pop(event.stream_id))]
+                            conn.send_headers(event.stream_id, headers, end_stream=True)
+                            self.answered.append(token)
+                writer.write(conn.data_to_send())
+                await writer.drain()
+                if last_stream_id is not None and not waiting:
+                    break
+        finally:
+            writer.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> BareAPNs:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

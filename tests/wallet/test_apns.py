@@ -160,3 +160,130 @@ def test_duplicate_tokens_are_pushed_once(apns_server, signer):
 def test_no_tokens_no_connection(apns_server, signer):
     assert apns.send_pushes(signer, None, [], config=fast()) == {}
     assert apns_server.requests == []
+
+
+# --- the h2 client: streams, connections, GOAWAY, connection loss ---
+
+
+@pytest.fixture
+def own_fake(pki, tmp_path):
+    """A fake APNs of the test's own, with the given server settings."""
+    servers = []
+
+    def start(**options):
+        server = fake.FakeAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path / f"apns{len(servers)}", **options)
+        servers.append(server.start())
+        return server
+
+    yield start
+    apns.close_connections()
+    for server in servers:
+        server.stop()
+
+
+def config_for(server, **overrides) -> APNsConfig:
+    return APNsConfig(
+        host=server.host, port=server.port, ca_file=str(server.server_ca_file), backoff_seconds=0.01, **overrides
+    )
+
+
+def test_one_connection_carries_many_streams_at_once(apns_server, signer):
+    tokens = [f"{i:064x}" for i in range(150)]
+    for token in tokens:
+        apns_server.script(token, fake.Reply(delay=0.5))
+    results = apns.send_pushes(signer, None, tokens, config=fast(concurrency=300))
+    assert {r.status for r in results.values()} == {PushStatus.OK}
+    [(connection, peak)] = apns_server.peak_streams.items()
+    # All 150 were in progress on the server at the same moment, over the one connection.
+    assert peak == 150
+
+
+def test_the_servers_stream_limit_is_respected_and_a_second_connection_opens(own_fake, signer):
+    server = own_fake(max_concurrent_streams=10)
+    tokens = [f"{i:064x}" for i in range(60)]
+    for token in tokens:
+        server.script(token, fake.Reply(delay=0.2))
+    results = apns.send_pushes(signer, None, tokens, config=config_for(server, concurrency=300, max_connections=2))
+    assert {r.status for r in results.values()} == {PushStatus.OK}
+    assert {r.attempts for r in results.values()} == {1}
+    assert len(server.requests) == 60
+    # Never more streams on a connection than the server's SETTINGS_MAX_CONCURRENT_STREAMS, and
+    # both connections allowed were used, each to its limit.
+    assert sorted(server.peak_streams.values()) == [10, 10]
+
+
+def test_a_connection_lost_mid_batch_is_retried_on_a_new_one_without_loss_or_duplicates(apns_server, signer):
+    tokens = [f"{i:064x}" for i in range(40)]
+    for token in tokens:
+        apns_server.script(token, fake.Reply(delay=0.5))
+    cutter = tokens[20]
+    # While the other 39 are in progress, this one's request makes the server cut the connection.
+    apns_server.script(cutter, fake.Reply(delay=0.1, drop=True), fake.OK)
+
+    results = apns.send_pushes(signer, None, tokens, config=fast(concurrency=100))
+
+    assert list(results) == tokens
+    assert {r.status for r in results.values()} == {PushStatus.OK}  # no loss
+    assert len(apns_server.connections) == 2
+    assert len(apns_server.requests_for(cutter)) == 2
+    for token in tokens:
+        # Each push went out once per attempt, and again only when its answer was lost with the connection.
+        assert len(apns_server.requests_for(token)) == results[token].attempts
+    first, second = sorted(apns_server.connections, key=lambda c: apns_server.requests.index(
+        next(r for r in apns_server.requests if r.client == c)))  # fmt: skip
+    assert {r.token for r in apns_server.requests if r.client == second} == set(tokens)
+
+
+def test_goaway_streams_up_to_the_last_are_answered_the_rest_resent_on_a_new_connection(pki, signer, tmp_path):
+    server = fake.BareAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path, requests_per_connection=5)
+    tokens = [f"{i:064x}" for i in range(23)]
+    with server:
+        try:
+            results = apns.send_pushes(signer, None, tokens, config=config_for(server, concurrency=300))
+        finally:
+            apns.close_connections()
+
+    assert {r.status for r in results.values()} == {PushStatus.OK}
+    # Every push answered exactly once: the streams after GOAWAY's last stream were resent (on
+    # new connections), the ones up to it were answered on the draining connection and not resent.
+    assert sorted(server.answered) == sorted(tokens)
+    # 23 pushes, 5 per connection: four connections retired by GOAWAY, the fifth carries the last three.
+    assert len(server.goaways) == 4
+    assert len({connection for connection, _, _ in server.requests}) == 5
+    # Streams the server never processed are not counted as attempts.
+    assert {r.attempts for r in results.values()} == {1}
+
+
+def test_optional_push_type_and_priority_headers(apns_server, signer):
+    apns.send_pushes(signer, None, [TOKEN], config=fast(push_type="background", priority=5))
+    [request] = apns_server.requests
+    assert request.headers["apns-push-type"] == "background"
+    assert request.headers["apns-priority"] == "5"
+    # By default neither is sent (wallet spec §3).
+    apns_server.reset()
+    apns.send_pushes(signer, None, [TOKEN], config=fast())
+    assert "apns-push-type" not in apns_server.requests[0].headers
+    assert "apns-priority" not in apns_server.requests[0].headers
+    with pytest.raises(ValueError, match="priority 5"):
+        fast(push_type="background", priority=10)
+
+
+def test_an_unanswered_push_times_out_and_is_retried(apns_server, signer):
+    apns_server.script(TOKEN, fake.Reply(delay=30), fake.OK)
+    result = apns.send_pushes(signer, None, [TOKEN], config=fast(timeout_seconds=0.5))[TOKEN]
+    assert result.status is PushStatus.OK
+    assert result.attempts == 2
+    assert len(apns_server.requests_for(TOKEN)) == 2
+
+
+def test_bodies_wait_for_flow_control_credit(pki, signer, tmp_path):
+    # The server announces a stream window of 0: each body ("{}") may only go once it grants credit.
+    server = fake.BareAPNs(client_ca_file=pki.files["ca"], workdir=tmp_path, stream_window=0)
+    tokens = [f"{i:064x}" for i in range(30)]
+    with server:
+        try:
+            results = apns.send_pushes(signer, None, tokens, config=config_for(server, timeout_seconds=3))
+        finally:
+            apns.close_connections()
+    assert {(r.status, r.attempts) for r in results.values()} == {(PushStatus.OK, 1)}
+    assert sorted(server.answered) == sorted(tokens)
