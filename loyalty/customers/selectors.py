@@ -76,7 +76,7 @@ def parse_search(query: str, *, country: str) -> Search:
         if len(bare) == CARD_NUMBER_LENGTH and not e164:
             return Search(query, "number", bare, Q(number=bare))
         if e164:
-            alternatives = (Q(customer__phone=e164),)
+            alternatives: tuple[Q, ...] = (Q(customer__phone=e164),)
             if len(bare) == CARD_NUMBER_LENGTH:
                 alternatives += (Q(number=bare),)
             return _either(query, "phone", e164, alternatives)
@@ -151,7 +151,9 @@ def _matching(merchant, condition: Q) -> QuerySet[Card]:
 
 def _mentions_customer(condition: Q) -> bool:
     return any(
-        _mentions_customer(child) if isinstance(child, Q) else child[0].startswith("customer__")
+        _mentions_customer(child)
+        if isinstance(child, Q)
+        else isinstance(child, tuple) and str(child[0]).startswith("customer__")
         for child in condition.children
     )
 
@@ -166,7 +168,9 @@ def _fetch(merchant, search: Search, where: Q, order: tuple[str, ...], limit: in
             _matching(merchant, alternative).filter(where).order_by(*order).values("pk")[:limit]
             for alternative in search.alternatives
         ]
-        cards = Card.objects.for_merchant(merchant).filter(pk__in=keys[0].union(*keys[1:], all=True))
+        cards: QuerySet[Card] = Card.objects.for_merchant(merchant).filter(
+            pk__in=keys[0].union(*keys[1:], all=True)
+        )
     else:
         cards = _matching(merchant, search.condition)
     return list(cards.filter(where).select_related("customer", "tier").order_by(*order)[:limit])
