@@ -134,7 +134,7 @@ def test_other_merchants_purchase_is_not_found(card, buy, other_merchant):
 
 
 def test_full_refund_takes_back_the_stamp_and_gives_rewards_back(card, buy, rules, merchant):
-    rules(mechanic="stamps", stamps_per_reward=2)
+    rules(mechanic="stamps", stamps_per_reward=3)  # every 3rd visit free: a reward per 2 stamps
     buy(card, "200")
     buy(card, "200")
     p = buy(card, "300", rewards=1)
