@@ -11,6 +11,7 @@ or a retry after a dropped connection writes once.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -244,7 +245,7 @@ class TillLookupView(TillJsonView):
 
 class TillQuoteView(TillJsonView):
     def post(self, request: HttpRequest) -> JsonResponse:
-        data = self.validated(s.QuoteInputSerializer, self.body())
+        data = self.validated(TillQuoteInputSerializer, self.body())
         card = selectors.card_for_write(merchant=self.merchant, card_number=data["card_number"])
         quote = ledger.quote(
             merchant=self.merchant, card=card, bill_amount=data["bill_amount"], redeem_points=data["redeem_points"]
@@ -252,8 +253,16 @@ class TillQuoteView(TillJsonView):
         return JsonResponse({"quote": quote_payload(quote, self.merchant)})
 
 
-class TillPurchaseInputSerializer(s.QuoteInputSerializer):
+class TillQuoteInputSerializer(s.QuoteInputSerializer):
+    # The till quotes a free item paid with a reward (bill 0.00) too.
+    bill_amount = serializers.DecimalField(min_value=Decimal("0.00"), **s.MONEY)
     redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
+
+    def validate(self, attrs):
+        return s.check_free_item_bill(attrs)
+
+
+class TillPurchaseInputSerializer(TillQuoteInputSerializer):
     receipt_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 

@@ -171,9 +171,12 @@
     var body = formBody();
     if (!body.bill_amount) { show($("summary"), false); return; }
     var seq = ++quoteSeq;
-    call("POST", C.urls.quote, {
+    var quoteBody = {
       card_number: body.card_number, bill_amount: body.bill_amount, redeem_points: body.redeem_points
-    }).then(function (data) {
+    };
+    // A free item paid with a reward may have a bill of 0.00: the server needs to know.
+    if (body.redeem_rewards) { quoteBody.redeem_rewards = body.redeem_rewards; }
+    call("POST", C.urls.quote, quoteBody).then(function (data) {
       if (seq !== quoteSeq) { return; }
       alertHide();
       quote = data.quote;
