@@ -23,7 +23,7 @@ from rest_framework import exceptions, serializers
 
 from loyalty import ledger
 from loyalty import serializers as s
-from loyalty.display import card_number_text, local_hhmm, money, phone_text, points_text
+from loyalty.display import card_number_text, free_visit_text, local_hhmm, money, phone_text, points_text
 from loyalty.exceptions import LoyaltyError
 from loyalty.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
 from loyalty.json_errors import describe_error
@@ -134,6 +134,11 @@ class TillPageView(TillMixin, View):
             "blocked": _("This card is blocked: points cannot be earned or redeemed."),
             "working": _("Saving…"),
             "maxRedeem": _("Up to %(points)s (%(value)s)"),
+            "freeVisit": _(
+                "This purchase is the free one: the customer has a reward. It is ticked below; ring up the free "
+                "item at 0.00 (or only what else is bought)."
+            ),
+            "rewardUsed": _("Reward given: this visit was free."),
             "earlierAttempt": _(
                 "Your earlier attempt had already been saved (the answer was lost on the way): this is its result."
             ),
@@ -146,6 +151,7 @@ class TillPageView(TillMixin, View):
                 "several_locations": len(locations) > 1,
                 "program": program,
                 "strings": strings,
+                "stamp_rule": free_visit_text(program.stamps_per_reward),
                 "config": {
                     "urls": {
                         "lookup": reverse("till_lookup"),
@@ -156,6 +162,7 @@ class TillPageView(TillMixin, View):
                     "mechanic": program.mechanic,
                     "usesPoints": program.mechanic in ("points", "cashback"),
                     "usesStamps": program.mechanic == "stamps",
+                    "stampsPerReward": program.stamps_per_reward,
                     "undoMinutes": ledger.UNDO_MINUTES,
                     "last": self._last_purchase(),
                 },

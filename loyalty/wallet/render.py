@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from loyalty.display import free_visit_text
 from loyalty.models import Card, CardDesign, Mechanic, Program, WalletPass
 from loyalty.wallet import google, images
 from loyalty.wallet.apple import PassContent, PassLocation
@@ -124,6 +125,9 @@ def pass_content(view: CardView) -> PassContent:
     with translation.override(settings.LANGUAGE_CODE):
         if view.is_stamps and card.rewards_available:
             back.append((_("Rewards available"), str(card.rewards_available)))
+        if view.is_stamps and view.program is not None:
+            # "Every N-th visit is free", in words: the strip's last place is the free visit.
+            back.append((_("Stamps"), free_visit_text(view.program.stamps_per_reward)))
         if wp.message_key and wp.message_body:
             label = wp.message_header or _("Message")
             # "%@" alone: the lock screen shows the message itself when it is new.

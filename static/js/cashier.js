@@ -102,9 +102,11 @@
     text("balance", c.display.spendable);
     text("pending", c.display.pending);
     show($("pending-row"), c.pending_points > 0);
-    text("stamps", String(c.stamps));
+    // "x / N": N is the free visit (every N-th visit is free).
+    text("stamps", C.stampsPerReward ? c.stamps + " / " + C.stampsPerReward : String(c.stamps));
     text("rewards", String(c.rewards_available));
     show($("rewards-field"), c.rewards_available > 0);
+    show($("free-visit"), C.usesStamps && c.rewards_available > 0 && c.status !== "blocked");
     show($("blocked-note"), c.status === "blocked");
   }
 
@@ -120,6 +122,8 @@
 
   function resetPurchaseForm() {
     $("purchase-form").reset();
+    // With a reward on the card this visit is the free one: the reward is ticked (the cashier may untick it).
+    if ($("use-reward")) { $("use-reward").checked = !!(card && card.rewards_available > 0); }
     if ($("redeem")) {
       $("redeem").value = "0";
       $("redeem").removeAttribute("max");
@@ -279,6 +283,7 @@
     text("result-redeemed", "−" + p.display.redeemed);
     show($("result-redeemed-label"), p.points_redeemed > 0);
     show($("result-redeemed"), p.points_redeemed > 0);
+    show($("result-free"), p.rewards_redeemed > 0);
     text("result-balance", p.display.balance);
     show($("purchase"), false);
     show($("result"), true);

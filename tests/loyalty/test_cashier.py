@@ -284,3 +284,17 @@ def test_till_quotes_and_rings_up_a_free_item_paid_with_a_reward(till, pos_card,
     assert bought.status_code == 201, bought.content
     assert bought.json()["purchase"]["rewards_redeemed"] == 1
     assert Card.objects.get(pk=pos_card.pk).rewards_available == 0
+
+
+def test_till_shows_the_stamp_rule_and_when_the_purchase_is_free(cashier, location, merchant, owner):
+    """Defect 14 at the till: "x / N" stamps, the rule in words, and a notice (shown by
+    the page's script when the card has a reward) that this purchase is the free one."""
+    from loyalty.program.services import program_for, save_program
+
+    program_for(merchant=merchant)
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6)
+    response = login(cashier, language="ru").get("/dashboard/till/")
+    html = response.content.decode()
+    assert "Оплатите 5 визитов — следующий бесплатно" in html
+    assert 'id="free-visit"' in html and "Эта покупка — бесплатная" in html
+    assert response.context["config"]["stampsPerReward"] == 6
