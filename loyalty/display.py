@@ -14,7 +14,15 @@ from django.utils.translation import ngettext
 
 from merchants.templatetags.merchant_format import money
 
-__all__ = ["card_number_text", "local_hhmm", "money", "phone_text", "points_text"]
+__all__ = ["card_number_text", "free_visit_text", "local_hhmm", "money", "phone_text", "points_text"]
+
+
+def free_visit_text(stamps_per_reward: int) -> str:
+    """The stamp rule in the customer's words: N = 6 is "buy 5, the next one is free"."""
+    paid = max(1, stamps_per_reward - 1)
+    return ngettext(
+        "Pay for %(paid)d visit, the next one is free", "Pay for %(paid)d visits, the next one is free", paid
+    ) % {"paid": paid}
 
 
 def points_text(points: int) -> str:

@@ -85,9 +85,39 @@ class QuoteInputSerializer(CardRefInputSerializer):
     redeem_points = serializers.IntegerField(min_value=0, max_value=MAX_POINTS, required=False, default=0)
 
 
+def check_free_item_bill(attrs):
+    """A bill of 0.00 is a free item paid with a reward and nothing else: it
+    needs ``redeem_rewards`` ≥ 1 and no ``redeem_points``. Any other bill must be
+    at least 0.01 (the field allows 0.00 only for this case)."""
+    if attrs.get("bill_amount") == 0:
+        if not attrs.get("redeem_rewards"):
+            raise serializers.ValidationError(
+                {
+                    "bill_amount": _(
+                        "The bill must be greater than zero; it can be 0.00 only when a reward pays for the purchase."
+                    )
+                },
+                code="invalid",
+            )
+        if attrs.get("redeem_points"):
+            raise serializers.ValidationError({"redeem_points": _("Points cannot pay a bill of 0.00.")}, code="invalid")
+    return attrs
+
+
 class PurchaseInputSerializer(QuoteInputSerializer):
+    bill_amount = serializers.DecimalField(
+        min_value=Decimal("0.00"),
+        **MONEY,
+        help_text=_(
+            'The bill before discount and points, e.g. "450.00". "0.00" only with redeem_rewards ≥ 1 and no '
+            "redeem_points: a free item paid with a reward."
+        ),
+    )
     redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
     receipt_id = serializers.CharField(max_length=64, help_text=_("The till's receipt id, unique per merchant."))
+
+    def validate(self, attrs):
+        return check_free_item_bill(attrs)
 
 
 class RefundInputSerializer(serializers.Serializer):

@@ -71,6 +71,24 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+# How a purchase earns, stated once for the quote and the purchase (the ledger
+# follows it: loyalty/ledger/quotes.py ``calculate``).
+EARNING_RULES = (
+    "**How a purchase earns.** Points are earned on the money paid: the bill after the tier discount, minus "
+    "the part paid with points, rounded down to whole points. The program's minimum bill to earn is checked "
+    "against that money too. The daily earning cap counts the points earned that day and kept (points a refund "
+    "took back do not count).\n\n"
+    "**Crossing a tier threshold.** The purchase that reaches a higher tier's threshold earns at the rate, and "
+    "gets the discount, of the tier the card was on before it; the card is promoted after the purchase and the "
+    "new tier applies from the next purchase. The quote shows the same: its `tier` is the tier this purchase "
+    "earns at, and `points_to_earn` is what the purchase will earn.\n\n"
+    "**Stamps.** `stamps_per_reward` is N in \"every N-th visit is free\": each paid visit earns a stamp, the "
+    "(N − 1)-th stamp turns into a reward, and the reward pays for the N-th visit.\n\n"
+    "**A free item.** `bill_amount` \"0.00\" is accepted only with `redeem_rewards` ≥ 1 and no `redeem_points`: "
+    "it earns no points and no stamp."
+)
+
+
 class PosApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
@@ -203,7 +221,7 @@ class QuoteApi(PosApiView):
         tags=[TAG],
         operation_id="quote",
         summary="What a purchase would do: discount, redeemable points, points to earn",
-        description="Read-only; raises the same errors a purchase with this redemption would.",
+        description="Read-only; raises the same errors a purchase with this redemption would.\n\n" + EARNING_RULES,
         request=s.QuoteInputSerializer,
         examples=[
             OpenApiExample(
@@ -233,6 +251,7 @@ class PurchaseCreateApi(PosApiView):
         tags=[TAG],
         operation_id="purchase_create",
         summary="Record a purchase: optional redemption and accrual, atomically",
+        description=EARNING_RULES,
         parameters=[IDEMPOTENCY_PARAMETER],
         request=s.PurchaseInputSerializer,
         responses={

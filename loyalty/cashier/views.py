@@ -11,6 +11,7 @@ or a retry after a dropped connection writes once.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -22,7 +23,7 @@ from rest_framework import exceptions, serializers
 
 from loyalty import ledger
 from loyalty import serializers as s
-from loyalty.display import card_number_text, local_hhmm, money, phone_text, points_text
+from loyalty.display import card_number_text, free_visit_text, local_hhmm, money, phone_text, points_text
 from loyalty.exceptions import LoyaltyError
 from loyalty.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
 from loyalty.json_errors import describe_error
@@ -133,6 +134,11 @@ class TillPageView(TillMixin, View):
             "blocked": _("This card is blocked: points cannot be earned or redeemed."),
             "working": _("Saving…"),
             "maxRedeem": _("Up to %(points)s (%(value)s)"),
+            "freeVisit": _(
+                "This purchase is the free one: the customer has a reward. It is ticked below; ring up the free "
+                "item at 0.00 (or only what else is bought)."
+            ),
+            "rewardUsed": _("Reward given: this visit was free."),
             "earlierAttempt": _(
                 "Your earlier attempt had already been saved (the answer was lost on the way): this is its result."
             ),
@@ -145,6 +151,7 @@ class TillPageView(TillMixin, View):
                 "several_locations": len(locations) > 1,
                 "program": program,
                 "strings": strings,
+                "stamp_rule": free_visit_text(program.stamps_per_reward),
                 "config": {
                     "urls": {
                         "lookup": reverse("till_lookup"),
@@ -155,6 +162,7 @@ class TillPageView(TillMixin, View):
                     "mechanic": program.mechanic,
                     "usesPoints": program.mechanic in ("points", "cashback"),
                     "usesStamps": program.mechanic == "stamps",
+                    "stampsPerReward": program.stamps_per_reward,
                     "undoMinutes": ledger.UNDO_MINUTES,
                     "last": self._last_purchase(),
                 },
@@ -244,7 +252,7 @@ class TillLookupView(TillJsonView):
 
 class TillQuoteView(TillJsonView):
     def post(self, request: HttpRequest) -> JsonResponse:
-        data = self.validated(s.QuoteInputSerializer, self.body())
+        data = self.validated(TillQuoteInputSerializer, self.body())
         card = selectors.card_for_write(merchant=self.merchant, card_number=data["card_number"])
         quote = ledger.quote(
             merchant=self.merchant, card=card, bill_amount=data["bill_amount"], redeem_points=data["redeem_points"]
@@ -252,8 +260,16 @@ class TillQuoteView(TillJsonView):
         return JsonResponse({"quote": quote_payload(quote, self.merchant)})
 
 
-class TillPurchaseInputSerializer(s.QuoteInputSerializer):
+class TillQuoteInputSerializer(s.QuoteInputSerializer):
+    # The till quotes a free item paid with a reward (bill 0.00) too.
+    bill_amount = serializers.DecimalField(min_value=Decimal("0.00"), **s.MONEY)
     redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
+
+    def validate(self, attrs):
+        return s.check_free_item_bill(attrs)
+
+
+class TillPurchaseInputSerializer(TillQuoteInputSerializer):
     receipt_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 

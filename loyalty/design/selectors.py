@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from loyalty.display import free_visit_text
 from loyalty.models import CardDesign
 from loyalty.program.services import current_rules
 from loyalty.wallet.images import MAX_STAMPS
@@ -74,6 +75,7 @@ class PreviewSample:
     barcode_payload: str = "LC1-preview-sample-0000"
     stamps_filled: int = 0
     stamps_total: int = 0
+    stamp_rule: str = ""
     reward: str = ""
 
 
@@ -85,6 +87,7 @@ def preview_sample(*, merchant) -> PreviewSample:
             stamps=True,
             stamps_filled=min(4, total - 1) if total > 1 else 0,
             stamps_total=total,
+            stamp_rule=free_visit_text(rules.stamps_per_reward),
             reward=rules.reward_description,
         )
     return PreviewSample(stamps=False)

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from loyalty.design.artwork import stamp_strip_png
 from loyalty.design.barcodes import barcode_svg
+from loyalty.display import free_visit_text
 from loyalty.enrollment import ratelimit, selectors, services
 from loyalty.enrollment.forms import EnrolForm
 from loyalty.exceptions import AlreadyEnrolled, LoyaltyError
@@ -173,6 +174,7 @@ def _card_context(request, wallet_pass) -> dict:
         stamps=offer.rules.uses_stamps,
         stamps_total=stamps_total,
         stamps_filled=min(card.stamps, stamps_total) if stamps_total else 0,
+        stamp_rule=free_visit_text(offer.rules.stamps_per_reward) if offer.rules.uses_stamps else "",
         web_token=wallet_pass.web_token,
         barcode=barcode_svg(card.barcode, brand.design.barcode_format, title=card.number),
         card_number=" ".join(card.number[i : i + 4] for i in range(0, len(card.number), 4)),

@@ -67,8 +67,15 @@ def purchase(
         raise LoyaltyError(_("A receipt number is required."), code="receipt_required", field="receipt_id")
     if len(receipt_id) > MAX_RECEIPT_LENGTH:
         raise LoyaltyError(_("The receipt number is too long."), code="invalid", field="receipt_id")
+    # A bill of 0.00 is a free item paid with a reward, nothing else: no
+    # points are earned on it and none can pay for it.
     if bill == 0 and not redeem_rewards:
-        raise InvalidAmount(_("The bill must be greater than zero."), field="bill_amount")
+        raise InvalidAmount(
+            _("The bill must be greater than zero; it can be 0.00 only when a reward pays for the purchase."),
+            field="bill_amount",
+        )
+    if bill == 0 and redeem_points:
+        raise InvalidAmount(_("Points cannot pay a bill of 0.00."), field="redeem_points")
     if location is not None and location.merchant_id != merchant.pk:
         raise LoyaltyError(_("Unknown location."), code="location_not_found", field="location")
     check_merchant(card, merchant, CardNotFound)
@@ -208,11 +215,13 @@ def _purchase(
         if calc.stamp:
             batch.entry(card, EntryKind.STAMP, stamps=1, key=f"{pkey}:stamp", purchase=p)
             card.last_stamp_at = now
-            if card.stamps >= rules.stamps_per_reward:
+            # "Every N-th visit is free": the stamp of the (N − 1)-th paid visit
+            # completes the set, and the reward pays for the next visit.
+            if card.stamps >= rules.stamps_to_reward:
                 batch.entry(
                     card,
                     EntryKind.REWARD_EARNED,
-                    stamps=-rules.stamps_per_reward,
+                    stamps=-rules.stamps_to_reward,
                     rewards=1,
                     key=f"{pkey}:reward-earned",
                     purchase=p,

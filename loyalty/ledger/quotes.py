@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,8 +23,7 @@ from loyalty.ledger.batch import Batch, check_count, check_merchant, check_money
 from loyalty.ledger.locks import settle
 from loyalty.models import (
     Card,
-    EntryKind,
-    LedgerEntry,
+    Purchase,
 )
 from loyalty.money import points_to_money
 from loyalty.program.rules import Rules, TierRule
@@ -100,10 +99,12 @@ def returning_boost(card: Card, rules: Rules, now: datetime) -> tuple[int, Decim
 
 
 def _earned_today(card: Card, merchant, now: datetime) -> int:
+    """Points the card earned on purchases today and kept: what a refund took
+    back does not count towards the daily cap (defect 16)."""
     start = local_day_start(now, merchant.tzinfo)
-    total = LedgerEntry.objects.filter(
-        card_id=card.pk, kind=EntryKind.EARN, created_at__gte=start, created_at__lte=now
-    ).aggregate(s=Sum("points"))["s"]
+    total = Purchase.objects.filter(card_id=card.pk, created_at__gte=start, created_at__lte=now).aggregate(
+        s=Sum(F("points_earned") - F("points_reversed"))
+    )["s"]
     return total or 0
 
 
@@ -141,8 +142,11 @@ def calculate(
     paid = max(Decimal("0.00"), after - points_amount)
     _left, multiplier = returning_boost(card, rules, now)
     earn = 0
-    if rules.uses_points and bill > 0 and bill >= rules.min_bill_to_earn:
-        # Earning is on the money paid: never on the part paid with points.
+    if rules.uses_points and paid > 0 and paid >= rules.min_bill_to_earn:
+        # Earning is on the money paid: never on the part paid with points, and
+        # the minimum bill to earn is checked against that money too (defect 17).
+        # A purchase that crosses a tier threshold earns at the rate of the tier
+        # the card is on before it (promotion follows the purchase).
         earn = rules.earn_points(paid, tier, multiplier)
         if rules.daily_earn_cap is not None and earn:
             earn = max(0, min(earn, rules.daily_earn_cap - _earned_today(card, merchant, now)))

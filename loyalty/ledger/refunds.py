@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,7 @@ from loyalty.ledger.batch import Batch, check_key, check_merchant, check_money, 
 from loyalty.ledger.locks import card_rules, lock_card, open_lots, pending_lots, settle, spendable_lots
 from loyalty.models import (
     EntryKind,
+    LedgerEntry,
     Purchase,
     Refund,
 )
@@ -39,7 +41,9 @@ def refund(
     points are taken back and redeemed points given back in proportion, on
     running totals so that a full refund is exact. Points already spent are
     still taken back in full: the balance goes negative (debt) and blocks
-    redemption until later earns repay it."""
+    redemption until later earns repay it. Points of the purchase that expired
+    are already gone and are not taken a second time: the refunds of a purchase
+    take back at most what it earned minus what expired from its lot."""
     now = now or timezone.now()
     key = check_key(idempotency_key)
     if amount is not None:
@@ -88,7 +92,13 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
         settle(batch, card)
 
         refunded = p.refunded_amount + amount
-        reverse = proportional_points(p.points_earned, part=refunded, whole=p.bill_amount) - p.points_reversed
+        # What the refunds so far should have taken back, but never more than
+        # is still the customer's: points that expired from the purchase's own
+        # lot already left the card once (defect 13: taking them again put an
+        # unrelated lot, or the balance, short by the expired amount).
+        target = proportional_points(p.points_earned, part=refunded, whole=p.bill_amount)
+        target = min(target, p.points_earned - expired_from_purchase(batch, p))
+        reverse = max(0, target - p.points_reversed)
         restore = proportional_points(p.points_redeemed, part=refunded, whole=p.bill_amount) - p.points_restored
         full = refunded >= p.bill_amount
         stamps_back = 1 if full and p.stamps_earned and card.stamps > 0 else 0
@@ -155,6 +165,26 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
     return r
 
 
+
+
+def expired_from_purchase(batch: Batch, p: Purchase) -> int:
+    """Points that expired from the lot(s) the purchase earned, including
+    expiries the batch has just written while settling the card."""
+    written = -(
+        LedgerEntry.objects.filter(
+            kind=EntryKind.EXPIRY, lot__purchase_id=p.pk, lot__kind=EntryKind.EARN
+        ).aggregate(s=Sum("points"))["s"]
+        or 0
+    )
+    settling = -sum(
+        e.points
+        for e in batch.entries
+        if e.kind == EntryKind.EXPIRY
+        and e.lot is not None
+        and e.lot.purchase_id == p.pk
+        and e.lot.kind == EntryKind.EARN
+    )
+    return written + settling
 
 
 # --- undo at the till ------------------------------------------------------------------------

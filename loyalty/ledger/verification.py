@@ -15,7 +15,10 @@ For every card (optionally of one merchant):
    and ``lifetime_spend == Σ (bill − refunded)`` of the card's purchases;
 7. for every purchase, the EARN entries add up to ``points_earned``, the
    REDEEM entries to ``−points_redeemed``, and its refunds' totals match
-   ``points_reversed``/``points_restored`` and ``refunded_amount ≤ bill``.
+   ``points_reversed``/``points_restored`` and ``refunded_amount ≤ bill``;
+8. for every purchase, what its refunds took back plus what expired from the
+   lot it earned never exceeds what it earned (expired points are gone, a
+   refund must not take them a second time).
 
 Lots that have expired but still hold points are reported as a note (the
 expiry job has not run yet), not as a failure.
@@ -131,7 +134,7 @@ def verify_ledger(*, merchant_id: int | None = None, now=None) -> Report:
         SELECT pu.id, pu.receipt_id, pu.points_earned, pu.points_redeemed, pu.points_reversed, pu.points_restored,
                pu.refunded_amount, pu.bill_amount,
                COALESCE(e.earned, 0), COALESCE(e.redeemed, 0), COALESCE(r.reversed, 0), COALESCE(r.restored, 0),
-               COALESCE(r.amount, 0)
+               COALESCE(r.amount, 0), COALESCE(x.expired, 0)
         FROM loyalty_purchase pu
         LEFT JOIN (
             SELECT purchase_id,
@@ -144,12 +147,19 @@ def verify_ledger(*, merchant_id: int | None = None, now=None) -> Report:
                    SUM(amount) AS amount
             FROM loyalty_refund {where_plain} GROUP BY purchase_id
         ) r ON r.purchase_id = pu.id
+        LEFT JOIN (
+            SELECT lo.purchase_id, -SUM(le.points) AS expired
+            FROM loyalty_ledgerentry le JOIN loyalty_lot lo ON lo.id = le.lot_id
+            WHERE le.kind = 'expiry' AND lo.kind = 'earn' AND lo.purchase_id IS NOT NULL
+                  {and_merchant.replace("merchant_id", "le.merchant_id")}
+            GROUP BY lo.purchase_id
+        ) x ON x.purchase_id = pu.id
         {where_plain.replace("merchant_id", "pu.merchant_id")}
         """,
-        p * 3,
+        p * 4,
     )
     for (pid, receipt, earned, redeemed, reversed_, restored, refunded, bill,
-         e_earned, e_redeemed, r_reversed, r_restored, r_amount) in purchases:  # fmt: skip
+         e_earned, e_redeemed, r_reversed, r_restored, r_amount, expired) in purchases:  # fmt: skip
         label = f"purchase {receipt} (id {pid})"
         if earned != e_earned:
             report.problems.append(f"{label}: points_earned {earned} != earn entries {e_earned}")
@@ -159,6 +169,10 @@ def verify_ledger(*, merchant_id: int | None = None, now=None) -> Report:
             report.problems.append(f"{label}: refund points totals do not match its refunds")
         if refunded != r_amount or refunded > bill:
             report.problems.append(f"{label}: refunded {refunded} (refunds {r_amount}) vs bill {bill}")
+        if r_reversed + expired > earned:
+            report.problems.append(
+                f"{label}: refunds took back {r_reversed} and {expired} expired, more than the {earned} it earned"
+            )
 
     hints = _rows(
         f"""

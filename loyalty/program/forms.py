@@ -40,6 +40,24 @@ class ProgramForm(forms.ModelForm):
         model = Program
         fields = ["name", *RULE_FIELDS]
         widgets = {"mechanic": forms.RadioSelect}
+        # What each rule does, in the words the ledger follows (loyalty/ledger/quotes.py, purchases.py).
+        labels = {"stamps_per_reward": _("Every N-th visit is free: N")}
+        help_texts = {
+            "stamps_per_reward": _(
+                "6 means: buy 5, the 6th is free. Each paid visit with a bill of at least the minimum for a stamp "
+                "earns a stamp; the stamp of the 5th paid visit turns the five into a reward, and the reward pays "
+                "for the 6th visit (the till shows that this purchase is the free one). A reward can also be kept "
+                "for a later visit; rewards add up. A free item rung up as 0.00 earns no stamp. At least 2."
+            ),
+            "min_bill_to_earn": _(
+                "Checked against the money paid: the bill after the tier discount, minus the part paid with points "
+                "(a bill of 120 paid with 36 points is 84 of money). 0: points on every bill."
+            ),
+            "daily_earn_cap": _(
+                "Points earned on purchases in one day (the business's time zone), after refunds: points a refund "
+                "took back do not count. Empty: no cap."
+            ),
+        }
 
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in SECTIONS]

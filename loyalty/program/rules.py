@@ -106,6 +106,15 @@ class Rules:
         return self.mechanic == Mechanic.STAMPS
 
     @property
+    def stamps_to_reward(self) -> int:
+        """Stamps that earn a reward. ``stamps_per_reward`` is N in "every N-th
+        visit is free" (6: buy 5, the 6th is free): each of the N − 1 paid
+        visits earns a stamp, the (N − 1)-th stamp turns into a reward, and the
+        reward pays for the N-th visit. (A program saved with N = 1 from before
+        this rule: a reward for every stamp.)"""
+        return max(1, self.stamps_per_reward - 1)
+
+    @property
     def uses_discount(self) -> bool:
         return self.mechanic == Mechanic.DISCOUNT
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import InvalidProgram
-from loyalty.models import Program, ProgramVersion, Tier
+from loyalty.models import Mechanic, Program, ProgramVersion, Tier
 from loyalty.program.rules import RULE_FIELDS, Rules, cached_rules, rules_for_version, snapshot
 
 # A café's sensible start: 5 % cashback, 100 welcome points, points pay at most
@@ -105,6 +105,15 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         program.full_clean(exclude=["merchant", "current_version"])
     except ValidationError as exc:
         errors.update({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
+
+    if (
+        program.mechanic == Mechanic.STAMPS
+        and ("stamps_per_reward" in changes or mechanic_changed)
+        and program.stamps_per_reward == 1
+        and "stamps_per_reward" not in errors
+    ):
+        # N in "every N-th visit is free": the customer pays for N − 1 visits first.
+        errors["stamps_per_reward"] = [_("The free visit can be the 2nd or a later one, not every visit.")]
 
     existing = {t.pk: t for t in Tier.objects.filter(program=program)}
     if tier_specs is None:

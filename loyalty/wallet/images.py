@@ -185,7 +185,10 @@ def stamp_strip(
     scale: int = 1,
     mark: Literal["cup", "check"] = "cup",
 ) -> bytes:
-    """The store-card strip (375×123 pt at ``scale``) with ``filled`` of ``total`` stamps."""
+    """The store-card strip (375×123 pt at ``scale``) with ``filled`` of ``total`` stamps.
+
+    With ``total`` ≥ 2 the last place is the free visit ("every N-th visit is
+    free": N − 1 paid visits fill the others), drawn as a gift."""
     if not 1 <= total <= MAX_STAMPS:
         raise ValueError(f"total must be 1..{MAX_STAMPS}, got {total}")
     filled = max(0, min(filled, total))
@@ -215,7 +218,8 @@ def stamp_strip(
         offset = (cols - in_row) * cell_w / 2
         cx = pad_x + offset + cell_w * (col + 0.5)
         cy = pad_y + cell_h * (row + 0.5)
-        _draw_stamp(draw, cx, cy, diameter, filled=index < filled, bg=bg, fg=fg, mark=mark)
+        gift = total >= 2 and index == total - 1
+        _draw_stamp(draw, cx, cy, diameter, filled=index < filled, bg=bg, fg=fg, mark="gift" if gift else mark)
 
     canvas.alpha_composite(layer)
     out = canvas.resize((width // _SUPERSAMPLE, height // _SUPERSAMPLE), Image.Resampling.LANCZOS)
@@ -244,10 +248,29 @@ def _draw_stamp(
     else:
         draw.ellipse(box, fill=(*fg, 28), outline=(*fg, 150), width=max(1, round(d * 0.05)))
         ink = (*fg, 80)
-    if mark == "check":
+    if mark == "gift":
+        if not filled:
+            # The free visit's place stands out before it is reached.
+            draw.ellipse(box, outline=(*fg, 230), width=max(1, round(d * 0.06)))
+            ink = (*fg, 200)
+        _draw_gift(draw, cx, cy, d, ink)
+    elif mark == "check":
         _draw_check(draw, cx, cy, d, ink)
     else:
         _draw_cup(draw, cx, cy, d, ink)
+
+
+def _draw_gift(draw: ImageDraw.ImageDraw, cx: float, cy: float, d: float, ink) -> None:
+    stroke = max(1, round(d * 0.05))
+    w, h = d * 0.40, d * 0.28
+    left, top = cx - w / 2, cy - h / 2 + d * 0.06
+    # Box and lid.
+    draw.rounded_rectangle((left, top, left + w, top + h), radius=d * 0.03, fill=ink)
+    draw.rounded_rectangle((left - d * 0.03, top - d * 0.09, left + w + d * 0.03, top), radius=d * 0.02, fill=ink)
+    # Bow: two loops above the lid.
+    for sign in (-1, 1):
+        x = cx + sign * d * 0.07
+        draw.ellipse((x - d * 0.065, top - d * 0.2, x + d * 0.065, top - d * 0.09), outline=ink, width=stroke)
 
 
 def _draw_cup(draw: ImageDraw.ImageDraw, cx: float, cy: float, d: float, ink) -> None:

@@ -21,6 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from loyalty.design import selectors as design_selectors
+from loyalty.display import free_visit_text
 from loyalty.models import Card, CardDesign, Mechanic, Program, WalletPass
 from loyalty.wallet import google, images
 from loyalty.wallet.apple import PassContent, PassImages, PassLocation
@@ -137,6 +138,11 @@ def pass_content(view: CardView) -> PassContent:
     back: list[tuple[str, str] | tuple[str, str, str]] = []
     if view.is_stamps and card.rewards_available:
         back.append(("Rewards available", str(card.rewards_available)))
+    if view.is_stamps and view.program is not None:
+        # "Every N-th visit is free", in words: the strip's last place is the free visit.
+        # A sentence with a number is no pass.strings key, so it is in the platform's language.
+        with translation.override(settings.LANGUAGE_CODE):
+            back.append(("Stamps", free_visit_text(view.program.stamps_per_reward)))
     if wp.message_key and wp.message_body:
         label = wp.message_header or "Message"
         # "%@" alone: the lock screen shows the message itself when it is new.

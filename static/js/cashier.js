@@ -102,9 +102,11 @@
     text("balance", c.display.spendable);
     text("pending", c.display.pending);
     show($("pending-row"), c.pending_points > 0);
-    text("stamps", String(c.stamps));
+    // "x / N": N is the free visit (every N-th visit is free).
+    text("stamps", C.stampsPerReward ? c.stamps + " / " + C.stampsPerReward : String(c.stamps));
     text("rewards", String(c.rewards_available));
     show($("rewards-field"), c.rewards_available > 0);
+    show($("free-visit"), C.usesStamps && c.rewards_available > 0 && c.status !== "blocked");
     show($("blocked-note"), c.status === "blocked");
   }
 
@@ -120,6 +122,8 @@
 
   function resetPurchaseForm() {
     $("purchase-form").reset();
+    // With a reward on the card this visit is the free one: the reward is ticked (the cashier may untick it).
+    if ($("use-reward")) { $("use-reward").checked = !!(card && card.rewards_available > 0); }
     if ($("redeem")) {
       $("redeem").value = "0";
       $("redeem").removeAttribute("max");
@@ -171,9 +175,12 @@
     var body = formBody();
     if (!body.bill_amount) { show($("summary"), false); return; }
     var seq = ++quoteSeq;
-    call("POST", C.urls.quote, {
+    var quoteBody = {
       card_number: body.card_number, bill_amount: body.bill_amount, redeem_points: body.redeem_points
-    }).then(function (data) {
+    };
+    // A free item paid with a reward may have a bill of 0.00: the server needs to know.
+    if (body.redeem_rewards) { quoteBody.redeem_rewards = body.redeem_rewards; }
+    call("POST", C.urls.quote, quoteBody).then(function (data) {
       if (seq !== quoteSeq) { return; }
       alertHide();
       quote = data.quote;
@@ -276,6 +283,7 @@
     text("result-redeemed", "−" + p.display.redeemed);
     show($("result-redeemed-label"), p.points_redeemed > 0);
     show($("result-redeemed"), p.points_redeemed > 0);
+    show($("result-free"), p.rewards_redeemed > 0);
     text("result-balance", p.display.balance);
     show($("purchase"), false);
     show($("result"), true);

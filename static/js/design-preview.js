@@ -75,7 +75,8 @@
       var text = message || el.dataset.default || "";
       el.textContent = text.split("%@").join(form.dataset.sampleValue || "350");
     });
-    var anyBack = false;
+    // The stamp rule is always on a stamp card's back.
+    var anyBack = all("[data-back-fixed]").length > 0;
     ["terms", "contacts", "website", "phone"].forEach(function (name) {
       var text = value(name);
       all("[data-bind=" + name + "]").forEach(function (el) { el.textContent = text; });

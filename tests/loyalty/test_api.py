@@ -589,3 +589,25 @@ def test_old_idempotency_records_are_purged(pos, pos_card):
     assert purge_idempotent_requests_task() == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new-key"]
     assert Purchase.objects.count() == 2  # the writes themselves stay
+
+
+# --- defect 15: a free item paid with a reward --------------------------------------------------
+
+
+def test_free_item_paid_with_a_reward_has_a_bill_of_zero(pos, pos_card, merchant, owner):
+    from loyalty.program.services import save_program
+
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=2)  # every 2nd visit free
+    assert pos.post("/purchases/", purchase_body(pos_card, "200.00")).status_code == 201
+    before = table_counts()
+    # 0.00 without a reward, or with points, is still refused, and says why.
+    body = assert_error(pos.post("/purchases/", purchase_body(pos_card, "0.00")), 400, "invalid", "bill_amount")
+    assert "0.00" in body["error"]["fields"]["bill_amount"][0]
+    zero_with_points = purchase_body(pos_card, "0.00", redeem_rewards=1, redeem_points=1)
+    assert_error(pos.post("/purchases/", zero_with_points), 400, "invalid", "redeem_points")
+    assert table_counts() == before
+    response = pos.post("/purchases/", purchase_body(pos_card, "0.00", redeem_rewards=1))
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["bill_amount"], data["amount_paid"], data["rewards_redeemed"]) == ("0.00", "0.00", 1)
+    assert (data["points_earned"], data["stamps_earned"], data["card"]["rewards_available"]) == (0, 0, 0)

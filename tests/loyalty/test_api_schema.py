@@ -143,3 +143,16 @@ def test_no_5xx_and_no_write_on_4xx(live_server, pos, pos_card, merchant, locati
     ):
         assert any(200 <= status < 300 for status in seen[operation]), seen
     assert 400 in statuses and 404 in statuses, seen
+
+
+def test_purchase_and_quote_docs_state_how_the_crossing_purchase_earns(client):
+    """Defect 18 (and 15): the OpenAPI description says which rate the purchase that
+    crosses a tier threshold earns, and when a bill of 0.00 is accepted."""
+    document = client.get("/api/pos/v1/schema/?format=json").json()
+    for path in ("/api/pos/v1/purchases/", "/api/pos/v1/quotes/"):
+        description = document["paths"][path]["post"]["description"]
+        assert "earns at the rate, and gets the discount, of the tier the card was on before it" in description
+        assert "the new tier applies from the next purchase" in description
+        assert "minimum bill to earn is checked against that money too" in description
+    bill = document["components"]["schemas"]["PurchaseInput"]["properties"]["bill_amount"]
+    assert "redeem_rewards" in bill["description"]

@@ -259,3 +259,42 @@ def test_undo_of_another_merchants_purchase_is_404(till, other_merchant):
     )  # fmt: skip
     response = post_json(till, "/dashboard/till/undo/", {"purchase_id": foreign.pk})
     assert response.status_code == 404 and response.json()["error"]["code"] == "purchase_not_found"
+
+
+# --- defect 15: the till rings up a free item paid with a reward ----------------------------------
+
+
+def test_till_quotes_and_rings_up_a_free_item_paid_with_a_reward(till, pos_card, merchant, owner):
+    from loyalty.program.services import save_program
+
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=2)  # every 2nd visit free
+    paid = post_json(till, "/dashboard/till/purchase/", {"card_number": pos_card.number, "bill_amount": "200"})
+    assert paid.status_code == 201
+    free = {"card_number": pos_card.number, "bill_amount": "0.00", "redeem_rewards": 1}
+    refused = post_json(till, "/dashboard/till/quote/", {**free, "redeem_rewards": 0})
+    assert refused.status_code == 400 and "bill_amount" in refused.json()["error"]["fields"]
+    quote = post_json(till, "/dashboard/till/quote/", free)
+    assert quote.status_code == 200, quote.content
+    assert quote.json()["quote"]["amount_to_pay"] == "0.00"
+    before = table_counts()
+    refused = post_json(till, "/dashboard/till/purchase/", {**free, "redeem_rewards": 0})
+    assert refused.status_code == 400 and "0.00" in refused.json()["error"]["fields"]["bill_amount"][0]
+    assert table_counts() == before
+    bought = post_json(till, "/dashboard/till/purchase/", free)
+    assert bought.status_code == 201, bought.content
+    assert bought.json()["purchase"]["rewards_redeemed"] == 1
+    assert Card.objects.get(pk=pos_card.pk).rewards_available == 0
+
+
+def test_till_shows_the_stamp_rule_and_when_the_purchase_is_free(cashier, location, merchant, owner):
+    """Defect 14 at the till: "x / N" stamps, the rule in words, and a notice (shown by
+    the page's script when the card has a reward) that this purchase is the free one."""
+    from loyalty.program.services import program_for, save_program
+
+    program_for(merchant=merchant)
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6)
+    response = login(cashier, language="ru").get("/dashboard/till/")
+    html = response.content.decode()
+    assert "Оплатите 5 визитов — следующий бесплатно" in html
+    assert 'id="free-visit"' in html and "Эта покупка — бесплатная" in html
+    assert response.context["config"]["stampsPerReward"] == 6

@@ -318,3 +318,13 @@ def test_other_merchant_sees_only_its_own_draft(client, merchant, other_owner):
     CardDesign.objects.for_merchant(merchant).update(program_name="Секрет A")
     client.force_login(other_owner)
     assert "Секрет A" not in client.get(URL).content.decode()
+
+
+def test_preview_says_the_last_place_is_the_free_visit(logged_in, merchant, owner):
+    """Defect 14 in the designer: 8 places, the 8th is the free visit (pay for 7)."""
+    program_for(merchant=merchant)
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=8)
+    page = logged_in.get(URL).content.decode()
+    assert 'id="stamp-rule"' in page
+    assert "The strip has 8 places; the last one, marked with a gift, is the free visit" in page
+    assert "Pay for 7 visits, the next one is free" in page  # on the preview's back, as on the pass

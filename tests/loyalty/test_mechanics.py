@@ -12,6 +12,7 @@ from loyalty.exceptions import (
     InsufficientPoints,
     InsufficientRewards,
     InvalidAmount,
+    InvalidProgram,
     NegativeBalance,
     RedemptionCapExceeded,
     RedemptionNotAvailable,
@@ -72,7 +73,7 @@ def test_no_earning_on_the_part_paid_with_points(card, buy, merchant, owner):
 
 
 def test_stamps_every_nth_visit_gives_a_reward_and_rewards_accumulate(card, buy, rules):
-    rules(mechanic="stamps", stamps_per_reward=3, stamp_min_bill=Decimal("150"))
+    rules(mechanic="stamps", stamps_per_reward=4, stamp_min_bill=Decimal("150"))  # every 4th visit free: 3 stamps
     buy(card, "149.99")  # below the minimum: no stamp
     assert fresh(card).stamps == 0
     for _ in range(7):
@@ -84,7 +85,7 @@ def test_stamps_every_nth_visit_gives_a_reward_and_rewards_accumulate(card, buy,
 
 
 def test_stamp_rewards_are_redeemed_at_the_till(card, buy, rules):
-    rules(mechanic="stamps", stamps_per_reward=2)
+    rules(mechanic="stamps", stamps_per_reward=3)  # every 3rd visit free: a reward per 2 stamps
     for _ in range(4):
         buy(card, "200")
     assert fresh(card).rewards_available == 2
@@ -233,3 +234,83 @@ def test_negative_balance_blocks_redemption_until_repaid(card, buy, merchant, ow
     assert (card.balance, card.debt) == (-43, 43)
     with pytest.raises(NegativeBalance):
         buy(card, "1000", redeem=1, now=T0 + timedelta(minutes=3))
+
+
+# --- defects 15–18: hand-computed answers -------------------------------------------------------
+
+
+def test_free_item_paid_with_a_reward_has_a_bill_of_zero_and_nothing_else(card, buy, rules):
+    """Defect 15 at the ledger: 0.00 is allowed only when rewards are redeemed;
+    points can neither pay for it nor be earned on it."""
+    rules(mechanic="stamps", stamps_per_reward=2)
+    buy(card, "200")  # the 1st visit, paid: its stamp completes the set (every 2nd visit is free)
+    assert fresh(card).rewards_available == 1
+    with pytest.raises(InvalidAmount) as refused:
+        buy(card, "0.00")
+    assert refused.value.field == "bill_amount" and "0.00" in refused.value.message
+    with pytest.raises(InvalidAmount) as refused:
+        buy(card, "0.00", rewards=1, redeem=1)
+    assert refused.value.field == "redeem_points"
+    p = buy(card, "0.00", rewards=1)  # the 2nd visit: free
+    assert (p.rewards_redeemed, p.stamps_earned, p.points_earned, p.amount_paid) == (1, 0, 0, Decimal("0.00"))
+
+
+def test_daily_earn_cap_counts_only_what_was_kept(card, buy, rules, merchant):
+    """Defect 16: cap 50; buy 1000 (+50), refund it in full, buy 1000 again → +50 (it was 0)."""
+    rules(daily_earn_cap=50)
+    p = buy(card, "1000")
+    assert p.points_earned == 50
+    ledger.refund(merchant=merchant, purchase=p, idempotency_key="r", now=T0 + timedelta(minutes=1))
+    again = buy(card, "1000", now=T0 + timedelta(minutes=2))
+    assert again.points_earned == 50
+    # A partial refund gives back only its part of the cap: 50 − 20 reversed = 30 kept → 20 more today.
+    ledger.refund(
+        merchant=merchant, purchase=again, amount=Decimal("400"), idempotency_key="r2", now=T0 + timedelta(minutes=3)
+    )
+    assert buy(card, "1000", now=T0 + timedelta(minutes=4)).points_earned == 20
+    assert fresh(card).balance == 50
+
+
+def test_min_bill_to_earn_is_checked_against_the_money_paid(card, buy, rules, merchant, owner):
+    """Defect 17: minimum 100; bill 120 with 36 points (the 30 % cap) pays 84 money → earns 0 (it was 4)."""
+    rules(min_bill_to_earn=Decimal("100"))
+    give(merchant, owner, card, 36)
+    q = ledger.quote(merchant=merchant, card=fresh(card), bill_amount=Decimal("120"), redeem_points=36)
+    assert (q.amount_to_pay, q.points_to_earn, q.earn_if_no_redeem) == (Decimal("84.00"), 0, 6)
+    p = buy(card, "120.00", redeem=36)
+    assert (p.amount_paid, p.points_earned) == (Decimal("84.00"), 0)
+    assert buy(card, "120.00").points_earned == 6  # 120 paid in money: 5 % of 120
+
+
+def test_crossing_purchase_earns_the_old_tiers_rate_in_quote_and_purchase(card, buy, merchant):
+    """Defect 18: Bronze 5 % below 30 000, Gold 10 % from 30 000. The purchase of
+    30 000 that crosses the threshold earns Bronze's 5 % (1 500, not 3 000), and
+    the quote says the same before it; the card is Gold after it."""
+    q = ledger.quote(merchant=merchant, card=fresh(card), bill_amount=Decimal("30000"))
+    assert (q.tier, q.points_to_earn) == ("Bronze", 1500)
+    p = buy(card, "30000")
+    assert p.points_earned == q.points_to_earn == 1500
+    assert fresh(card).tier.name == "Gold"
+    q = ledger.quote(merchant=merchant, card=fresh(card), bill_amount=Decimal("1000"))
+    assert (q.tier, q.points_to_earn) == ("Gold", 100)
+
+
+def test_every_6th_visit_is_free_means_buy_5_the_6th_is_free(card, buy, rules, merchant, owner):
+    """Defect 14: "every N-th visit is a reward" with N = 6: five paid coffees, the
+    sixth free; then the count starts again (visits 7–11 paid, the 12th free)."""
+    rules(mechanic="stamps", stamps_per_reward=6)
+    for visit in range(1, 5):
+        buy(card, "200", now=T0 + timedelta(days=visit))
+        assert (fresh(card).stamps, fresh(card).rewards_available) == (visit, 0)
+    buy(card, "200", now=T0 + timedelta(days=5))  # the 5th paid visit completes the set
+    assert (fresh(card).stamps, fresh(card).rewards_available) == (0, 1)
+    free = buy(card, "0.00", rewards=1, now=T0 + timedelta(days=6))  # the 6th: free
+    assert (free.rewards_redeemed, free.stamps_earned) == (1, 0)
+    for visit in range(7, 12):
+        buy(card, "200", now=T0 + timedelta(days=visit))
+    assert (fresh(card).stamps, fresh(card).rewards_available) == (0, 1)  # the 12th is free
+    q = ledger.quote(merchant=merchant, card=fresh(card), bill_amount=Decimal("200"))
+    assert (q.stamps, q.stamps_per_reward, q.rewards_available) == (0, 6, 1)
+    with pytest.raises(InvalidProgram) as refused:
+        rules(stamps_per_reward=1)  # "every visit is free" is not a loyalty program
+    assert "stamps_per_reward" in refused.value.errors

@@ -113,3 +113,37 @@ def test_other_merchants_program_is_untouched(client, owner, merchant, other_mer
     client.post(URL, data)
     other.refresh_from_db()
     assert other.cashback_percent == 5
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                "Every N-th visit is free: N",
+                "6 means: buy 5, the 6th is free.",
+                "Checked against the money paid: the bill after the tier discount, minus the part paid with points",
+                "points a refund took back do not count",
+                "threshold earns at the rate (and gets the discount) of the tier the card was on before it",
+            ],
+        ),
+        (
+            "ru",
+            [
+                "Каждый N-й визит бесплатный: N",
+                "6 означает: 5 визитов клиент оплачивает, 6-й — бесплатно.",
+                "Сравнивается с суммой, оплаченной деньгами",
+                "баллы, списанные при возврате, не учитываются",
+                "Покупка, на которой карта достигает порога уровня, начисляет баллы по ставке",
+            ],
+        ),
+    ],
+)
+def test_page_states_the_rules_the_ledger_follows(client, owner, language, expected):
+    """Defects 14, 16, 17, 18: the free visit, the cap after refunds, the minimum
+    bill against the money paid and the crossing purchase's rate, in both languages."""
+    client.force_login(owner)
+    page = client.get(URL, headers={"Accept-Language": language}).content.decode()
+    for text in expected:
+        assert text in page, text

@@ -134,7 +134,7 @@ def test_other_merchants_purchase_is_not_found(card, buy, other_merchant):
 
 
 def test_full_refund_takes_back_the_stamp_and_gives_rewards_back(card, buy, rules, merchant):
-    rules(mechanic="stamps", stamps_per_reward=2)
+    rules(mechanic="stamps", stamps_per_reward=3)  # every 3rd visit free: a reward per 2 stamps
     buy(card, "200")
     buy(card, "200")
     p = buy(card, "300", rewards=1)
@@ -143,4 +143,44 @@ def test_full_refund_takes_back_the_stamp_and_gives_rewards_back(card, buy, rule
     refund(merchant, p)
     card = fresh(card)
     assert (card.stamps, card.rewards_available) == (0, 1)
+    assert verify_ledger().ok
+
+
+# --- defect 13: expired points are not taken a second time ---------------------------------
+
+DAY = 24 * 60  # minutes
+
+
+def _expired_then_spent(card, buy, rules):
+    """Cashback 5 %, expiry 30 days. A earns 50 (expiring first); an unrelated
+    purchase earns 48; 30 points pay a bill of 30 (from A's lot, the earliest
+    to expire; nothing earned on it); A's other 20 expire on day 31."""
+    rules(points_expiry_days=30, max_redeem_percent=100)
+    a = buy(card, "1000")
+    other = buy(card, "960", now=T0 + timedelta(days=10))
+    spend = buy(card, "30", redeem=30, now=T0 + timedelta(days=20))
+    assert (a.points_earned, other.points_earned, spend.points_earned) == (50, 48, 0)
+    return a, other
+
+
+def test_full_refund_after_part_expired_takes_back_only_what_was_spent(card, buy, merchant, rules):
+    a, other = _expired_then_spent(card, buy, rules)
+    r = refund(merchant, a, minutes=35 * DAY)
+    # Of A's 50: 30 were spent (clawed back), 20 expired (already gone).
+    assert r.points_reversed == 30
+    card = fresh(card)
+    assert (card.balance, card.debt) == (18, 0)  # 48 − 30
+    assert other.lots.get().remaining == 18
+    assert LedgerEntry.objects.get(card=card, kind=EntryKind.EXPIRY).points == -20
+    a.refresh_from_db()
+    assert a.points_reversed == 30
+    assert verify_ledger().ok
+
+
+def test_partial_refunds_after_part_expired_add_up_to_what_was_spent(card, buy, merchant, rules):
+    a, _other = _expired_then_spent(card, buy, rules)
+    # Half the bill: half of 50 is 25, within the 30 still to claw back; the rest: 5 more.
+    assert refund(merchant, a, "500.00", key="a", minutes=35 * DAY).points_reversed == 25
+    assert refund(merchant, a, None, key="b", minutes=36 * DAY).points_reversed == 5
+    assert (fresh(card).balance, fresh(card).debt) == (18, 0)
     assert verify_ledger().ok

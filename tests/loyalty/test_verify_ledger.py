@@ -78,3 +78,24 @@ def test_fails_on_a_late_settle_hint_or_wrong_lifetime_spend(history):
     problems = verify_ledger().problems
     assert any("settle_after" in p for p in problems)
     assert any("lifetime_spend" in p for p in problems)
+
+
+def test_catches_a_refund_that_took_expired_points_again(card, buy, merchant, rules, monkeypatch):
+    """Defect 13's state, written by the old refund logic (which ignored what had
+    expired): reversed 50 + expired 20 > earned 50. Every other invariant holds."""
+    from loyalty.ledger import refunds
+    from loyalty.ledger.verification import verify_ledger
+
+    rules(points_expiry_days=30, max_redeem_percent=100)
+    a = buy(card, "1000")
+    buy(card, "960", now=T0 + timedelta(days=10))
+    buy(card, "30", redeem=30, now=T0 + timedelta(days=20))
+    monkeypatch.setattr(refunds, "expired_from_purchase", lambda batch, p: 0)
+    r = ledger.refund(merchant=merchant, purchase=a, idempotency_key="r", now=T0 + timedelta(days=35))
+    card.refresh_from_db()
+    assert (r.points_reversed, card.balance, card.debt) == (50, -2, 2)  # the bad state the issue describes
+    report = verify_ledger()
+    assert len(report.problems) == 1
+    assert "20 expired" in report.problems[0] and "50 it earned" in report.problems[0]
+    with pytest.raises(CommandError):
+        run()

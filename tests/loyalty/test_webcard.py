@@ -142,3 +142,21 @@ def test_web_card_query_count_does_not_grow_with_history(
     client.get(url)
     with django_assert_max_num_queries(6):
         assert client.get(url).status_code == 200
+
+
+def test_stamp_card_says_which_visit_is_free(client, merchant, owner, location, url, card):
+    """Defect 14 on the web card: with N = 6 the card says "pay for 5, the next is
+    free", and after the 5th paid visit that the next visit is free."""
+    save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6, reward_description="капучино")
+    page = client.get(url, headers={"Accept-Language": "ru"}).content.decode()
+    assert "Оплатите 5 визитов — следующий бесплатно" in page
+    assert "Следующий визит — бесплатно" not in page
+    for i in range(5):
+        ledger.purchase(
+            merchant=merchant, card=card, location=location, bill_amount=Decimal("300"),
+            receipt_id=f"S-{i}", idempotency_key=f"s-{i}",
+        )  # fmt: skip
+    page = client.get(url, headers={"Accept-Language": "ru"}).content.decode()
+    assert "0 / 6" in page and "капучино. Следующий визит — бесплатно." in page
+    english = client.get(url, headers={"Accept-Language": "en"}).content.decode()
+    assert "Pay for 5 visits, the next one is free" in english and "Your next visit is free." in english
