@@ -100,6 +100,11 @@ class Offer:
     birthday_points: int
     friend_points: int
 
+    @property
+    def stamps_to_collect(self) -> int:
+        # Every N-th visit is free: the N - 1 paid visits before it each earn a stamp.
+        return max(1, self.stamps_per_reward - 1)
+
 
 def offer_for(*, merchant: Merchant) -> Offer:
     rules = current_rules(merchant=merchant)

@@ -414,3 +414,25 @@ def test_stamp_program_offer(client, merchant, owner, program, join_url):
     save_program(merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=6, reward_description="капучино")
     page = client.get(join_url).content.decode()
     assert "капучино" in page and "6" in page
+
+
+@pytest.mark.parametrize(
+    ("stamps_per_reward", "language", "words"),
+    [
+        (6, "en", "Collect 5 stamps — get капучино as a gift"),
+        (2, "en", "Collect 1 stamp — get капучино as a gift"),
+        (6, "ru", "Соберите 5 штампов — капучино в подарок"),
+        (3, "ru", "Соберите 2 штампа — капучино в подарок"),
+        (22, "ru", "Соберите 21 штамп — капучино в подарок"),
+    ],
+)
+def test_join_offer_counts_the_paid_visits_before_the_free_one(
+    client, merchant, owner, program, join_url, stamps_per_reward, language, words
+):
+    # "Every N-th visit is free" (issue 8, defect 14): the N - 1 paid visits collect the stamps.
+    save_program(
+        merchant=merchant, actor=owner, mechanic="stamps", stamps_per_reward=stamps_per_reward,
+        reward_description="капучино",
+    )  # fmt: skip
+    page = client.get(join_url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert words in " ".join(page.split())

@@ -153,6 +153,7 @@ def test_stamp_card_and_english_form_on_a_phone(live_server, browser, russian, m
     english = browser.new_context(viewport=PHONE, locale="en-US", device_scale_factor=2).new_page()
     english.goto(f"{live_server.url}/join/{merchant.slug}/")
     expect(english.get_by_role("heading", level=1)).to_contain_text("Your loyalty card")
-    expect(english.locator(".join-offer")).to_contain_text("Collect 6 stamps")
+    # Every 6th visit is free (issue 8, defect 14): the 5 paid visits before it collect the stamps.
+    expect(english.locator(".join-offer")).to_contain_text("Collect 5 stamps")
     shot(english, "enroll-09-form-english")
     context.close()
