@@ -17,6 +17,21 @@ def pytest_configure(config):
             "(make test does this for you)."
         )
     os.makedirs(settings.BASE_DIR / "artifacts", exist_ok=True)
+    # Each pytest process (and each xdist worker) publishes to and consumes from a queue of its own, so
+    # runs sharing one Redis database never take each other's tasks.
+    from config.celery import app
+
+    app.conf.task_default_queue = f"tests-{os.getpid()}"
+
+
+def pytest_unconfigure(config):
+    from config.celery import app
+
+    if app.conf.task_default_queue.startswith("tests-"):
+        try:
+            app.control.purge()  # an emptied Redis list is gone
+        except Exception:  # noqa: BLE001 - the broker may be unreachable; nothing to clean then
+            pass
 
 
 @pytest.fixture(autouse=True)
