@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -89,21 +89,29 @@ def celery_worker():
 
 @pytest.fixture
 def task_log():
-    """Ids of the Celery tasks published (by name) and of those that finished running, in this process."""
-    from celery.signals import after_task_publish, task_postrun
+    """The Celery tasks published in this process ((name, id)), when each was published and its ETA, when
+    each started running and which finished."""
+    from celery.signals import after_task_publish, task_postrun, task_prerun
 
-    log = {"published": [], "finished": []}
+    log = {"published": [], "published_at": {}, "eta": {}, "started_at": {}, "finished": []}
 
     def on_publish(sender=None, headers=None, **kwargs):
+        log["published_at"][headers["id"]] = timezone.now()
+        log["eta"][headers["id"]] = datetime.fromisoformat(headers["eta"]) if headers.get("eta") else None
         log["published"].append((sender, headers["id"]))
+
+    def on_prerun(task_id=None, **kwargs):
+        log["started_at"][task_id] = timezone.now()
 
     def on_postrun(task_id=None, **kwargs):
         log["finished"].append(task_id)
 
     after_task_publish.connect(on_publish, weak=False)
+    task_prerun.connect(on_prerun, weak=False)
     task_postrun.connect(on_postrun, weak=False)
     yield log
     after_task_publish.disconnect(on_publish)
+    task_prerun.disconnect(on_prerun)
     task_postrun.disconnect(on_postrun)
 
 
@@ -133,6 +141,12 @@ def test_five_changes_in_a_second_send_one_push(
     pushes = apns_server.requests_for(phone.push_token)
     assert len(pushes) == 1, f"{len(pushes)} pushes for one burst"
     assert pushed_after >= 1.5, "the push went out before the debounce window closed"
+    # The sync was queued for the end of the debounce window, and the worker did not run it earlier.
+    [sync] = syncs
+    eta = task_log["eta"][sync]
+    assert eta is not None, "the sync was queued without a countdown"
+    assert eta - task_log["published_at"][sync] >= timedelta(seconds=1.9)
+    assert task_log["started_at"][sync] >= eta
     assert pushes[0].topic == pass_json["passTypeIdentifier"]
     wallet_pass.refresh_from_db()
     assert wallet_pass.needs_sync_since is None
