@@ -1,7 +1,6 @@
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import zipfile
 from dataclasses import replace
@@ -11,6 +10,7 @@ import pytest
 
 from loyalty.wallet import apple, certificates
 from loyalty.wallet.apple import PassContent, PassContentError, PassLocation
+from tests.commands import needs_command
 
 CONTENT = PassContent(
     serial_number="c0ffee-0001",
@@ -94,7 +94,7 @@ def test_build_is_deterministic_apart_from_the_signature(signer, pki, card_image
     assert {n: d for n, d in one.items() if n != "signature"} == {n: d for n, d in two.items() if n != "signature"}
 
 
-openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+openssl = needs_command("openssl")
 
 
 def _smime_verify(tmp_path, files, pki):
