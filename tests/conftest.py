@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from tests import factories
-from tests.browser import browser  # noqa: F401 -- the Playwright fixture, for every browser test
+from tests.browser import _chromium, browser  # noqa: F401 -- the Playwright fixtures, for every browser test
 
 
 def pytest_configure(config):
