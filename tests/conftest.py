@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 
 from tests import factories
-from tests.browser import browser  # noqa: F401 -- the Playwright fixture, for every browser test
+from tests.browser import _chromium, browser  # noqa: F401 -- the Playwright fixtures, for every browser test
 
 
 def pytest_configure(config):
@@ -17,6 +17,29 @@ def pytest_configure(config):
             "(make test does this for you)."
         )
     os.makedirs(settings.BASE_DIR / "artifacts", exist_ok=True)
+    # Each pytest process (and each xdist worker) publishes to and consumes from a queue of its own, so
+    # runs sharing one Redis database never take each other's tasks.
+    from config.celery import app
+
+    app.conf.task_default_queue = f"tests-{os.getpid()}"
+
+
+def pytest_unconfigure(config):
+    from config.celery import app
+
+    if app.conf.task_default_queue.startswith("tests-"):
+        try:
+            app.control.purge()  # an emptied Redis list is gone
+        except Exception:  # noqa: BLE001 - the broker may be unreachable; nothing to clean then
+            pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist (--dist loadgroup) the browser tests all go to one worker: one Chromium per run.
+    for item in items:
+        if item.get_closest_marker("browser") or "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(autouse=True)

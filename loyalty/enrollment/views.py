@@ -58,8 +58,10 @@ def _too_many(request, merchant: Merchant) -> HttpResponse:
     return response
 
 
+@method_decorator(never_cache, name="dispatch")
 class EnrolView(View):
-    """/join/<slug>/ and /join/<slug>/<location id>/: the form behind the QR code."""
+    """/join/<slug>/ and /join/<slug>/<location id>/: the form behind the QR code (never cached: it carries
+    the visitor's CSRF token)."""
 
     template_name = "enrollment/join.html"
 

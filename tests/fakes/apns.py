@@ -43,6 +43,8 @@ class Reply:
     delay: float = 0.0
     # Cut the connection (TCP abort) after the delay instead of answering.
     drop: bool = False
+    # Held until release(): lets a test see how many requests are in flight at once.
+    hold: bool = False
 
 
 OK = Reply()
@@ -134,6 +136,11 @@ class FakeAPNs:
         self._writers: dict[tuple[str, int], asyncio.StreamWriter] = {}
         self._scripts: dict[str, list[Reply]] = {}
         self._lock = threading.Lock()
+        # Requests received and not yet answered, and the most seen at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._in_flight_changed = threading.Condition(self._lock)
+        self._released: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -153,6 +160,45 @@ class FakeAPNs:
             self.handshakes.clear()
             self._scripts.clear()
             self.peak_streams.clear()
+            self.max_in_flight = self.in_flight
+        self._set_released(False)
+
+    def release(self) -> None:
+        """Answer the held requests (and any later ones at once)."""
+        self._set_released(True)
+
+    def _set_released(self, released: bool) -> None:
+        if self._loop is None or self._released is None:
+            return
+        done = threading.Event()
+
+        def apply():
+            self._released.set() if released else self._released.clear()
+            done.set()
+
+        self._loop.call_soon_threadsafe(apply)
+        done.wait(10)
+
+    def release_when_in_flight(self, count: int, *, timeout: float = 60) -> list[int]:
+        """From a helper thread: wait until ``count`` requests are in flight at once, then release them.
+        Returns a list that receives the number seen once that happened (or the timeout ended the wait)."""
+        seen: list[int] = []
+
+        def run():
+            try:
+                seen.append(self.wait_for_in_flight(count, timeout=timeout))
+            finally:
+                self.release()
+
+        threading.Thread(target=run, name="fake-apns-release", daemon=True).start()
+        return seen
+
+    def wait_for_in_flight(self, count: int, *, timeout: float = 60) -> int:
+        """Block until ``count`` requests are in flight at once (held or delayed); returns the number seen.
+        The timeout only ends a test that would otherwise hang."""
+        with self._in_flight_changed:
+            self._in_flight_changed.wait_for(lambda: self.in_flight >= count, timeout)
+            return self.in_flight
 
     def requests_for(self, token: str) -> list[Recorded]:
         return [r for r in self.requests if r.token == token]
@@ -216,8 +262,19 @@ class FakeAPNs:
         except ValueError:
             return await self._respond(send, Reply(400, "PayloadEmpty"), record)
         reply = self._next_reply(record.token)
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
+        with self._in_flight_changed:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._in_flight_changed.notify_all()
+        try:
+            if reply.hold:
+                await self._released.wait()
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+        finally:
+            with self._in_flight_changed:
+                self.in_flight -= 1
+                self._in_flight_changed.notify_all()
         if reply.drop:
             writer = self._writers.get(record.client)
             if writer is not None:
@@ -294,6 +351,7 @@ class FakeAPNs:
             loop.set_exception_handler(_quiet_tls_teardown)
             self._loop = loop
             self._stop = asyncio.Event()
+            self._released = asyncio.Event()
             loop.call_soon(ready.set)
             try:
                 loop.run_until_complete(serve(self.app, config, shutdown_trigger=self._stop.wait))

@@ -39,6 +39,34 @@ MODELS = [
 ]
 
 
+def complete_form_data(response) -> dict:
+    """What a browser would POST for the admin change form in ``response``: every editable field with
+    its current value, and the inlines' management forms."""
+    data = {}
+
+    def add(bound_field):
+        value = bound_field.value()
+        if value is None or value is False:
+            return
+        if value is True:
+            data[bound_field.html_name] = "on"
+        elif isinstance(value, list | tuple):
+            data[bound_field.html_name] = [str(v) for v in value]
+        else:
+            data[bound_field.html_name] = value
+
+    for bound_field in response.context["adminform"].form:
+        add(bound_field)
+    for inline in response.context.get("inline_admin_formsets") or []:
+        formset = inline.formset
+        for bound_field in formset.management_form:
+            add(bound_field)
+        for form in formset.forms:
+            for bound_field in form:
+                add(bound_field)
+    return data
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_changelists_load(client, support, data, model):
     response = client.get(reverse(f"admin:loyalty_{model}_changelist"))
@@ -48,11 +76,21 @@ def test_changelists_load(client, support, data, model):
 @pytest.mark.parametrize("typed", ["+79165551000", "8 916 555-10-00", "9165551000"])
 def test_search_cards_and_ledger_by_phone_as_typed(client, support, data, typed):
     assert data.customer.phone == "+79165551000"
-    for model in ("card", "customer", "ledgerentry", "purchase"):
+    expected = {
+        "card": {data.pk},
+        "customer": {data.customer.pk},
+        "ledgerentry": set(LedgerEntry.objects.filter(card=data).values_list("pk", flat=True)),
+        "purchase": set(data.purchases.values_list("pk", flat=True)),
+    }
+    assert all(expected.values())
+    for model, pks in expected.items():
         response = client.get(reverse(f"admin:loyalty_{model}_changelist"), {"q": typed})
         assert data.number.encode() in response.content or data.customer.phone.encode() in response.content, model
+        # The search found the customer's rows (the box only echoing the query is not enough).
+        assert {obj.pk for obj in response.context["cl"].result_list} == pks, model
     response = client.get(reverse("admin:loyalty_card_changelist"), {"q": "+79990000000"})
     assert data.number.encode() not in response.content
+    assert list(response.context["cl"].result_list) == []
 
 
 def test_search_by_card_number(client, support, data):
@@ -72,7 +110,13 @@ def test_ledger_is_read_only(client, support, data):
 def test_card_change_form_cannot_overwrite_balance(client, support, data):
     response = client.get(reverse("admin:loyalty_card_change", args=[data.pk]))
     assert b"Adjust balance" in response.content or "Изменить баланс".encode() in response.content
-    client.post(reverse("admin:loyalty_card_change", args=[data.pk]), {"balance": 100000})
+    # Every field the form offers, as the browser would submit them, plus an attempt at the balance.
+    form = response.context["adminform"].form
+    assert "balance" not in form.fields, "the balance is editable in the support console"
+    assert b'name="balance"' not in response.content
+    posted = {**complete_form_data(response), "balance": 100000}
+    saved = client.post(reverse("admin:loyalty_card_change", args=[data.pk]), posted)
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else saved
     assert fresh(data).balance == 50
 
 

@@ -298,3 +298,39 @@ def test_till_shows_the_stamp_rule_and_when_the_purchase_is_free(cashier, locati
     assert "Оплатите 5 визитов — следующий бесплатно" in html
     assert 'id="free-visit"' in html and "Эта покупка — бесплатная" in html
     assert response.context["config"]["stampsPerReward"] == 6
+
+
+# --- another merchant's card ----------------------------------------------------------------------
+
+
+def test_quote_and_purchase_with_another_merchants_card_are_refused(till, merchant, pos_card, other_merchant):
+    """A cashier of this merchant types the card number of a card issued by another merchant (another
+    shop using the platform): the till answers as for an unknown card and writes nothing anywhere."""
+    from loyalty.enrollment.services import enroll_customer
+    from loyalty.program.services import program_for
+
+    program_for(merchant=other_merchant)
+    foreign = enroll_customer(
+        merchant=other_merchant, phone="+79167770000", location=factories.LocationFactory(merchant=other_merchant)
+    )
+    foreign_balance = foreign.balance
+    before = table_counts()
+    for query in (foreign.number, foreign.barcode):
+        found = till.get("/dashboard/till/lookup/", {"q": query})
+        assert found.status_code == 404 and found.json()["error"]["code"] == "card_not_found"
+    ref = {"card_number": foreign.number}
+    quote = post_json(till, "/dashboard/till/quote/", {**ref, "bill_amount": "1000", "redeem_points": 0})
+    assert quote.status_code == 404, quote.content
+    assert quote.json()["error"]["code"] == "card_not_found"
+    assert foreign.customer.phone not in quote.content.decode()
+    bought = post_json(till, "/dashboard/till/purchase/", {**ref, "bill_amount": "1000"})
+    assert bought.status_code == 404, bought.content
+    assert bought.json()["error"]["code"] == "card_not_found"
+    assert table_counts() == before
+    assert Card.objects.get(pk=foreign.pk).balance == foreign_balance
+    assert not Purchase.objects.filter(card=foreign).exists()
+    # The same requests with this merchant's own card do go through (the refusal is about the card).
+    assert (
+        post_json(till, "/dashboard/till/quote/", {"card_number": pos_card.number, "bill_amount": "1000"}).status_code
+        == 200
+    )

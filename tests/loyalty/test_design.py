@@ -317,6 +317,12 @@ def test_other_merchant_sees_only_its_own_draft(client, merchant, other_owner):
     services.draft_for(merchant=merchant)
     CardDesign.objects.for_merchant(merchant).update(program_name="Секрет A")
     client.force_login(other_owner)
+    response = client.get(URL)
+    assert "Секрет A" not in response.content.decode()
+    # The other owner does see the designer, with a draft of their own merchant.
+    assert response.status_code == 200
+    assert response.context["form"].instance.merchant_id == other_owner.merchant_id
+    assert CardDesign.objects.for_merchant(other_owner.merchant).exists()
     assert "Секрет A" not in client.get(URL).content.decode()
 
 

@@ -64,8 +64,11 @@ def test_save_creates_a_version(client, marketer, merchant):
 
 def test_unchanged_form_creates_no_version(client, owner, merchant):
     client.force_login(owner)
-    client.post(URL, form_data(client))
+    response = client.post(URL, form_data(client))
+    # Accepted (not refused), yet no new version.
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
     assert ProgramVersion.objects.filter(merchant=merchant).count() == 1
+    assert Program.objects.get(merchant=merchant).current_version.number == 1
 
 
 @pytest.mark.parametrize(
@@ -110,9 +113,13 @@ def test_other_merchants_program_is_untouched(client, owner, merchant, other_mer
     client.force_login(owner)
     data = form_data(client)
     data["cashback_percent"] = "9"
-    client.post(URL, data)
+    response = client.post(URL, data)
     other.refresh_from_db()
     assert other.cashback_percent == 5
+    # The owner's own program did change; the other merchant's has no new version.
+    assert response.status_code == 302
+    assert Program.objects.get(merchant=merchant).cashback_percent == 9
+    assert ProgramVersion.objects.filter(merchant=other_merchant).count() == 1
 
 
 @pytest.mark.parametrize(

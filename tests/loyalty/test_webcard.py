@@ -79,7 +79,13 @@ def test_barcode_follows_the_published_design(client, merchant, owner, card, url
 def test_draft_design_is_not_shown_to_customers(client, merchant, card, url):
     design_services.draft_for(merchant=merchant)
     CardDesign.objects.for_merchant(merchant).update(background_color="#ff00ff")
-    assert "#ff00ff" not in client.get(url).content.decode()
+    response = client.get(url)
+    assert "#ff00ff" not in response.content.decode()
+    # The customer does see the card, in the default colours.
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert " ".join(card.number[i : i + 4] for i in range(0, len(card.number), 4)) in page
+    assert 'class="barcode-svg qr"' in page
 
 
 def test_unknown_token_is_404(client, card):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import uuid
 
@@ -23,6 +22,7 @@ from django.urls import reverse
 from loyalty.models import AppleDevice, AppleRegistration, Delivery, WalletPass
 from loyalty.wallet import apns, apple
 from loyalty.wallet.passes import wallet_pass_for
+from tests.commands import needs_command
 from tests.fakes.apns import unregistered
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401
 from tests.wallet.pipeline_support import (  # noqa: F401
@@ -58,7 +58,7 @@ def openssl_verify(files: dict[str, bytes], tmp_path, root_pem) -> subprocess.Co
     )  # fmt: skip
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+@needs_command("openssl", reason="needs the openssl command")
 def test_iphone_download_register_purchase_push_update(
     apple_merchant, pos, pos_card, pki, apns_server, eager_celery, tmp_path, django_capture_on_commit_callbacks
 ):

@@ -1,9 +1,9 @@
 import re
-import shutil
 import subprocess
 
-import pytest
 from django.conf import settings
+
+from tests.commands import needs_command
 
 CATALOGUE = settings.BASE_DIR / "locale/ru/LC_MESSAGES/django.po"
 SOURCES = [settings.BASE_DIR / "loyalty/wallet/certificates.py", settings.BASE_DIR / "loyalty/wallet/images.py"]
@@ -17,7 +17,7 @@ def _entries(text: str) -> dict[str, str]:
     return {unquote(a): unquote(b) for a, b in pairs}
 
 
-@pytest.mark.skipif(shutil.which("xgettext") is None, reason="xgettext not installed")
+@needs_command("xgettext", package="gettext")
 def test_every_wallet_message_has_a_russian_translation_with_the_same_placeholders(tmp_path):
     pot = tmp_path / "wallet.pot"
     subprocess.run(
