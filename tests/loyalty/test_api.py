@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
 from loyalty.models import Card, CardStatus, IdempotentRequest, LedgerEntry, Purchase, Refund
 from loyalty.services.ledger import set_card_blocked
@@ -571,6 +572,19 @@ def test_deactivating_the_merchant_locks_its_keys_out_at_once(pos, pos_card, mer
     merchant.is_active = False
     merchant.save(update_fields=["is_active"])
     assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
+
+
+def test_deactivating_the_location_locks_its_keys_out_at_once(pos, pos_key, pos_card, owner, client):
+    """merchants.services.location_set_active promises the keys stop working at once: the
+    per-worker key cache must not keep accepting them (issue 8, defect 5)."""
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200  # the key is now remembered
+    client.force_login(owner)
+    location = pos_key.api_key.location
+    assert client.post(reverse("location_deactivate", args=[location.pk])).status_code == 302
+    assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
+    # …and back on once the location is activated again.
+    assert client.post(reverse("location_activate", args=[location.pk])).status_code == 302
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
 
 
 def test_old_idempotency_records_are_purged(pos, pos_card):
