@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from loyalty import exceptions as loyalty_exceptions
+from loyalty.json_body import BodyMalformed, BodyTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +107,13 @@ def describe_error(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]
         return http_status, error_body(exc.code, exc.message, fields), {}
     if isinstance(exc, exceptions.ValidationError):
         return (*_validation_error(exc), {})
+    if isinstance(exc, RequestDataTooBig):  # Django's own cap, should anything read request.body first
+        exc = BodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, BodyTooLarge):
+        message = _("The request body is too large: at most %(max)d bytes are accepted.") % {"max": exc.max_bytes}
+        return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, error_body("request_too_large", message), {}
+    if isinstance(exc, BodyMalformed):
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

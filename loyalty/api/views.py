@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty import selectors
+from loyalty.json_body import MAX_BODY_BYTES, MAX_DEPTH
 from loyalty.services import enrollment, ledger
 from merchants.models import ApiKey, Merchant
 
@@ -24,6 +25,7 @@ from .auth import ApiKeyAuthentication, HasApiKey
 from .errors import pos_exception_handler
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import MAX_KEY_LENGTH, idempotency_key_from_headers, request_fingerprint, run_idempotent
+from .parsers import PosJsonParser
 from .throttling import ApiKeyRateThrottle
 
 TAG = "POS"
@@ -46,9 +48,17 @@ COMMON_ERRORS = {
     401: _error("Missing, unknown or revoked API key."),
     429: _error("Too many requests for this API key; see Retry-After."),
 }
+# Request bodies: at most MAX_BODY_BYTES, lists and objects nested at most MAX_DEPTH levels.
+BODY_ERRORS = {
+    400: _error(f"Malformed JSON, nested more than {MAX_DEPTH} levels, or invalid fields (see error.fields)."),
+    413: _error(f"request_too_large: the body is longer than {MAX_BODY_BYTES} bytes."),
+}
 WRITE_ERRORS = {
     **COMMON_ERRORS,
-    400: _error("Malformed JSON, invalid fields, or a missing/invalid Idempotency-Key."),
+    **BODY_ERRORS,
+    400: _error(
+        f"Malformed JSON, nested more than {MAX_DEPTH} levels, invalid fields, or a missing/invalid Idempotency-Key."
+    ),
     409: _error(
         "idempotency_key_reused: the key was used for a different request; "
         "duplicate_receipt / already_enrolled: the object exists."
@@ -71,6 +81,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 
 
 class PosApiView(APIView):
+    parser_classes = [PosJsonParser]
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
@@ -214,6 +225,7 @@ class QuoteApi(PosApiView):
         responses={
             200: s.QuoteOutputSerializer,
             **COMMON_ERRORS,
+            **BODY_ERRORS,
             404: _error("card_not_found"),
             422: _error("card_blocked, insufficient_points, redemption_cap_exceeded, negative_balance, …"),
         },

@@ -30,6 +30,7 @@ from loyalty.api import serializers as s
 from loyalty.api.errors import describe_error
 from loyalty.api.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
 from loyalty.exceptions import CardNotFound, LoyaltyError
+from loyalty.json_body import request_json
 from loyalty.models import Card, Purchase
 from loyalty.phones import phone_text
 from loyalty.services import ledger
@@ -242,10 +243,8 @@ class TillJsonView(TillMixin, View):
             return JsonResponse(body, status=status, headers=headers)
 
     def body(self) -> Any:
-        try:
-            return json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(str(exc))
+        # Too large: 413; not JSON or nested too deeply: 400 (both through describe_error).
+        return request_json(self.request)
 
     @staticmethod
     def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -286,6 +285,10 @@ def find_card(*, merchant, query: str) -> Card:
 
 
 class TillLookupView(TillJsonView):
+    # Whatever was scanned, NUL included, is looked up by find_card: "not found" is the answer
+    # the till expects (config.middleware.RejectNulMiddleware lets it through).
+    accepts_nul = True
+
     def get(self, request: HttpRequest) -> JsonResponse:
         card = find_card(merchant=self.merchant, query=request.GET.get("q", ""))
         return JsonResponse({"card": card_payload(card, self.merchant)})

@@ -15,6 +15,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from loyalty.json_body import MAX_BODY_BYTES, MAX_DEPTH
 from loyalty.models import Card, CardStatus, IdempotentRequest, LedgerEntry, Purchase, Refund
 from loyalty.services.ledger import set_card_blocked
 from merchants.services import api_key_revoke
@@ -572,6 +573,45 @@ def test_deactivating_the_merchant_locks_its_keys_out_at_once(pos, pos_card, mer
     merchant.is_active = False
     merchant.save(update_fields=["is_active"])
     assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
+
+
+# --- hostile bodies (issue 8, defect 3) --------------------------------------------------------
+
+BODY_ENDPOINTS = ["/purchases/", "/refunds/", "/customers/", "/quotes/"]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+def test_a_3_mb_body_is_413_in_the_apis_shape_and_writes_nothing(pos, pos_card, path, settings):
+    # Django's own cap (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) guards request.body only, and DRF
+    # parses the stream: the API's limit must hold on its own, well below Django's.
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < 3 * 1024 * 1024
+    before = table_counts()
+    huge = json.dumps(purchase_body(pos_card, receipt_id="x" * (3 * 1024 * 1024)))
+    body = assert_error(pos.post(path, raw=huge), 413, "request_too_large")
+    assert str(MAX_BODY_BYTES) in body["error"]["message"]
+    # Just over the API's limit, far under Django's: refused too.
+    padded = json.dumps(purchase_body(pos_card, note="x" * MAX_BODY_BYTES))
+    assert_error(pos.post(path, raw=padded), 413, "request_too_large")
+    assert table_counts() == before
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+@pytest.mark.parametrize("depth", [30_000, 950, MAX_DEPTH + 1])
+def test_deeply_nested_json_is_400_in_the_apis_shape(pos, pos_card, path, depth):
+    before = table_counts()
+    assert_error(pos.post(path, raw=nested(depth)), 400, "malformed_request")
+    inside = json.dumps(purchase_body(pos_card))[:-1] + f', "extra": {nested(depth - 1)}}}'
+    assert_error(pos.post(path, raw=inside), 400, "malformed_request")
+    assert table_counts() == before
+
+
+def test_nesting_up_to_the_limit_is_accepted(pos, pos_card):
+    inside = json.dumps(purchase_body(pos_card))[:-1] + f', "extra": {nested(MAX_DEPTH - 1)}}}'
+    assert pos.post("/purchases/", raw=inside).status_code == 201
 
 
 def test_deactivating_the_location_locks_its_keys_out_at_once(pos, pos_key, pos_card, owner, client):
