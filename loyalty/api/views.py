@@ -8,7 +8,13 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -300,7 +306,12 @@ class RefundCreateApi(PosApiView):
             "If the earned points were already spent, the balance may go negative."
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
-        request=s.RefundInputSerializer,
+        # Exactly one of purchase_id / receipt_id, as the server checks it.
+        request=PolymorphicProxySerializer(
+            component_name="RefundInput",
+            serializers=[s.RefundByPurchaseIdSerializer, s.RefundByReceiptIdSerializer],
+            resource_type_field_name=None,
+        ),
         examples=[
             OpenApiExample("Partial refund", request_only=True, value={"receipt_id": "T1-000100", "amount": "100.00"}),
             OpenApiExample("Full refund", request_only=True, value={"purchase_id": 1}),

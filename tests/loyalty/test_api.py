@@ -575,6 +575,37 @@ def test_deactivating_the_merchant_locks_its_keys_out_at_once(pos, pos_card, mer
     assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before=",
+        "limit=",
+        "before=&limit=",
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "before=0",
+        "before=-1",
+        "before=1.5",
+        "before=99999999999999999999",
+    ],
+)
+def test_history_refuses_empty_or_invalid_paging(pos, pos_card, query):
+    """Issue 8, defect 9: ``?before=&limit=`` answered 200 although the schema requires values."""
+    response = pos.client.get(
+        f"/api/pos/v1/cards/{pos_card.number}/history/?{query}", headers={"Authorization": f"Bearer {pos.secret}"}
+    )
+    body = assert_error(response, 400, "invalid")
+    assert set(body["error"]["fields"]) <= {"before", "limit"} and body["error"]["fields"]
+
+
+@pytest.mark.parametrize("query", ["phone=", "card_number=", "barcode=", "phone=&card_number=CARD"])
+def test_lookup_refuses_empty_parameters(pos, pos_card, query):
+    query = query.replace("CARD", pos_card.number)
+    response = pos.client.get(f"/api/pos/v1/cards/lookup/?{query}", headers={"Authorization": f"Bearer {pos.secret}"})
+    assert_error(response, 400, "invalid")
+
+
 # --- hostile bodies (issue 8, defect 3) --------------------------------------------------------
 
 BODY_ENDPOINTS = ["/purchases/", "/refunds/", "/customers/", "/quotes/"]

@@ -78,6 +78,28 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
 
 
+@pytest.mark.django_db
+def test_schema_is_as_strict_as_the_server(client):
+    """Issue 8, defect 9: the refund's "exactly one of purchase_id / receipt_id" is a oneOf, and
+    required strings (and optional ones, when given) may not be empty."""
+    document = client.get("/api/pos/v1/schema/?format=json").json()
+    schemas = document["components"]["schemas"]
+    refund = document["paths"]["/api/pos/v1/refunds/"]["post"]["requestBody"]["content"]["application/json"]
+    assert refund["schema"] == {"$ref": "#/components/schemas/RefundInput"}
+    variants = [ref["$ref"].rsplit("/", 1)[1] for ref in schemas["RefundInput"]["oneOf"]]
+    assert [schemas[name]["required"] for name in variants] == [["purchase_id"], ["receipt_id"]]
+    for component, field in [
+        ("PurchaseInput", "card_number"),
+        ("PurchaseInput", "receipt_id"),
+        ("QuoteInput", "card_number"),
+        ("EnrollInput", "phone"),
+        ("RefundByReceiptId", "receipt_id"),
+    ]:
+        assert schemas[component]["properties"][field]["minLength"] == 1, (component, field)
+    lookup = document["paths"]["/api/pos/v1/cards/lookup/"]["get"]["parameters"]
+    assert {p["name"]: p["schema"].get("minLength") for p in lookup} == {"phone": 1, "card_number": 1, "barcode": 1}
+
+
 # --- property-based: schemathesis against a live server ---------------------------------
 #
 # schemathesis' pytest plugin (``from_fixture``/``parametrize``) does not work with pytest 9 yet
