@@ -165,3 +165,57 @@ def test_no_5xx_and_no_write_on_4xx(live_server, pos, pos_card, merchant, locati
     ):
         assert any(200 <= status < 300 for status in seen[operation]), seen
     assert 400 in statuses and 404 in statuses, seen
+
+
+# --- every phase (stateful included), every check: schemathesis' own runner -----------------------
+#
+# The CLI runs the examples, coverage, fuzzing and stateful phases with ``--checks all``; it exits
+# non-zero on any finding. 422 is the documented answer to a well-formed request that breaks a
+# business rule (insufficient points, a blocked card), which no schema can express, so it is an
+# accepted answer for schema-valid data.
+
+SCHEMATHESIS_MAX_EXAMPLES = 30
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Issue 8 defect 9, not finished: schemathesis still reports ST202 (schema-valid request rejected) for "
+        "lookup with two of phone/card_number/barcode (the schema cannot say 'exactly one' of query parameters "
+        "yet), bill_amount '' (drf-spectacular's decimal pattern allows an empty string), and a refund or "
+        "purchase without a body (requestBody is not marked required)."
+    ),
+)
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_all_phases_and_checks_find_nothing(live_server, pos, pos_card, merchant, location, settings):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings.POS_API_THROTTLE_RATE = "100000/min"
+    Card.objects.filter(pk=pos_card.pk).update(number=EXAMPLE_CARD)
+    card = Card.objects.get(pk=pos_card.pk)
+    give_points(merchant, location, card, "5000.00")
+    purchase(
+        merchant=merchant, card=card, location=location, bill_amount="1000.00", receipt_id="T1-000100",
+        idempotency_key="seed-T1-000100",
+    )  # fmt: skip
+    config = Path(settings.BASE_DIR) / "tests" / "loyalty" / "schemathesis.toml"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file", str(config),
+            "run", f"{live_server.url}/api/pos/v1/schema/?format=json",
+            "--url", live_server.url,
+            "-H", f"Authorization: Bearer {pos.secret}",
+            "--checks", "all",
+            "--phases", "examples,coverage,fuzzing,stateful",
+            "--max-examples", str(SCHEMATHESIS_MAX_EXAMPLES),
+            "--seed", "8",
+            "--generation-deterministic",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
