@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 
 from loyalty import exceptions as loyalty_exceptions
+from loyalty.json_body import BodyMalformed, BodyTooLarge
 
 # Domain errors are 422 (the request was well formed but breaks a rule) unless
 # listed here. "Not found" must look the same for a missing object and for
@@ -98,6 +101,13 @@ def describe_error(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]
         return http_status, error_body(exc.code, exc.message, fields), {}
     if isinstance(exc, exceptions.ValidationError):
         return (*_validation_error(exc), {})
+    if isinstance(exc, RequestDataTooBig):  # Django's own cap, should anything read request.body first
+        exc = BodyTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if isinstance(exc, BodyTooLarge):
+        message = _("The request body is too large: at most %(max)d bytes are accepted.") % {"max": exc.max_bytes}
+        return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, error_body("request_too_large", message), {}
+    if isinstance(exc, BodyMalformed):
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

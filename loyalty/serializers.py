@@ -54,10 +54,27 @@ class ErrorSerializer(serializers.Serializer):
 # --- inputs ----------------------------------------------------------------------------
 
 
-class CardLookupInputSerializer(serializers.Serializer):
-    phone = serializers.CharField(required=False, max_length=32, help_text=_("In any common spelling."))
-    card_number = serializers.CharField(required=False, max_length=32, help_text=_("Spaces and dashes ignored."))
-    barcode = serializers.CharField(required=False, max_length=128, help_text=_("The scanned barcode payload."))
+class QueryInputSerializer(serializers.Serializer):
+    """Query parameters: one that is present must have a value. (DRF treats ``?before=`` as
+    absent for an optional field; the schema says a value is required, so the server does too.)"""
+
+    def to_internal_value(self, data):
+        blank: dict[str, list[str]] = {
+            str(name): [str(_("This field may not be blank."))] for name in self.fields if data.get(name, None) == ""
+        }
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
+class CardLookupInputSerializer(QueryInputSerializer):
+    phone = serializers.CharField(required=False, min_length=1, max_length=32, help_text=_("In any common spelling."))
+    card_number = serializers.CharField(
+        required=False, min_length=1, max_length=32, help_text=_("Spaces and dashes ignored.")
+    )
+    barcode = serializers.CharField(
+        required=False, min_length=1, max_length=128, help_text=_("The scanned barcode payload.")
+    )
 
     def validate(self, attrs):
         given = [name for name in ("phone", "card_number", "barcode") if attrs.get(name)]
@@ -67,7 +84,7 @@ class CardLookupInputSerializer(serializers.Serializer):
 
 
 class EnrollInputSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=32)
+    phone = serializers.CharField(min_length=1, max_length=32)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     birthday = serializers.DateField(required=False, allow_null=True, default=None)
@@ -77,7 +94,9 @@ class EnrollInputSerializer(serializers.Serializer):
 
 
 class CardRefInputSerializer(serializers.Serializer):
-    card_number = serializers.CharField(max_length=32, help_text=_("The card's number (or scan → lookup first)."))
+    card_number = serializers.CharField(
+        min_length=1, max_length=32, help_text=_("The card's number (or scan → lookup first).")
+    )
 
 
 class QuoteInputSerializer(CardRefInputSerializer):
@@ -114,7 +133,9 @@ class PurchaseInputSerializer(QuoteInputSerializer):
         ),
     )
     redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
-    receipt_id = serializers.CharField(max_length=64, help_text=_("The till's receipt id, unique per merchant."))
+    receipt_id = serializers.CharField(
+        min_length=1, max_length=64, help_text=_("The till's receipt id, unique per merchant.")
+    )
 
     def validate(self, attrs):
         return check_free_item_bill(attrs)
@@ -122,7 +143,7 @@ class PurchaseInputSerializer(QuoteInputSerializer):
 
 class RefundInputSerializer(serializers.Serializer):
     purchase_id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
-    receipt_id = serializers.CharField(max_length=64, required=False)
+    receipt_id = serializers.CharField(min_length=1, max_length=64, required=False)
     amount = money_input(
         required=False, allow_null=True, help_text=_("Part of the bill to refund; omit for all that is left.")
     )
@@ -133,7 +154,23 @@ class RefundInputSerializer(serializers.Serializer):
         return attrs
 
 
-class HistoryInputSerializer(serializers.Serializer):
+# The refund's two shapes, for the schema only (``oneOf``: exactly one of purchase_id / receipt_id);
+# RefundInputSerializer validates the same rule on the server.
+class RefundByPurchaseIdSerializer(serializers.Serializer):
+    purchase_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    amount = money_input(
+        required=False, allow_null=True, help_text=_("Part of the bill to refund; omit for all that is left.")
+    )
+
+
+class RefundByReceiptIdSerializer(serializers.Serializer):
+    receipt_id = serializers.CharField(min_length=1, max_length=64)
+    amount = money_input(
+        required=False, allow_null=True, help_text=_("Part of the bill to refund; omit for all that is left.")
+    )
+
+
+class HistoryInputSerializer(QueryInputSerializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=50)
     before = serializers.IntegerField(
         min_value=1, max_value=MAX_ID, required=False, help_text=_("Entry id from the previous page's next_before.")

@@ -55,4 +55,6 @@ def public_route(view):
 
 
 def role_allows(user, roles: frozenset[str]) -> bool:
-    return bool(user.is_authenticated and user.merchant_id and user.role in roles)
+    # ``user`` may be None: a DRF view (the POS API's docs page) renders its template with
+    # DRF's request, whose user is None when the view has no authentication classes.
+    return bool(getattr(user, "is_authenticated", False) and user.merchant_id and user.role in roles)

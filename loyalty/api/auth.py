@@ -18,7 +18,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 
-from merchants.models import ApiKey, Merchant
+from merchants.models import ApiKey, Location, Merchant
 from merchants.services import api_key_for_secret, api_key_touch
 
 # Keys are "lk_" + 8 hex + "_" + 43 urlsafe characters; anything much longer is junk.
@@ -28,7 +28,8 @@ MAX_KEY_LENGTH = 200
 # has verified (by a SHA-256 of the secret, never the secret itself) for a
 # minute, with their merchant and location, and on every call only re-checks,
 # in one cheap statement, that the key is still active: revoking a key or
-# deactivating a merchant takes effect on the next request, while edits to a
+# deactivating its merchant or its location takes effect on the next request
+# (the same three conditions as api_key_for_secret), while edits to a
 # merchant's or location's details reach a worker within a minute. Verifying
 # from scratch (api_key_for_secret) is the single most expensive query of a
 # purchase on the ORM (two joins to compile).
@@ -36,8 +37,10 @@ KEY_CACHE_SECONDS = 60
 KEY_CACHE_SIZE = 1000
 _verified: dict[str, tuple[float, ApiKey]] = {}
 _STILL_ACTIVE_SQL = (
-    f"SELECT 1 FROM {ApiKey._meta.db_table} k JOIN {Merchant._meta.db_table} m ON m.id = k.merchant_id "
-    "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active"
+    f"SELECT 1 FROM {ApiKey._meta.db_table} k "
+    f"JOIN {Merchant._meta.db_table} m ON m.id = k.merchant_id "
+    f"JOIN {Location._meta.db_table} l ON l.id = k.location_id "
+    "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active AND l.is_active"
 )
 
 

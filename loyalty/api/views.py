@@ -8,7 +8,13 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -20,11 +26,13 @@ from loyalty import serializers as s
 from loyalty.enrollment import services as enrollment
 from loyalty.idempotency import HEADER as IDEMPOTENCY_HEADER
 from loyalty.idempotency import MAX_KEY_LENGTH, idempotency_key_from_headers, request_fingerprint, run_idempotent
+from loyalty.json_body import MAX_BODY_BYTES, MAX_DEPTH
 from loyalty.ledger import selectors
 from merchants.models import ApiKey, Merchant
 
 from .auth import ApiKeyAuthentication, HasApiKey
 from .errors import pos_exception_handler
+from .parsers import PosJsonParser
 from .throttling import ApiKeyRateThrottle
 
 TAG = "POS"
@@ -47,9 +55,17 @@ COMMON_ERRORS = {
     401: _error("Missing, unknown or revoked API key."),
     429: _error("Too many requests for this API key; see Retry-After."),
 }
+# Request bodies: at most MAX_BODY_BYTES, lists and objects nested at most MAX_DEPTH levels.
+BODY_ERRORS = {
+    400: _error(f"Malformed JSON, nested more than {MAX_DEPTH} levels, or invalid fields (see error.fields)."),
+    413: _error(f"request_too_large: the body is longer than {MAX_BODY_BYTES} bytes."),
+}
 WRITE_ERRORS = {
     **COMMON_ERRORS,
-    400: _error("Malformed JSON, invalid fields, or a missing/invalid Idempotency-Key."),
+    **BODY_ERRORS,
+    400: _error(
+        f"Malformed JSON, nested more than {MAX_DEPTH} levels, invalid fields, or a missing/invalid Idempotency-Key."
+    ),
     409: _error(
         "idempotency_key_reused: the key was used for a different request; "
         "duplicate_receipt / already_enrolled: the object exists."
@@ -90,6 +106,7 @@ EARNING_RULES = (
 
 
 class PosApiView(APIView):
+    parser_classes = [PosJsonParser]
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasApiKey]
     throttle_classes = [ApiKeyRateThrottle]
@@ -233,6 +250,7 @@ class QuoteApi(PosApiView):
         responses={
             200: s.QuoteOutputSerializer,
             **COMMON_ERRORS,
+            **BODY_ERRORS,
             404: _error("card_not_found"),
             422: _error("card_blocked, insufficient_points, redemption_cap_exceeded, negative_balance, …"),
         },
@@ -308,7 +326,12 @@ class RefundCreateApi(PosApiView):
             "If the earned points were already spent, the balance may go negative."
         ),
         parameters=[IDEMPOTENCY_PARAMETER],
-        request=s.RefundInputSerializer,
+        # Exactly one of purchase_id / receipt_id, as the server checks it.
+        request=PolymorphicProxySerializer(
+            component_name="RefundInput",
+            serializers=[s.RefundByPurchaseIdSerializer, s.RefundByReceiptIdSerializer],
+            resource_type_field_name=None,
+        ),
         examples=[
             OpenApiExample("Partial refund", request_only=True, value={"receipt_id": "T1-000100", "amount": "100.00"}),
             OpenApiExample("Full refund", request_only=True, value={"purchase_id": 1}),

@@ -26,6 +26,7 @@ from loyalty import serializers as s
 from loyalty.display import card_number_text, free_visit_text, local_hhmm, money, phone_text, points_text
 from loyalty.exceptions import LoyaltyError
 from loyalty.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
+from loyalty.json_body import request_json
 from loyalty.json_errors import describe_error
 from loyalty.ledger import selectors
 from loyalty.models import Card, Purchase
@@ -222,10 +223,8 @@ class TillJsonView(TillMixin, View):
             return JsonResponse(body, status=status, headers=headers)
 
     def body(self) -> Any:
-        try:
-            return json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise exceptions.ParseError(str(exc))
+        # Too large: 413; not JSON or nested too deeply: 400 (both through describe_error).
+        return request_json(self.request)
 
     @staticmethod
     def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -245,6 +244,10 @@ class TillJsonView(TillMixin, View):
 
 
 class TillLookupView(TillJsonView):
+    # Whatever was scanned, NUL included, is looked up by find_card: "not found" is the answer
+    # the till expects (config.middleware.RejectNulMiddleware lets it through).
+    accepts_nul = True
+
     def get(self, request: HttpRequest) -> JsonResponse:
         card = selectors.find_card(merchant=self.merchant, query=request.GET.get("q", ""))
         return JsonResponse({"card": card_payload(card, self.merchant)})

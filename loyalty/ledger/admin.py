@@ -12,7 +12,6 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -87,19 +86,19 @@ class CardAdmin(PhoneSearchMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<id>/adjust/",
+                "<int:id>/adjust/",
                 self.admin_site.admin_view(self.adjust_balance_view),
                 name="loyalty_card_adjust",
             ),
             path(
-                "<id>/block/",
+                "<int:id>/block/",
                 self.admin_site.admin_view(self.block_card_view),
                 name="loyalty_card_block",
             ),
         ] + super().get_urls()
 
     def _card_for(self, request, id) -> Card:
-        card = get_object_or_404(Card.objects.select_related("merchant", "customer"), pk=unquote(id))
+        card = get_object_or_404(Card.objects.select_related("merchant", "customer"), pk=id)
         if not self.has_change_permission(request, card):
             raise PermissionDenied
         return card

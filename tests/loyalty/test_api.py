@@ -13,7 +13,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
+from loyalty.json_body import MAX_BODY_BYTES, MAX_DEPTH
 from loyalty.ledger import set_card_blocked
 from loyalty.models import Card, CardStatus, IdempotentRequest, LedgerEntry, Purchase, Refund
 from merchants.services import api_key_revoke
@@ -571,6 +573,89 @@ def test_deactivating_the_merchant_locks_its_keys_out_at_once(pos, pos_card, mer
     merchant.is_active = False
     merchant.save(update_fields=["is_active"])
     assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "before=",
+        "limit=",
+        "before=&limit=",
+        "limit=0",
+        "limit=201",
+        "limit=abc",
+        "before=0",
+        "before=-1",
+        "before=1.5",
+        "before=99999999999999999999",
+    ],
+)
+def test_history_refuses_empty_or_invalid_paging(pos, pos_card, query):
+    """Issue 8, defect 9: ``?before=&limit=`` answered 200 although the schema requires values."""
+    response = pos.client.get(
+        f"/api/pos/v1/cards/{pos_card.number}/history/?{query}", headers={"Authorization": f"Bearer {pos.secret}"}
+    )
+    body = assert_error(response, 400, "invalid")
+    assert set(body["error"]["fields"]) <= {"before", "limit"} and body["error"]["fields"]
+
+
+@pytest.mark.parametrize("query", ["phone=", "card_number=", "barcode=", "phone=&card_number=CARD"])
+def test_lookup_refuses_empty_parameters(pos, pos_card, query):
+    query = query.replace("CARD", pos_card.number)
+    response = pos.client.get(f"/api/pos/v1/cards/lookup/?{query}", headers={"Authorization": f"Bearer {pos.secret}"})
+    assert_error(response, 400, "invalid")
+
+
+# --- hostile bodies (issue 8, defect 3) --------------------------------------------------------
+
+BODY_ENDPOINTS = ["/purchases/", "/refunds/", "/customers/", "/quotes/"]
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+def test_a_3_mb_body_is_413_in_the_apis_shape_and_writes_nothing(pos, pos_card, path, settings):
+    # Django's own cap (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB) guards request.body only, and DRF
+    # parses the stream: the API's limit must hold on its own, well below Django's.
+    assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE < 3 * 1024 * 1024
+    before = table_counts()
+    huge = json.dumps(purchase_body(pos_card, receipt_id="x" * (3 * 1024 * 1024)))
+    body = assert_error(pos.post(path, raw=huge), 413, "request_too_large")
+    assert str(MAX_BODY_BYTES) in body["error"]["message"]
+    # Just over the API's limit, far under Django's: refused too.
+    padded = json.dumps(purchase_body(pos_card, note="x" * MAX_BODY_BYTES))
+    assert_error(pos.post(path, raw=padded), 413, "request_too_large")
+    assert table_counts() == before
+
+
+@pytest.mark.parametrize("path", BODY_ENDPOINTS)
+@pytest.mark.parametrize("depth", [30_000, 950, MAX_DEPTH + 1])
+def test_deeply_nested_json_is_400_in_the_apis_shape(pos, pos_card, path, depth):
+    before = table_counts()
+    assert_error(pos.post(path, raw=nested(depth)), 400, "malformed_request")
+    inside = json.dumps(purchase_body(pos_card))[:-1] + f', "extra": {nested(depth - 1)}}}'
+    assert_error(pos.post(path, raw=inside), 400, "malformed_request")
+    assert table_counts() == before
+
+
+def test_nesting_up_to_the_limit_is_accepted(pos, pos_card):
+    inside = json.dumps(purchase_body(pos_card))[:-1] + f', "extra": {nested(MAX_DEPTH - 1)}}}'
+    assert pos.post("/purchases/", raw=inside).status_code == 201
+
+
+def test_deactivating_the_location_locks_its_keys_out_at_once(pos, pos_key, pos_card, owner, client):
+    """merchants.services.location_set_active promises the keys stop working at once: the
+    per-worker key cache must not keep accepting them (issue 8, defect 5)."""
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200  # the key is now remembered
+    client.force_login(owner)
+    location = pos_key.api_key.location
+    assert client.post(reverse("location_deactivate", args=[location.pk])).status_code == 302
+    assert_error(pos.get(f"/cards/{pos_card.number}/"), 401, "authentication_failed")
+    # …and back on once the location is activated again.
+    assert client.post(reverse("location_activate", args=[location.pk])).status_code == 302
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
 
 
 def test_old_idempotency_records_are_purged(pos, pos_card):

@@ -78,6 +78,30 @@ def test_schema_and_docs_are_served_without_a_cdn(client):
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
 
 
+@pytest.mark.django_db
+def test_schema_is_as_strict_as_the_server(client):
+    """Issue 8, defect 9: the refund's "exactly one of purchase_id / receipt_id" is a oneOf, and
+    required strings (and optional ones, when given) may not be empty."""
+    document = client.get("/api/pos/v1/schema/?format=json").json()
+    schemas = document["components"]["schemas"]
+    refund = document["paths"]["/api/pos/v1/refunds/"]["post"]["requestBody"]["content"]["application/json"]
+    assert refund["schema"] == {"$ref": "#/components/schemas/RefundInput"}
+    for path in ("/api/pos/v1/refunds/", "/api/pos/v1/purchases/", "/api/pos/v1/customers/", "/api/pos/v1/quotes/"):
+        assert document["paths"][path]["post"]["requestBody"]["required"] is True, path
+    variants = [ref["$ref"].rsplit("/", 1)[1] for ref in schemas["RefundInput"]["oneOf"]]
+    assert [schemas[name]["required"] for name in variants] == [["purchase_id"], ["receipt_id"]]
+    for component, field in [
+        ("PurchaseInput", "card_number"),
+        ("PurchaseInput", "receipt_id"),
+        ("QuoteInput", "card_number"),
+        ("EnrollInput", "phone"),
+        ("RefundByReceiptId", "receipt_id"),
+    ]:
+        assert schemas[component]["properties"][field]["minLength"] == 1, (component, field)
+    lookup = document["paths"]["/api/pos/v1/cards/lookup/"]["get"]["parameters"]
+    assert {p["name"]: p["schema"].get("minLength") for p in lookup} == {"phone": 1, "card_number": 1, "barcode": 1}
+
+
 # --- property-based: schemathesis against a live server ---------------------------------
 #
 # schemathesis' pytest plugin (``from_fixture``/``parametrize``) does not work with pytest 9 yet
@@ -156,3 +180,56 @@ def test_purchase_and_quote_docs_state_how_the_crossing_purchase_earns(client):
         assert "minimum bill to earn is checked against that money too" in description
     bill = document["components"]["schemas"]["PurchaseInput"]["properties"]["bill_amount"]
     assert "redeem_rewards" in bill["description"]
+
+
+# --- every phase (stateful included), every check: schemathesis' own runner -----------------------
+#
+# The CLI runs the examples, coverage, fuzzing and stateful phases with ``--checks all``; it exits
+# non-zero on any finding. 422 is the documented answer to a well-formed request that breaks a
+# business rule (insufficient points, a blocked card), which no schema can express, so it is an
+# accepted answer for schema-valid data.
+
+SCHEMATHESIS_MAX_EXAMPLES = 30
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Issue 8 defect 9, not finished: schemathesis still reports ST202 (schema-valid request rejected) for "
+        "lookup with two of phone/card_number/barcode (the schema cannot say 'exactly one' of query parameters "
+        "yet) and bill_amount '' (drf-spectacular's decimal pattern allows an empty string)."
+    ),
+)
+@pytest.mark.django_db(transaction=True)
+def test_schemathesis_all_phases_and_checks_find_nothing(live_server, pos, pos_card, merchant, location, settings):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings.POS_API_THROTTLE_RATE = "100000/min"
+    Card.objects.filter(pk=pos_card.pk).update(number=EXAMPLE_CARD)
+    card = Card.objects.get(pk=pos_card.pk)
+    give_points(merchant, location, card, "5000.00")
+    purchase(
+        merchant=merchant, card=card, location=location, bill_amount="1000.00", receipt_id="T1-000100",
+        idempotency_key="seed-T1-000100",
+    )  # fmt: skip
+    config = Path(settings.BASE_DIR) / "tests" / "loyalty" / "schemathesis.toml"
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file", str(config),
+            "run", f"{live_server.url}/api/pos/v1/schema/?format=json",
+            "--url", live_server.url,
+            "-H", f"Authorization: Bearer {pos.secret}",
+            "--checks", "all",
+            "--phases", "examples,coverage,fuzzing,stateful",
+            "--max-examples", str(SCHEMATHESIS_MAX_EXAMPLES),
+            "--seed", "8",
+            "--generation-deterministic",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from loyalty import ledger
+from loyalty.json_body import MAX_DEPTH
 from loyalty.models import Card, Purchase, Refund
 from tests import factories
 from tests.loyalty.api_support import give_points, pos_card, pos_program, table_counts  # noqa: F401
@@ -201,6 +202,23 @@ def test_bad_purchase_writes_nothing(till, pos_card, body, status, code):
     response = post_json(till, "/dashboard/till/purchase/", {"card_number": pos_card.number, **body})
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
+    assert table_counts() == before
+
+
+@pytest.mark.parametrize("path", ["purchase/", "quote/", "undo/"])
+def test_hostile_bodies_get_json_errors_not_an_html_500(till, pos_card, path):
+    """Issue 8, defect 3: nested JSON crashed json.loads (RecursionError) into Django's HTML 500."""
+    before = table_counts()
+    url = f"/dashboard/till/{path}"
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    for depth in (30_000, 950, MAX_DEPTH + 1):
+        body = "[" * depth + "]" * depth
+        response = till.post(url, body, content_type="application/json", headers=headers)
+        assert response.status_code == 400, (depth, response.status_code)
+        assert response.json()["error"]["code"] == "malformed_request"
+    huge = json.dumps({"card_number": pos_card.number, "bill_amount": "1.00", "receipt_id": "x" * 3 * 1024 * 1024})
+    response = till.post(url, huge, content_type="application/json", headers=headers)
+    assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
     assert table_counts() == before
 
 
