@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "loyalty.api.schema.require_request_bodies",
+        "loyalty.api.schema.free_item_purchases",
     ],
 }
 

@@ -8,6 +8,7 @@ rules (caps, balances, blocked cards) are the services' job.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -28,8 +29,44 @@ MAX_POINTS = 10**12
 MAX_ID = 2**63 - 1
 
 
+# What an amount looks like on the wire: "0" or digits without a leading zero, optionally a point
+# and one or two decimals. The schema says the same, so a request is valid for both or for neither.
+MONEY_PATTERN = r"^(?:0|[1-9]\d{0,9})(?:\.\d{1,2})?$"
+POSITIVE_MONEY_PATTERN = r"^(?:[1-9]\d{0,9}(?:\.\d{1,2})?|0\.(?:0[1-9]|[1-9]\d?))$"
+ZERO_MONEY_PATTERN = r"^0(?:\.0{1,2})?$"
+
+
+class MoneyInputField(serializers.DecimalField):
+    """An amount sent as a decimal string ("450.00"), held to the schema's pattern: DRF's own
+    parsing would also take "", "1.", " 1" or "0450", which the schema does not describe."""
+
+    def __init__(self, *, pattern: str = MONEY_PATTERN, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = pattern
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, str) and not re.fullmatch(self.pattern, data):
+            if re.fullmatch(MONEY_PATTERN, data):
+                self.fail("min_value", min_value=self.min_value)
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": POSITIVE_MONEY_PATTERN})
+class PositiveMoneyInputField(MoneyInputField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(pattern=POSITIVE_MONEY_PATTERN, min_value=Decimal("0.01"), **kwargs)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN})
+class AnyMoneyInputField(MoneyInputField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(pattern=MONEY_PATTERN, min_value=Decimal("0.00"), **kwargs)
+
+
 def money_input(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(min_value=Decimal("0.01"), **MONEY, **kwargs)
+    """An amount of at least 0.01."""
+    return PositiveMoneyInputField(**MONEY, **kwargs)
 
 
 # --- errors (for the schema) ------------------------------------------------------
@@ -124,8 +161,7 @@ def check_free_item_bill(attrs):
 
 
 class PurchaseInputSerializer(QuoteInputSerializer):
-    bill_amount = serializers.DecimalField(
-        min_value=Decimal("0.00"),
+    bill_amount = AnyMoneyInputField(
         **MONEY,
         help_text=_(
             'The bill before discount and points, e.g. "450.00". "0.00" only with redeem_rewards ≥ 1 and no '

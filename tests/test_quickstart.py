@@ -31,7 +31,7 @@ made = purchase(
 )
 card.refresh_from_db()
 # A job queued as beat would queue it lands in the filesystem broker's folder.
-from loyalty.ledger.tasks import purge_idempotent_requests_task
+from loyalty.api.tasks import purge_idempotent_requests_task
 purge_idempotent_requests_task.delay()
 print("RESULT", json.dumps({
     "earned": made.points_earned, "before": before, "after": card.balance,

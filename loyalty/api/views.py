@@ -142,12 +142,46 @@ class PosApiView(APIView):
         return result.as_http_response()
 
 
+def _lookup_variant(name: str, max_length: int, description: str) -> dict:
+    return {
+        "type": "object",
+        "title": name,
+        "properties": {
+            # DRF trims whitespace before it checks a value, so one that is only whitespace is blank.
+            name: {
+                "type": "string", "minLength": 1, "maxLength": max_length, "pattern": r"\S", "description": description
+            }
+        },
+        "required": [name],
+        "additionalProperties": False,
+    }
+
+
+# "Exactly one of phone / card_number / barcode", in the schema: one query object (form style,
+# exploded, so ``?phone=…``) that is one of three shapes. The server checks the same rule.
+LOOKUP_PARAMETER = OpenApiParameter(
+    name="lookup",
+    location=OpenApiParameter.QUERY,
+    required=True,
+    style="form",
+    explode=True,
+    type={
+        "oneOf": [
+            _lookup_variant("phone", 32, "In any common spelling."),
+            _lookup_variant("card_number", 32, "Spaces and dashes ignored."),
+            _lookup_variant("barcode", 128, "The scanned barcode payload."),
+        ]
+    },
+    description="Exactly one of: phone, card_number, barcode.",
+)
+
+
 class CardLookupApi(PosApiView):
     @extend_schema(
         tags=[TAG],
         operation_id="card_lookup",
         summary="Find a card by phone, card number or scanned barcode",
-        parameters=[s.CardLookupInputSerializer],
+        parameters=[LOOKUP_PARAMETER],
         responses={
             200: s.CardOutputSerializer,
             **COMMON_ERRORS,

@@ -10,36 +10,19 @@ from django.db.models import QuerySet
 from loyalty.display import free_visit_text
 from loyalty.models import CardDesign
 from loyalty.program.services import current_rules
+from loyalty.wallet.contract import (  # noqa: F401  (the designer's draft starts from the same defaults)
+    MAX_PASS_LOCATIONS,
+    default_contacts,
+    default_design,
+    default_locations,
+    lock_screen_locations,
+)
 from loyalty.wallet.images import MAX_STAMPS
-from merchants.models import Location
-
-MAX_PASS_LOCATIONS = 10
 
 
 def published_design(*, merchant) -> CardDesign | None:
     """The latest published version (what installed cards show), or None."""
     return CardDesign.objects.for_merchant(merchant).filter(published_at__isnull=False).order_by("-version").first()
-
-
-def default_design(*, merchant) -> CardDesign:
-    """What a merchant who never published a design gets (unsaved): the
-    model's defaults, the merchant's name as the title, and its active
-    locations as the contacts on the back, and every geocoded one on the lock
-    screen (``default_locations``). A new draft starts from the same (the
-    designer offers those locations ticked), so publishing it unchanged
-    changes nothing."""
-    return CardDesign(merchant=merchant, program_name=merchant.name[:40], contacts=default_contacts(merchant=merchant))
-
-
-def default_locations(*, merchant) -> list[Location]:
-    """The lock-screen locations of the default design: every geocoded active location (at most 10)."""
-    return list(lock_screen_locations(merchant=merchant)[:MAX_PASS_LOCATIONS])
-
-
-def default_contacts(*, merchant) -> str:
-    """One line per active location: its name and address."""
-    locations = Location.objects.for_merchant(merchant).filter(is_active=True)[:MAX_PASS_LOCATIONS]
-    return "\n".join(f"{loc.name}: {loc.address}" if loc.address else loc.name for loc in locations)
 
 
 def design_for_customers(*, merchant) -> CardDesign:
@@ -53,13 +36,6 @@ def published_versions(*, merchant, limit: int = 10) -> QuerySet[CardDesign]:
         .filter(published_at__isnull=False)
         .select_related("created_by")
         .order_by("-version")[:limit]
-    )
-
-
-def lock_screen_locations(*, merchant) -> QuerySet[Location]:
-    """Locations a pass can name for the lock screen: active ones with coordinates."""
-    return Location.objects.for_merchant(merchant).filter(
-        is_active=True, latitude__isnull=False, longitude__isnull=False
     )
 
 

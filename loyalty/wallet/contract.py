@@ -12,13 +12,22 @@ import this module and nothing else of the wallet's services:
   (both wallets), notifying within the daily budget;
 - ``wallet_pass_for(card=…)``: the card's pass (created on first use), for links;
 - ``wallets_available(merchant=…)``: which wallets the merchant can offer, and why not;
-- ``sync_progress(merchant=…)`` and ``wallet_status_for(card=…)``: for pages.
+- ``sync_progress(merchant=…)`` and ``wallet_status_for(card=…)``: for pages;
+- ``default_design(merchant=…)`` and its locations: what a card shows before
+  the merchant publishes a design (the designer's first draft starts from it).
 
 The building blocks ``images`` and ``qr`` are plain drawing code that the
 designer and the poster use directly.
 """
 
 from loyalty.wallet.credentials import WalletAvailability
+from loyalty.wallet.designs import (
+    MAX_PASS_LOCATIONS,
+    default_contacts,
+    default_design,
+    default_locations,
+    lock_screen_locations,
+)
 from loyalty.wallet.passes import (
     WalletStatus,
     card_changed,
@@ -31,6 +40,11 @@ from loyalty.wallet.passes import (
 from loyalty.wallet.passes import mark_cards_changed as cards_changed
 
 __all__ = [
+    "MAX_PASS_LOCATIONS",
+    "default_contacts",
+    "default_design",
+    "default_locations",
+    "lock_screen_locations",
     "WalletAvailability",
     "WalletStatus",
     "card_changed",

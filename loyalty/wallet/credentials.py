@@ -97,7 +97,10 @@ def platform_apple_certificate() -> PassCertificate | None:
 
 def apple_certificate_for(merchant: Merchant | int) -> PassCertificate | None:
     """The certificate that signs and pushes this merchant's passes (own, else platform), expired or not."""
-    creds = credentials_of(merchant)
+    return _apple_certificate(credentials_of(merchant))
+
+
+def _apple_certificate(creds: WalletCredentials | None) -> PassCertificate | None:
     if creds is not None and creds.apple_certificate:
         ciphertext = bytes(creds.apple_certificate)
         try:
@@ -114,7 +117,10 @@ def _platform_google(path: str, mtime: float) -> dict[str, Any]:
 
 
 def google_account_for(merchant: Merchant | int) -> GoogleAccount | None:
-    creds = credentials_of(merchant)
+    return _google_account(credentials_of(merchant))
+
+
+def _google_account(creds: WalletCredentials | None) -> GoogleAccount | None:
     if creds is not None and creds.google_issuer_id and creds.google_service_account:
         try:
             info = json.loads(secretbox.decrypt(bytes(creds.google_service_account)))
@@ -134,8 +140,10 @@ def google_account_for(merchant: Merchant | int) -> GoogleAccount | None:
 
 def usable_apple_certificate(merchant: Merchant | int, *, now: dt.datetime | None = None):
     """(certificate, "") when Apple Wallet works for the merchant, else (None, the reason)."""
-    now = now or timezone.now()
-    cert = apple_certificate_for(merchant)
+    return _usable(apple_certificate_for(merchant), now=now or timezone.now())
+
+
+def _usable(cert: PassCertificate | None, *, now: dt.datetime) -> tuple[PassCertificate | None, str]:
     if cert is None:
         return None, _(
             "Apple Wallet is off: no pass certificate is set up. "
@@ -161,9 +169,10 @@ class WalletAvailability:
 
 
 def availability(*, merchant: Merchant, now: dt.datetime | None = None) -> WalletAvailability:
-    cert, apple_reason = usable_apple_certificate(merchant, now=now)
+    creds = credentials_of(merchant)  # read once for both wallets
+    cert, apple_reason = _usable(_apple_certificate(creds), now=now or timezone.now())
     google_reason = ""
-    if google_account_for(merchant) is None:
+    if _google_account(creds) is None:
         google_reason = _(
             "Google Wallet is in demo mode: no issuer account is set up. "
             "Enter your Google Wallet issuer id and service-account key in Wallet settings."

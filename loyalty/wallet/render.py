@@ -20,10 +20,9 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from loyalty.design import selectors as design_selectors
 from loyalty.display import free_visit_text
 from loyalty.models import Card, CardDesign, Mechanic, Program, WalletPass
-from loyalty.wallet import google, images
+from loyalty.wallet import designs, google, images
 from loyalty.wallet.apple import PassContent, PassImages, PassLocation
 
 logger = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class CardView:
 
     card: Card
     wallet_pass: WalletPass
-    design: CardDesign  # design_selectors.default_design (unsaved) when none is published
+    design: CardDesign  # designs.default_design (unsaved) when none is published
     program: Program | None
 
     @property
@@ -80,7 +79,7 @@ def published_design(merchant_id: int) -> CardDesign | None:
 def card_view(wallet_pass: WalletPass) -> CardView:
     card = Card.objects.select_related("customer", "tier", "merchant").get(pk=wallet_pass.card_id)
     program = Program.objects.filter(merchant_id=card.merchant_id).first()
-    design = published_design(card.merchant_id) or design_selectors.default_design(merchant=card.merchant)
+    design = published_design(card.merchant_id) or designs.default_design(merchant=card.merchant)
     return CardView(card, wallet_pass, design, program)
 
 
@@ -116,7 +115,7 @@ def _locations(design: CardDesign) -> tuple[PassLocation, ...]:
     if design.pk is not None:
         chosen = list(design.locations.all())
     else:
-        chosen = design_selectors.default_locations(merchant=design.merchant_id)
+        chosen = designs.default_locations(merchant=design.merchant_id)
     found = []
     for location in chosen:
         if location.latitude is None or location.longitude is None or not location.is_active:

@@ -98,8 +98,13 @@ def test_schema_is_as_strict_as_the_server(client):
         ("RefundByReceiptId", "receipt_id"),
     ]:
         assert schemas[component]["properties"][field]["minLength"] == 1, (component, field)
-    lookup = document["paths"]["/api/pos/v1/cards/lookup/"]["get"]["parameters"]
-    assert {p["name"]: p["schema"].get("minLength") for p in lookup} == {"phone": 1, "card_number": 1, "barcode": 1}
+    (lookup,) = document["paths"]["/api/pos/v1/cards/lookup/"]["get"]["parameters"]
+    assert (lookup["in"], lookup["style"], lookup["explode"], lookup["required"]) == ("query", "form", True, True)
+    variants = lookup["schema"]["oneOf"]
+    assert [variant["required"] for variant in variants] == [["phone"], ["card_number"], ["barcode"]]
+    assert [next(iter(v["properties"].values()))["minLength"] for v in variants] == [1, 1, 1]
+    for component in ("PurchaseInput", "QuoteInput"):
+        assert schemas[component]["properties"]["bill_amount"]["pattern"] == r"^\d{1,10}(\.\d{1,2})?$"
 
 
 # --- property-based: schemathesis against a live server ---------------------------------
@@ -192,14 +197,6 @@ def test_purchase_and_quote_docs_state_how_the_crossing_purchase_earns(client):
 SCHEMATHESIS_MAX_EXAMPLES = 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Issue 8 defect 9, not finished: schemathesis still reports ST202 (schema-valid request rejected) for "
-        "lookup with two of phone/card_number/barcode (the schema cannot say 'exactly one' of query parameters "
-        "yet) and bill_amount '' (drf-spectacular's decimal pattern allows an empty string)."
-    ),
-)
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_all_phases_and_checks_find_nothing(live_server, pos, pos_card, merchant, location, settings):
     import subprocess

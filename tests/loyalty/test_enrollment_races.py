@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from django.db import connections
-from loyalty.enrollment.cards import new_card_number
+from loyalty.card_numbers import new_card_number
 
 from loyalty.enrollment import services as enrollment
 from loyalty.enrollment.services import enroll_customer
