@@ -38,6 +38,10 @@ urlpatterns = [
         views.StaffSetActiveView.as_view(is_active=False),
         name="staff_deactivate",
     ),
+    path("dashboard/staff/<int:pk>/role/", views.StaffRoleView.as_view(), name="staff_role"),
+    path(
+        "dashboard/staff/invitations/<int:pk>/resend/", views.InvitationResendView.as_view(), name="invitation_resend"
+    ),
     path("dashboard/staff/<int:pk>/activate/", views.StaffSetActiveView.as_view(is_active=True), name="staff_activate"),
     path("dashboard/api-keys/", views.ApiKeyListView.as_view(), name="api_key_list"),
     path("dashboard/api-keys/new/", views.ApiKeyCreateView.as_view(), name="api_key_create"),
