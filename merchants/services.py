@@ -20,7 +20,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
-from .models import ApiKey, Invitation, Location, Merchant, Role, User
+from .models import ApiKey, Invitation, Location, Merchant, OnboardingMark, Role, User
 
 API_KEY_PREFIX = "lk_"
 
@@ -312,3 +312,21 @@ def api_key_touch(*, api_key: ApiKey, now: datetime | None = None) -> None:
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+
+
+# Getting started -----------------------------------------------------------
+
+ONBOARDING_MARKS = ("poster", "web_card_only")
+
+
+def onboarding_mark(*, merchant: Merchant, key: str, on: bool = True, now: datetime | None = None) -> None:
+    """Record (or, with ``on=False``, withdraw) a getting-started mark. Recording
+    twice keeps the first time."""
+    if key not in ONBOARDING_MARKS:
+        raise ValueError(f"unknown onboarding mark {key!r}")
+    if on:
+        OnboardingMark.objects.get_or_create(
+            merchant=merchant, key=key, defaults={"recorded_at": now or timezone.now()}
+        )
+    else:
+        OnboardingMark.objects.for_merchant(merchant).filter(key=key).delete()

@@ -28,6 +28,7 @@ urlpatterns = [
         views.LocationSetActiveView.as_view(is_active=True),
         name="location_activate",
     ),
+    path("dashboard/getting-started/web-card-only/", views.WebCardOnlyView.as_view(), name="onboarding_web_card_only"),
     path("dashboard/staff/", views.StaffListView.as_view(), name="staff_list"),
     path("dashboard/staff/invite/", views.InvitationCreateView.as_view(), name="invitation_create"),
     path(

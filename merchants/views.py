@@ -38,7 +38,7 @@ from .forms import (
     apply_service_error,
 )
 from .models import ApiKey, Invitation, Location, Role, User
-from .navigation import settings_pages_for
+from .navigation import checklist_for, settings_pages_for
 from .permissions import (
     CAN_MANAGE_API_KEYS,
     CAN_MANAGE_LOCATIONS,
@@ -200,10 +200,25 @@ class DashboardView(MerchantStaffRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         if self.request.user.role in CAN_MANAGE_STAFF:
-            context["onboarding"] = selectors.onboarding_status(merchant=self.merchant)
+            context["onboarding"] = checklist_for(self.merchant)
+            context["web_card_only"] = selectors.onboarding_mark_at(merchant=self.merchant, key="web_card_only")
         context["merchant_country_name"] = country_name(self.merchant.country)
         context["local_now"] = timezone.now()
         return context
+
+
+class WebCardOnlyView(MerchantStaffRequiredMixin, View):
+    """The owner's honest choice on the checklist: customers get the web card
+    only, no Apple or Google Wallet (or, with ``choice=wallets``, take it back)."""
+
+    allowed_roles = CAN_MANAGE_STAFF
+
+    def post(self, request):
+        on = request.POST.get("choice") != "wallets"
+        services.onboarding_mark(merchant=self.merchant, key="web_card_only", on=on)
+        if on:
+            messages.success(request, _("Customers will get the web card only. You can add wallets at any time."))
+        return redirect("dashboard")
 
 
 class SettingsView(MerchantStaffRequiredMixin, TemplateView):
