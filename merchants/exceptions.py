@@ -9,3 +9,12 @@ class MerchantError(Exception):
 
 class InvitationInvalid(MerchantError):
     pass
+
+
+class InvitationPending(MerchantError):
+    """An open invitation already exists for this address: the owner chooses
+    to send it again or to replace it, never silently."""
+
+    def __init__(self, message: str, *, invitation) -> None:
+        super().__init__(message, field="email")
+        self.invitation = invitation

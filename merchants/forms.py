@@ -220,6 +220,11 @@ class InvitationForm(forms.Form):
         initial=Role.CASHIER,
         widget=forms.RadioSelect,
     )
+    # The owner's answer when the address already has an open invitation
+    # (the page asks; the buttons carry the answer).
+    on_pending = forms.ChoiceField(
+        choices=[("resend", "resend"), ("replace", "replace")], required=False, widget=forms.HiddenInput
+    )
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
@@ -260,3 +265,7 @@ class ApiKeyForm(forms.Form):
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
+
+
+class StaffRoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)

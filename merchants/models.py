@@ -217,3 +217,23 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class OnboardingMark(models.Model):
+    """Something the owner did or chose that the getting-started checklist
+    cannot read from other rows: printed the QR poster ("poster"), chose to
+    offer the web card only, without Apple or Google Wallet ("web_card_only")."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="onboarding_marks")
+    key = models.CharField(max_length=40)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = MerchantScopedManager()
+
+    class Meta:
+        verbose_name = _("getting-started mark")
+        verbose_name_plural = _("getting-started marks")
+        constraints = [models.UniqueConstraint(fields=["merchant", "key"], name="onboarding_mark_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id}: {self.key}"

@@ -71,6 +71,31 @@ class SettingsPage:
     summary: Callable[..., str | Promise | None] | None = None
 
 
+@dataclass(frozen=True)
+class ChecklistStep:
+    """A step of the getting-started checklist on the dashboard home. Apps add
+    theirs with ``register_checklist_step()`` from ``AppConfig.ready`` (so the
+    merchants app never imports them).
+
+    ``done(merchant)`` says whether the step is done; ``note(merchant)`` may
+    return a short status line ("Web card only, your choice"). An ``optional``
+    step is shown but does not hold up "you are all set"; a ``coming`` step is
+    a feature not built yet: shown as coming, never as done or as missing."""
+
+    key: str
+    title: str | Promise
+    description: str | Promise
+    url_name: str
+    order: int = 100
+    done: Callable[..., bool] | None = None
+    note: Callable[..., str | Promise | None] | None = None
+    link_label: str | Promise = ""
+    optional: bool = False
+    coming: bool = False
+    # A form on the step itself (the "web card only" choice): a template to include.
+    action_template: str = ""
+
+
 NAV_ITEMS: list[NavItem] = [
     NavItem("dashboard", _("Home"), CAN_USE_TILL, order=0, exact=True),
     NavItem("design", _("Card design"), CAN_MANAGE_PROGRAM, order=22),
@@ -81,6 +106,45 @@ NAV_ITEMS: list[NavItem] = [
 ]
 
 SETTINGS_PAGES: list[SettingsPage] = []
+
+
+CHECKLIST_STEPS: list[ChecklistStep] = []
+
+
+def register_checklist_step(step: ChecklistStep) -> None:
+    if all(existing.key != step.key for existing in CHECKLIST_STEPS):
+        CHECKLIST_STEPS.append(step)
+
+
+@dataclass(frozen=True)
+class ChecklistRow:
+    step: ChecklistStep
+    url: str | None
+    done: bool
+    note: str | Promise | None
+
+
+@dataclass(frozen=True)
+class Checklist:
+    rows: list[ChecklistRow]
+
+    @property
+    def complete(self) -> bool:
+        return all(row.done for row in self.rows if not (row.step.optional or row.step.coming))
+
+    @property
+    def remaining(self) -> int:
+        return sum(1 for row in self.rows if not (row.done or row.step.optional or row.step.coming))
+
+
+def checklist_for(merchant) -> Checklist:
+    rows = []
+    for step in sorted(CHECKLIST_STEPS, key=lambda s: s.order):
+        done = False if step.coming or step.done is None else bool(step.done(merchant))
+        note = step.note(merchant) if step.note else None
+        url = reverse(step.url_name) if step.url_name else None
+        rows.append(ChecklistRow(step=step, url=url, done=done, note=note))
+    return Checklist(rows=rows)
 
 
 def register(item: NavItem) -> None:
@@ -188,6 +252,58 @@ SETTINGS_PAGES.extend(
             order=30,
             icon="key",
             summary=_summary("api_keys_summary"),
+        ),
+    ]
+)
+
+
+def _selector(name: str, **kwargs) -> Callable[..., bool]:
+    def read(merchant):
+        from . import selectors
+
+        return getattr(selectors, name)(merchant=merchant, **kwargs)
+
+    return read
+
+
+CHECKLIST_STEPS.extend(
+    [
+        ChecklistStep(
+            "location",
+            _("Add a location"),
+            _("Each shop, café or salon where customers earn and spend points."),
+            "location_list",
+            order=10,
+            done=lambda merchant: _selector("onboarding_status")(merchant).has_location,
+            link_label=_("Locations"),
+        ),
+        ChecklistStep(
+            "cashier",
+            _("Invite your first cashier"),
+            _("Cashiers use the till; marketers run the program and campaigns."),
+            "staff_list",
+            order=60,
+            done=_selector("has_invited_cashier"),
+            link_label=_("Staff"),
+        ),
+        ChecklistStep(
+            "api_key",
+            _("Connect your POS system (optional)"),
+            _("Only if your POS should add points itself: an API key per location. The till page works without it."),
+            "api_key_list",
+            order=70,
+            done=lambda merchant: _selector("onboarding_status")(merchant).has_api_key,
+            link_label=_("API keys"),
+            optional=True,
+        ),
+        # Campaigns are not built yet: the step says so instead of pretending.
+        ChecklistStep(
+            "campaign",
+            _("Send your first campaign"),
+            _("Messages to your customers' cards and phones. Coming soon: nothing to do here yet."),
+            "",
+            order=80,
+            coming=True,
         ),
     ]
 )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .models import ApiKey, Invitation, Location, Merchant, Role, User
+from .models import ApiKey, Invitation, Location, Merchant, OnboardingMark, Role, User
 
 
 def location_list(*, merchant: Merchant) -> QuerySet[Location]:
@@ -56,10 +56,21 @@ class OnboardingStatus:
 def onboarding_status(*, merchant: Merchant) -> OnboardingStatus:
     return OnboardingStatus(
         has_location=Location.objects.for_merchant(merchant).filter(is_active=True).exists(),
-        has_staff=merchant.staff.exclude(role=Role.OWNER).exists()
-        or Invitation.objects.for_merchant(merchant).exists(),
+        has_staff=has_invited_cashier(merchant=merchant),
         has_api_key=ApiKey.objects.for_merchant(merchant).filter(revoked_at__isnull=True).exists(),
     )
+
+
+def has_invited_cashier(*, merchant: Merchant) -> bool:
+    """A cashier works here, or one was invited (and the invitation not revoked)."""
+    return (
+        merchant.staff.filter(role=Role.CASHIER).exists()
+        or Invitation.objects.for_merchant(merchant).filter(role=Role.CASHIER, revoked_at__isnull=True).exists()
+    )
+
+
+def onboarding_mark_at(*, merchant: Merchant, key: str) -> datetime | None:
+    return OnboardingMark.objects.for_merchant(merchant).filter(key=key).values_list("recorded_at", flat=True).first()
 
 
 # One status line per card on the settings hub (one small count each).

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from .exceptions import InvitationInvalid, MerchantError
-from .models import ApiKey, Invitation, Location, Merchant, Role, User
+from .exceptions import InvitationInvalid, InvitationPending, MerchantError
+from .models import ApiKey, Invitation, Location, Merchant, OnboardingMark, Role, User
 
 API_KEY_PREFIX = "lk_"
 
@@ -96,18 +96,29 @@ class IssuedInvitation:
 
 @transaction.atomic
 def invitation_create(
-    *, merchant: Merchant, email: str, role: str, actor: User, now: datetime | None = None
+    *, merchant: Merchant, email: str, role: str, actor: User, now: datetime | None = None, replace: bool = False
 ) -> IssuedInvitation:
+    """Invite ``email``. If an invitation for the address is still open, raise
+    InvitationPending unless ``replace``: then the open one is revoked (its link
+    stops working) and a new one is issued."""
     now = now or timezone.now()
     email = email.strip().lower()
     if role not in Role.values:
         raise MerchantError(_("Unknown role."), field="role")
     if User.objects.filter(email=email).exists():
         raise MerchantError(_("A user with this e-mail already exists."), field="email")
-    # A new invitation replaces any pending one for the same address.
-    Invitation.objects.for_merchant(merchant).filter(
-        email=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=now)
+    open_ones = (
+        Invitation.objects.for_merchant(merchant)
+        .select_for_update()
+        .filter(email=email, accepted_at__isnull=True, revoked_at__isnull=True)
+    )
+    pending = next((i for i in open_ones if i.expires_at > now), None)
+    if pending is not None and not replace:
+        raise InvitationPending(
+            _("%(email)s already has an open invitation. Send it again, or replace it?") % {"email": email},
+            invitation=pending,
+        )
+    open_ones.update(revoked_at=now)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         merchant=merchant,
@@ -119,6 +130,27 @@ def invitation_create(
         expires_at=now + timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
     return IssuedInvitation(invitation=invitation, token=token)
+
+
+@transaction.atomic
+def invitation_resend(*, merchant: Merchant, invitation: Invitation, now: datetime | None = None) -> IssuedInvitation:
+    """A fresh link for an open invitation (same address and role), valid for
+    the full period again. Only a hash of the link is kept, so the old link is
+    replaced: it stops working."""
+    now = now or timezone.now()
+    locked = (
+        Invitation.objects.for_merchant(merchant)
+        .select_for_update()
+        .filter(pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now)
+        .first()
+    )
+    if locked is None:
+        raise MerchantError(_("This invitation is no longer pending."))
+    token = secrets.token_urlsafe(32)
+    locked.token_hash = _sha256(token)
+    locked.expires_at = now + timedelta(hours=settings.INVITATION_TTL_HOURS)
+    locked.save(update_fields=["token_hash", "expires_at"])
+    return IssuedInvitation(invitation=locked, token=token)
 
 
 def invitation_revoke(*, merchant: Merchant, invitation: Invitation, now: datetime | None = None) -> None:
@@ -200,6 +232,30 @@ def staff_deactivate(*, merchant: Merchant, user: User, actor: User) -> None:
     user.save(update_fields=["is_active"])
 
 
+@transaction.atomic
+def staff_change_role(*, merchant: Merchant, user: User, role: str) -> User:
+    """Give a staff member another role. The merchant always keeps an active owner."""
+    if role not in Role.values:
+        raise MerchantError(_("Unknown role."), field="role")
+    # Lock the merchant's owners so that two owners demoting each other at once
+    # cannot both succeed.
+    owners = list(merchant.staff.select_for_update().filter(role=Role.OWNER).order_by("pk"))
+    member = merchant.staff.select_for_update().filter(pk=user.pk).first()
+    if member is None:
+        raise MerchantError(_("Unknown staff member."))
+    if member.role == role:
+        return member
+    if member.role == Role.OWNER and member.is_active:
+        if not any(o.is_active and o.pk != member.pk for o in owners):
+            raise MerchantError(
+                _("%(email)s is the only active owner. Make someone else an owner first.") % {"email": member.email},
+                field="role",
+            )
+    member.role = role
+    member.save(update_fields=["role"])
+    return member
+
+
 def staff_reactivate(*, merchant: Merchant, user: User) -> None:
     if user.merchant_id != merchant.pk:
         raise MerchantError(_("Unknown staff member."))
@@ -256,3 +312,21 @@ def api_key_touch(*, api_key: ApiKey, now: datetime | None = None) -> None:
     if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+
+
+# Getting started -----------------------------------------------------------
+
+ONBOARDING_MARKS = ("poster", "web_card_only")
+
+
+def onboarding_mark(*, merchant: Merchant, key: str, on: bool = True, now: datetime | None = None) -> None:
+    """Record (or, with ``on=False``, withdraw) a getting-started mark. Recording
+    twice keeps the first time."""
+    if key not in ONBOARDING_MARKS:
+        raise ValueError(f"unknown onboarding mark {key!r}")
+    if on:
+        OnboardingMark.objects.get_or_create(
+            merchant=merchant, key=key, defaults={"recorded_at": now or timezone.now()}
+        )
+    else:
+        OnboardingMark.objects.for_merchant(merchant).filter(key=key).delete()

@@ -28,6 +28,7 @@ urlpatterns = [
         views.LocationSetActiveView.as_view(is_active=True),
         name="location_activate",
     ),
+    path("dashboard/getting-started/web-card-only/", views.WebCardOnlyView.as_view(), name="onboarding_web_card_only"),
     path("dashboard/staff/", views.StaffListView.as_view(), name="staff_list"),
     path("dashboard/staff/invite/", views.InvitationCreateView.as_view(), name="invitation_create"),
     path(
@@ -37,6 +38,10 @@ urlpatterns = [
         "dashboard/staff/<int:pk>/deactivate/",
         views.StaffSetActiveView.as_view(is_active=False),
         name="staff_deactivate",
+    ),
+    path("dashboard/staff/<int:pk>/role/", views.StaffRoleView.as_view(), name="staff_role"),
+    path(
+        "dashboard/staff/invitations/<int:pk>/resend/", views.InvitationResendView.as_view(), name="invitation_resend"
     ),
     path("dashboard/staff/<int:pk>/activate/", views.StaffSetActiveView.as_view(is_active=True), name="staff_activate"),
     path("dashboard/api-keys/", views.ApiKeyListView.as_view(), name="api_key_list"),

@@ -26,7 +26,7 @@ from django.views.generic import FormView, ListView, TemplateView, UpdateView
 
 from . import secretbox, selectors, services
 from .choices import country_currencies, country_name
-from .exceptions import InvitationInvalid, MerchantError
+from .exceptions import InvitationInvalid, InvitationPending, MerchantError
 from .forms import (
     ApiKeyForm,
     EmailAuthenticationForm,
@@ -34,10 +34,11 @@ from .forms import (
     InvitationForm,
     LocationForm,
     SignUpForm,
+    StaffRoleForm,
     apply_service_error,
 )
-from .models import ApiKey, Invitation, Location, User
-from .navigation import settings_pages_for
+from .models import ApiKey, Invitation, Location, Role, User
+from .navigation import checklist_for, settings_pages_for
 from .permissions import (
     CAN_MANAGE_API_KEYS,
     CAN_MANAGE_LOCATIONS,
@@ -199,10 +200,25 @@ class DashboardView(MerchantStaffRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         if self.request.user.role in CAN_MANAGE_STAFF:
-            context["onboarding"] = selectors.onboarding_status(merchant=self.merchant)
+            context["onboarding"] = checklist_for(self.merchant)
+            context["web_card_only"] = selectors.onboarding_mark_at(merchant=self.merchant, key="web_card_only")
         context["merchant_country_name"] = country_name(self.merchant.country)
         context["local_now"] = timezone.now()
         return context
+
+
+class WebCardOnlyView(MerchantStaffRequiredMixin, View):
+    """The owner's honest choice on the checklist: customers get the web card
+    only, no Apple or Google Wallet (or, with ``choice=wallets``, take it back)."""
+
+    allowed_roles = CAN_MANAGE_STAFF
+
+    def post(self, request):
+        on = request.POST.get("choice") != "wallets"
+        services.onboarding_mark(merchant=self.merchant, key="web_card_only", on=on)
+        if on:
+            messages.success(request, _("Customers will get the web card only. You can add wallets at any time."))
+        return redirect("dashboard")
 
 
 class SettingsView(MerchantStaffRequiredMixin, TemplateView):
@@ -323,6 +339,7 @@ class StaffListView(MerchantStaffRequiredMixin, TemplateView):
         context["staff"] = selectors.staff_list(merchant=self.merchant)
         context["invitations"] = selectors.pending_invitations(merchant=self.merchant)
         context["issued"] = _pop_once(self.request, _ISSUED_INVITATION)
+        context["roles"] = Role.choices
         return context
 
     def render_to_response(self, context, **kwargs):
@@ -338,22 +355,81 @@ class InvitationCreateView(MerchantStaffRequiredMixin, FormView):
     form_class = InvitationForm
 
     def form_valid(self, form):
+        answer = form.cleaned_data.get("on_pending")
         try:
-            issued = services.invitation_create(
-                merchant=self.merchant,
-                email=form.cleaned_data["email"],
-                role=form.cleaned_data["role"],
-                actor=self.request.user,
-            )
+            if answer == "resend":
+                pending = selectors.pending_invitations(merchant=self.merchant).filter(email=form.cleaned_data["email"])
+                if not pending:
+                    raise MerchantError(_("This invitation is no longer pending."), field="email")
+                issued = services.invitation_resend(merchant=self.merchant, invitation=pending[0])
+            else:
+                issued = services.invitation_create(
+                    merchant=self.merchant,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    actor=self.request.user,
+                    replace=answer == "replace",
+                )
+        except InvitationPending as exc:
+            # Ask; never replace an open invitation silently.
+            context = self.get_context_data(form=form, pending=exc.invitation, question=exc.message)
+            context["new_role"] = dict(Role.choices)[form.cleaned_data["role"]]
+            return self.render_to_response(context, status=409)
         except MerchantError as exc:
             apply_service_error(form, exc)
             return self.form_invalid(form)
-        sent = services.invitation_send_email(issued=issued)
-        _stash_once(
-            self.request,
-            _ISSUED_INVITATION,
-            {"email": issued.invitation.email, "link": settings.PUBLIC_BASE_URL + issued.path, "sent": sent},
-        )
+        _issue_invitation(self.request, issued)
+        return redirect("staff_list")
+
+
+def _issue_invitation(request, issued) -> None:
+    sent = services.invitation_send_email(issued=issued)
+    _stash_once(
+        request,
+        _ISSUED_INVITATION,
+        {"email": issued.invitation.email, "link": settings.PUBLIC_BASE_URL + issued.path, "sent": sent},
+    )
+
+
+class InvitationResendView(MerchantStaffRequiredMixin, MerchantObjectMixin, View):
+    """A fresh link for an open invitation, e-mailed again (the old link stops working)."""
+
+    allowed_roles = CAN_MANAGE_STAFF
+    model = Invitation
+
+    def post(self, request, pk: int):
+        invitation = self.get_object_for_merchant()
+        try:
+            issued = services.invitation_resend(merchant=self.merchant, invitation=invitation)
+        except MerchantError as exc:
+            messages.error(request, exc.message)
+        else:
+            _issue_invitation(request, issued)
+        return redirect("staff_list")
+
+
+class StaffRoleView(MerchantStaffRequiredMixin, View):
+    allowed_roles = CAN_MANAGE_STAFF
+    model = User
+
+    def post(self, request, pk: int):
+        try:
+            member = selectors.staff_member(merchant=self.merchant, pk=pk)
+        except User.DoesNotExist:
+            raise Http404
+        form = StaffRoleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose a role."))
+            return redirect("staff_list")
+        try:
+            member = services.staff_change_role(merchant=self.merchant, user=member, role=form.cleaned_data["role"])
+        except MerchantError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _("%(email)s is now: %(role)s.") % {"email": member.email, "role": member.get_role_display()},
+            )
         return redirect("staff_list")
 
 

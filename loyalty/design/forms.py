@@ -21,7 +21,8 @@ class ColourField(forms.CharField):
     """``#rrggbb``, typed or picked (the page pairs the text box with a colour picker)."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 7)
+        # No max_length: a colour too long gets the colour message below, not
+        # "Ensure this value has at most 7 characters (it has 9)".
         super().__init__(**kwargs)
         self.widget.attrs.update(
             {"class": "colour-text", "spellcheck": "false", "autocomplete": "off", "inputmode": "text"}
@@ -30,6 +31,8 @@ class ColourField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         value = (value or "").strip()
+        if re.fullmatch(r"[0-9a-fA-F]{6}", value):
+            value = "#" + value  # typed without the #
         if not HEX_COLOUR.match(value):
             raise forms.ValidationError(
                 _("Enter a colour as # and six hex digits, for example #3B2A20."), code="invalid_colour"

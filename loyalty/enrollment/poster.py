@@ -17,6 +17,7 @@ from django.views import View
 from loyalty.enrollment import selectors, services
 from loyalty.enrollment.forms import ConsentTextForm
 from loyalty.wallet.qr import qr_png, qr_svg
+from merchants import services as merchant_services
 from merchants.models import Location
 from merchants.permissions import CAN_MANAGE_PROGRAM, MerchantStaffRequiredMixin
 
@@ -90,6 +91,8 @@ def _filename(merchant, location: Location | None, extension: str) -> str:
 class QrSvgView(_Scoped):
     def get(self, request, location_id: int | None = None):
         location = self.location(location_id)
+        # The getting-started checklist: the owner has the poster or the code in hand.
+        merchant_services.onboarding_mark(merchant=self.merchant, key="poster")
         svg = qr_svg(enrollment_url(self.merchant, location), scale=10, border=4)
         response = HttpResponse(b'<?xml version="1.0" encoding="utf-8"?>\n' + svg, content_type="image/svg+xml")
         response["Content-Disposition"] = f'attachment; filename="{_filename(self.merchant, location, "svg")}"'
@@ -99,6 +102,8 @@ class QrSvgView(_Scoped):
 class QrPngView(_Scoped):
     def get(self, request, location_id: int | None = None):
         location = self.location(location_id)
+        # The getting-started checklist: the owner has the poster or the code in hand.
+        merchant_services.onboarding_mark(merchant=self.merchant, key="poster")
         # 20 px per module: a version 3-4 code comes out about 700-800 px, sharp on an A4 print.
         png = qr_png(enrollment_url(self.merchant, location), scale=20, border=4)
         response = HttpResponse(png, content_type="image/png")
@@ -112,6 +117,8 @@ class PosterView(_Scoped):
     def get(self, request, location_id: int | None = None):
         location = self.location(location_id)
         url = enrollment_url(self.merchant, location)
+        # The getting-started checklist: the owner has the poster or the code in hand.
+        merchant_services.onboarding_mark(merchant=self.merchant, key="poster")
         context = {
             "location": location,
             "url": url,

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Program
+from loyalty.program.limits import PROGRAM_LIMITS, TIER_LIMITS, TIER_NAME_MAX, program_name_problem
 from loyalty.program.rules import RULE_FIELDS
 
 SECTIONS = [
@@ -59,18 +60,49 @@ class ProgramForm(forms.ModelForm):
             ),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The bounds speak the merchant's language; the column's own checks
+        # ("no more than 5 digits in total") would only repeat them in a validator's.
+        _use_limits(self, PROGRAM_LIMITS)
+        self.fields["name"].required = True
+        self.fields["name"].error_messages["required"] = _("Give the program a name: customers see it on their card.")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        problem = program_name_problem(name)
+        if problem:
+            raise forms.ValidationError(problem, code="invalid")
+        return name.strip()
+
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in SECTIONS]
 
 
+def _use_limits(form: forms.BaseForm, limits) -> None:
+    for name, limit in limits.items():
+        field = form.fields.get(name)
+        if field is None:
+            continue
+        field.validators = [limit]
+        if isinstance(field, forms.DecimalField):
+            field.max_digits = field.decimal_places = None
+        field.widget.attrs.pop("max", None)
+        field.widget.attrs.pop("maxlength", None)
+
+
 class TierForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    name = forms.CharField(label=_("Name"), max_length=60)
-    threshold = forms.DecimalField(label=_("Spend from"), max_digits=12, decimal_places=2, min_value=0)
-    earn_rate = forms.DecimalField(label=_("Earn rate"), max_digits=10, decimal_places=4, min_value=0, required=False)
-    discount_percent = forms.DecimalField(
-        label=_("Discount, %"), max_digits=5, decimal_places=2, min_value=0, max_value=100, initial=0
+    name = forms.CharField(
+        label=_("Name"), max_length=TIER_NAME_MAX, error_messages={"required": _("Give the tier a name.")}
     )
+    threshold = forms.DecimalField(label=_("Spend from"))
+    earn_rate = forms.DecimalField(label=_("Earn rate"), required=False)
+    discount_percent = forms.DecimalField(label=_("Discount, %"), initial=0)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _use_limits(self, TIER_LIMITS)
 
 
 TierFormSet = forms.formset_factory(TierForm, extra=1, can_delete=True, max_num=10, validate_max=True)

@@ -10,10 +10,18 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import Mechanic, Program, ProgramVersion, Tier
+from loyalty.program.limits import (
+    CASHBACK_TIER_EARN_RATE,
+    PROGRAM_LIMITS,
+    TIER_LIMITS,
+    TIER_NAME_MAX,
+    program_name_problem,
+)
 from loyalty.program.rules import RULE_FIELDS, Rules, cached_rules, rules_for_version, snapshot
 
 # A café's sensible start: 5 % cashback, 100 welcome points, points pay at most
@@ -80,6 +88,19 @@ def _new_version(*, program: Program, actor) -> ProgramVersion:
 TIER_FIELDS = ("name", "threshold", "earn_rate", "discount_percent")
 
 
+def _tier_label(index: int, tier: Tier) -> str:
+    name = (tier.name or "").strip()
+    if name:
+        return _("Tier %(n)d “%(name)s”") % {"n": index + 1, "name": name}
+    return _("Tier %(n)d") % {"n": index + 1}
+
+
+def _amount(value) -> str:
+    if value == value.to_integral_value():
+        value = value.quantize(Decimal(1))
+    return number_format(value, use_l10n=True, force_grouping=True)
+
+
 @transaction.atomic
 def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
     """Apply ``changes`` (program fields, and optionally ``tiers``: the complete
@@ -105,6 +126,17 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         program.full_clean(exclude=["merchant", "current_version"])
     except ValidationError as exc:
         errors.update({k: [str(m) for m in v] for k, v in exc.message_dict.items()})
+    # The bounds, in the merchant's words (they replace a validator's wording of the same problem).
+    if "name" in changes:
+        problem = program_name_problem(program.name)
+        if problem:
+            errors["name"] = [problem]
+        else:
+            program.name = program.name.strip()
+    for name, limit in PROGRAM_LIMITS.items():
+        problem = limit.problem(getattr(program, name))
+        if problem:
+            errors[name] = [problem]
 
     if (
         program.mechanic == Mechanic.STAMPS
@@ -137,12 +169,29 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         kept = {t.pk for t in tiers if t.pk}
         to_delete = [t for pk, t in existing.items() if pk not in kept]
 
+    tier_limits = dict(TIER_LIMITS)
+    if program.mechanic == Mechanic.CASHBACK:
+        tier_limits["earn_rate"] = CASHBACK_TIER_EARN_RATE
     for index, tier in enumerate(tiers):
-        try:
-            tier.full_clean(exclude=["merchant", "program"])
-        except ValidationError as exc:
-            for k, v in exc.message_dict.items():
-                errors.setdefault("tiers", []).extend(f"{index + 1}. {k}: {m}" for m in v)
+        label = _tier_label(index, tier)
+        problems: list[str] = []
+        tier.name = (tier.name or "").strip()
+        if not tier.name:
+            problems.append(_("Give the tier a name."))
+        elif len(tier.name) > TIER_NAME_MAX:
+            problems.append(_("At most %(max)d characters.") % {"max": TIER_NAME_MAX})
+        for name, limit in tier_limits.items():
+            problem = limit.problem(getattr(tier, name))
+            if problem:
+                problems.append(problem)
+        if not problems:
+            try:
+                tier.full_clean(exclude=["merchant", "program"])
+            except ValidationError as exc:
+                problems.extend(str(m) for v in exc.message_dict.values() for m in v)
+        errors.setdefault("tiers", []).extend(f"{label}: {problem}" for problem in problems)
+    if not errors.get("tiers"):
+        errors.pop("tiers", None)
     if not tiers:
         errors.setdefault("tiers", []).append(_("The program needs at least one tier."))
     elif not errors.get("tiers"):
@@ -154,6 +203,24 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
             errors.setdefault("tiers", []).append(_("Tier thresholds must be different."))
         if min(thresholds) != 0:
             errors.setdefault("tiers", []).append(_("The lowest tier must start at 0, so every customer has a tier."))
+        if tier_specs is not None:
+            # The tiers come in the order the merchant listed them: a higher tier
+            # that starts below the one before it is a mistake, not something to re-sort.
+            for index in range(1, len(tiers)):
+                before, tier = tiers[index - 1], tiers[index]
+                if tier.threshold < before.threshold:
+                    errors.setdefault("tiers", []).append(
+                        _(
+                            "%(tier)s starts at %(threshold)s, below %(before)s (%(before_threshold)s). "
+                            "List the tiers from the lowest spend to the highest."
+                        )
+                        % {
+                            "tier": _tier_label(index, tier),
+                            "threshold": _amount(tier.threshold),
+                            "before": _tier_label(index - 1, before),
+                            "before_threshold": _amount(before.threshold),
+                        }
+                    )
     if errors:
         raise InvalidProgram(errors=errors)
 

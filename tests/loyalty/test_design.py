@@ -118,6 +118,8 @@ def test_save_draft_stores_colours_and_texts(logged_in, merchant, location):
         ({"background_color": "red"}, "background_color", "six hex digits"),
         ({"foreground_color": "#12345"}, "foreground_color", "six hex digits"),
         ({"label_color": "#gggggg"}, "label_color", "six hex digits"),
+        # Too long: the colour message, not "at most 7 characters" (issue 12).
+        ({"background_color": "#3b2a20ff"}, "background_color", "six hex digits"),
         ({"change_message": "Баланс изменился"}, "change_message", "%@"),
         ({"change_message": "%@ и %@"}, "change_message", "%@"),
         ({"website": "not a url"}, "website", "URL"),

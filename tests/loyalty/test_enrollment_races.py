@@ -5,8 +5,8 @@ import threading
 
 import pytest
 from django.db import connections
-from loyalty.card_numbers import new_card_number
 
+from loyalty.card_numbers import new_card_number
 from loyalty.enrollment import services as enrollment
 from loyalty.enrollment.services import enroll_customer
 from loyalty.exceptions import AlreadyEnrolled, LoyaltyError

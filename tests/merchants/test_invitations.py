@@ -193,7 +193,9 @@ def test_bad_password_on_accept_changes_nothing(client, issued, password, passwo
 
 def test_new_invitation_for_same_address_replaces_the_pending_one(client, owner, issued):
     login(client, owner)
-    invite(client, email="new@zerno.test", role="marketer")
+    # Issue 12: the page asks first; the owner answers "replace".
+    assert invite(client, email="new@zerno.test", role="marketer").status_code == 409
+    client.post(reverse("invitation_create"), {"email": "new@zerno.test", "role": "marketer", "on_pending": "replace"})
     issued.invitation.refresh_from_db()
     assert issued.invitation.revoked_at is not None
     assert accept(client, issued.token).status_code == 410
