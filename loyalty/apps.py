@@ -27,7 +27,7 @@ class LoyaltyConfig(AppConfig):
             import_module(module)
 
         from merchants.navigation import NavItem, SettingsPage, register, register_settings_page
-        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
+        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_STAFF, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
 
         register(NavItem("customer_list", _("Customers"), CAN_SEE_ANALYTICS, order=10, section=("card_detail",)))
         register(NavItem("program", _("Program"), CAN_MANAGE_PROGRAM, order=20))
@@ -40,5 +40,15 @@ class LoyaltyConfig(AppConfig):
                 order=40,
                 icon="wallet",
                 summary=_wallet_summary,
+            )
+        )
+        register_settings_page(
+            SettingsPage(
+                "till_settings",
+                _("Till"),
+                _("The largest usual bill, and whether cashiers may refund past purchases."),
+                CAN_MANAGE_STAFF,
+                order=45,
+                icon="gear",
             )
         )
