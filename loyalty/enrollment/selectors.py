@@ -42,7 +42,7 @@ def _quoted(name: str) -> str:
         if len(name) > 2 and name.startswith(opening) and name.endswith(closing):
             name = name[1:-1].strip()
             break
-    inner = []
+    inner: list[str] = []
     for char in name:
         if char == "«":
             char = "„"
