@@ -270,7 +270,11 @@ CACHES = {
 
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
+# Behind a reverse proxy that terminates HTTPS and appends the client's address to
+# X-Forwarded-For: the scheme comes from X-Forwarded-Proto and the client's address
+# from X-Forwarded-For's last hop (loyalty.ratelimit.client_ip). Off: neither header is trusted.
+BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
 
 LOGGING = {
     "version": 1,

@@ -84,7 +84,7 @@ class LoyaltyConfig(AppConfig):
             register_checklist_step,
             register_settings_page,
         )
-        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
+        from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_STAFF, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
 
         for step in (
             ChecklistStep(
@@ -139,5 +139,15 @@ class LoyaltyConfig(AppConfig):
                 order=40,
                 icon="wallet",
                 summary=_wallet_summary,
+            )
+        )
+        register_settings_page(
+            SettingsPage(
+                "till_settings",
+                _("Till"),
+                _("The largest usual bill, and whether cashiers may refund past purchases."),
+                CAN_MANAGE_STAFF,
+                order=45,
+                icon="gear",
             )
         )

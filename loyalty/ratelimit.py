@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 
 
@@ -37,6 +38,11 @@ def hit(key: str, limit: Limit, *, now: float | None = None) -> bool:
 
 
 def client_ip(request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client says unless a
-    # proxy we trust rewrites it; behind a proxy, have it set REMOTE_ADDR.
+    """The client's address. Behind our HTTPS proxy (settings.BEHIND_HTTPS_PROXY)
+    it is X-Forwarded-For's last hop, the one our proxy appended; the hops before
+    it are whatever the client sent. Otherwise REMOTE_ADDR only."""
+    if getattr(settings, "BEHIND_HTTPS_PROXY", False):
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if hops and hops[-1]:
+            return hops[-1][:64]
     return request.META.get("REMOTE_ADDR", "") or "unknown"

@@ -8,6 +8,7 @@ start from ``Model.objects.for_merchant(merchant)``.
 from __future__ import annotations
 
 import zoneinfo
+from decimal import Decimal
 from typing import ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
@@ -33,6 +34,9 @@ class MerchantScopedQuerySet(models.QuerySet):
 MerchantScopedManager = models.Manager.from_queryset(MerchantScopedQuerySet)
 
 
+DEFAULT_TILL_MAX_BILL = Decimal("100000")
+
+
 class Merchant(models.Model):
     name = models.CharField(_("business name"), max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
@@ -41,6 +45,12 @@ class Merchant(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, validators=[validate_time_zone])
     created_at = models.DateTimeField(default=timezone.now)
     is_active = models.BooleanField(default=True)
+    # The till asks the cashier to confirm a bill above this (a typo guard; the POS API is not limited by it).
+    till_max_bill = models.DecimalField(
+        _("largest usual bill"), max_digits=12, decimal_places=3, default=DEFAULT_TILL_MAX_BILL
+    )
+    # Refunds of past purchases at the till: the owner always; cashiers only when this is on.
+    cashiers_can_refund = models.BooleanField(_("cashiers may refund past purchases"), default=False)
 
     class Meta:
         ordering = ["name"]

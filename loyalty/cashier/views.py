@@ -11,31 +11,57 @@ or a retry after a dropped connection writes once.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from rest_framework import exceptions, serializers
 
 from loyalty import ledger
 from loyalty import serializers as s
 from loyalty.display import card_number_text, free_visit_text, local_hhmm, money, phone_text, points_text
-from loyalty.exceptions import LoyaltyError
+from loyalty.enrollment import selectors as enrollment_selectors
+from loyalty.enrollment import services as enrollment
+from loyalty.exceptions import AlreadyEnrolled, LoyaltyError
 from loyalty.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
 from loyalty.json_body import request_json
 from loyalty.json_errors import describe_error
 from loyalty.ledger import selectors
 from loyalty.models import Card, Purchase
 from loyalty.program.services import program_for
-from merchants.models import Location
-from merchants.permissions import CAN_USE_TILL, MerchantStaffRequiredMixin
+from merchants.models import Location, Role
+from merchants.permissions import CAN_MANAGE_STAFF, CAN_USE_TILL, MerchantStaffRequiredMixin
+from merchants.templatetags.merchant_format import local_time
 
 SESSION_LOCATION = "till_location_id"
 SESSION_LAST_PURCHASE = "till_last_purchase_id"
+# Past purchases the till offers to refund: this far back, at most this many.
+REFUND_DAYS = 90
+REFUND_LIST_LIMIT = 20
+
+# What a cashier reads when an input is wrong: one plain sentence per field,
+# never the validator's wording or the field's name in the code.
+FIELD_MESSAGES = {
+    "bill_amount": gettext_lazy("Check the bill: enter an amount like 450 or 450.50."),
+    "redeem_points": gettext_lazy("Check the points to spend: a whole number, no more than the card has."),
+    "redeem_rewards": gettext_lazy("Check the number of rewards to give."),
+    "receipt_id": gettext_lazy("The receipt number is too long: at most 64 characters."),
+    "card_number": gettext_lazy("Find the customer again: the card number is not valid."),
+    "purchase_id": gettext_lazy("Choose the purchase again."),
+    "amount": gettext_lazy("Check the amount to refund: enter an amount like 450 or 450.50."),
+    "phone": gettext_lazy("Enter the customer's phone number with the area code, for example +7 916 123-45-67."),
+    "name": gettext_lazy("The name is too long: at most 100 characters."),
+    "consent": gettext_lazy("Read the consent to the customer and tick the box once they agree."),
+    "consent_version": gettext_lazy("The consent text has changed: reload the page and read the new one."),
+}
 
 
 # --- payloads (the page shows what the server formats) ----------------------------------------
@@ -85,6 +111,23 @@ def purchase_payload(purchase: Purchase, merchant) -> dict[str, Any]:
     return data
 
 
+def past_purchase_payload(purchase: Purchase, merchant) -> dict[str, Any]:
+    left = purchase.bill_amount - purchase.refunded_amount
+    return {
+        "id": purchase.id,
+        "receipt_id": purchase.receipt_id,
+        "bill_amount": str(purchase.bill_amount),
+        "refundable": str(left),
+        "display": {
+            "when": local_time(purchase.created_at, merchant),
+            "bill": money(purchase.bill_amount, merchant),
+            "refundable": money(left, merchant),
+            "refunded": money(purchase.refunded_amount, merchant) if purchase.refunded_amount else "",
+            "earned": points_text(purchase.points_earned),
+        },
+    }
+
+
 def refund_payload(refund, merchant) -> dict[str, Any]:
     data = dict(s.RefundOutputSerializer(refund).data)
     data["display"] = {
@@ -114,6 +157,10 @@ class TillMixin(MerchantStaffRequiredMixin):
                 return location
         return locations[0] if len(locations) == 1 else None
 
+    def can_refund(self) -> bool:
+        """Refunds of past purchases: the owner, or any till user when the owner allows it."""
+        return self.request.user.role == Role.OWNER or self.merchant.cashiers_can_refund
+
 
 class TillPageView(TillMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -122,6 +169,7 @@ class TillPageView(TillMixin, View):
         if location is None:
             return render(request, "loyalty/cashier_location.html", {"locations": locations})
         program = program_for(merchant=self.merchant)
+        consent = enrollment_selectors.current_consent(merchant=self.merchant)
         strings = {
             "notFound": _("No card found. Check the phone or card number."),
             "network": _("No connection. Nothing was lost: tap the button again to retry."),
@@ -140,6 +188,12 @@ class TillPageView(TillMixin, View):
                 "item at 0.00 (or only what else is bought)."
             ),
             "rewardUsed": _("Reward given: this visit was free."),
+            "bigBill": _("This bill is larger than usual (over %(max)s). Is %(bill)s right?"),
+            "enrolled": _("Card issued. Continue with the purchase."),
+            "alreadyEnrolled": _("This phone already has a card: here it is."),
+            "refunded": _("Refunded %(amount)s. Balance: %(balance)s."),
+            "noPurchases": _("No purchases to refund in the last %(days)s days.") % {"days": REFUND_DAYS},
+            "refundLeft": _("Can be refunded: %(amount)s"),
             "earlierAttempt": _(
                 "Your earlier attempt had already been saved (the answer was lost on the way): this is its result."
             ),
@@ -151,6 +205,7 @@ class TillPageView(TillMixin, View):
                 "location": location,
                 "several_locations": len(locations) > 1,
                 "program": program,
+                "consent": consent,
                 "strings": strings,
                 "stamp_rule": free_visit_text(program.stamps_per_reward),
                 "config": {
@@ -159,7 +214,13 @@ class TillPageView(TillMixin, View):
                         "quote": reverse("till_quote"),
                         "purchase": reverse("till_purchase"),
                         "undo": reverse("till_undo"),
+                        "enrol": reverse("till_enrol"),
+                        "purchases": reverse("till_purchases"),
+                        "refund": reverse("till_refund"),
                     },
+                    "maxBill": str(self.merchant.till_max_bill),
+                    "canRefund": self.can_refund(),
+                    "consentVersion": consent.version,
                     "mechanic": program.mechanic,
                     "usesPoints": program.mechanic in ("points", "cashback"),
                     "usesStamps": program.mechanic == "stamps",
@@ -203,6 +264,19 @@ class TillLocationView(TillMixin, View):
         return redirect("till")
 
 
+def human_validation_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The POS API's validation error, worded for a cashier: the field names
+    stay in ``fields`` (for programs), the messages are plain sentences."""
+    error = body["error"]
+    fields = {
+        name: [str(FIELD_MESSAGES[name.split(".")[0]])] if name.split(".")[0] in FIELD_MESSAGES else messages
+        for name, messages in error["fields"].items()
+    }
+    messages = list(dict.fromkeys(m for ms in fields.values() for m in ms))
+    message = " ".join(messages) if messages else error["message"]
+    return {"error": {**error, "message": message, "fields": fields}}
+
+
 # --- JSON views --------------------------------------------------------------------------------
 
 
@@ -220,6 +294,8 @@ class TillJsonView(TillMixin, View):
             if described is None:
                 raise
             status, body, headers = described
+            if isinstance(exc, exceptions.ValidationError):
+                body = human_validation_body(body)
             return JsonResponse(body, status=status, headers=headers)
 
     def body(self) -> Any:
@@ -260,7 +336,10 @@ class TillQuoteView(TillJsonView):
         quote = ledger.quote(
             merchant=self.merchant, card=card, bill_amount=data["bill_amount"], redeem_points=data["redeem_points"]
         )
-        return JsonResponse({"quote": quote_payload(quote, self.merchant)})
+        payload = quote_payload(quote, self.merchant)
+        payload["needs_confirmation"] = data["bill_amount"] > self.merchant.till_max_bill
+        payload["display"]["max_bill"] = money(self.merchant.till_max_bill, self.merchant)
+        return JsonResponse({"quote": payload})
 
 
 class TillQuoteInputSerializer(s.QuoteInputSerializer):
@@ -274,6 +353,8 @@ class TillQuoteInputSerializer(s.QuoteInputSerializer):
 
 class TillPurchaseInputSerializer(TillQuoteInputSerializer):
     receipt_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    # The cashier confirmed a bill above the merchant's usual maximum.
+    confirm_large_bill = serializers.BooleanField(required=False, default=False)
 
 
 class TillPurchaseView(TillJsonView):
@@ -283,6 +364,13 @@ class TillPurchaseView(TillJsonView):
             raise LoyaltyError(_("Choose your location first."), code="location_required")
 
         def write(key: str, data: dict) -> tuple[int, dict]:
+            if data["bill_amount"] > self.merchant.till_max_bill and not data["confirm_large_bill"]:
+                raise LoyaltyError(
+                    _("This bill is larger than usual (over %(max)s): check it and confirm.")
+                    % {"max": money(self.merchant.till_max_bill, self.merchant)},
+                    code="large_bill_unconfirmed",
+                    field="bill_amount",
+                )
             card = selectors.card_for_write(merchant=self.merchant, card_number=data["card_number"])
             purchase = ledger.purchase(
                 merchant=self.merchant,
@@ -323,3 +411,163 @@ class TillUndoView(TillJsonView):
         if response.status_code == 201:
             request.session.pop(SESSION_LAST_PURCHASE, None)
         return response
+
+
+# --- enrolling a new customer ---------------------------------------------------------------------
+
+
+class TillEnrolInputSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    consent = serializers.BooleanField()
+    consent_version = serializers.CharField(max_length=64)
+    marketing_consent = serializers.BooleanField(required=False, default=False)
+
+    def validate_consent(self, value: bool) -> bool:
+        if not value:
+            raise serializers.ValidationError(str(FIELD_MESSAGES["consent"]))
+        return value
+
+
+class TillEnrolView(TillJsonView):
+    """A customer without a card: the cashier reads the consent aloud, ticks it,
+    and issues the card; the till then goes on with the purchase."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        location = self.till_location()
+        consent = enrollment_selectors.current_consent(merchant=self.merchant)
+
+        def write(key: str, data: dict) -> tuple[int, dict]:
+            if data["consent_version"] != consent.version:
+                raise serializers.ValidationError({"consent_version": [str(FIELD_MESSAGES["consent_version"])]})
+            card = enrollment.enroll_at_till(
+                merchant=self.merchant,
+                location=location,
+                name=data["name"],
+                phone=data["phone"],
+                consent=consent,
+                marketing_consent=data["marketing_consent"],
+                actor=request.user,
+            )
+            return 201, {"card": card_payload(card, self.merchant)}
+
+        try:
+            return self.idempotent(TillEnrolInputSerializer, write)
+        except AlreadyEnrolled:
+            # Someone else issued it, or the cashier did not search first: show that card.
+            phone = self.body().get("phone", "")
+            card = selectors.find_card(merchant=self.merchant, query=str(phone))
+            return JsonResponse(
+                {
+                    "error": {
+                        "code": "already_enrolled",
+                        "message": _("This phone already has a card: here it is."),
+                        "fields": {},
+                    },
+                    "card": card_payload(card, self.merchant),
+                },
+                status=409,
+            )
+
+
+# --- refunds of past purchases ----------------------------------------------------------------------
+
+
+class RefundMixin:
+    def check_refund_allowed(self) -> None:
+        if not self.can_refund():
+            raise LoyaltyError(
+                _("Only the owner can refund past purchases. Ask the owner, or ask them to allow cashiers to."),
+                code="refund_not_allowed",
+            )
+
+
+class TillPurchasesView(RefundMixin, TillJsonView):
+    """The card's recent purchases that still have something to refund."""
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        self.check_refund_allowed()
+        card = selectors.card_for_write(merchant=self.merchant, card_number=request.GET.get("card", ""))
+        since = timezone.now() - timedelta(days=REFUND_DAYS)
+        purchases = (
+            Purchase.objects.for_merchant(self.merchant)
+            .filter(card=card, created_at__gte=since)
+            .order_by("-created_at", "-pk")
+        )
+        rows = [p for p in purchases[: REFUND_LIST_LIMIT * 2] if p.bill_amount > p.refunded_amount]
+        return JsonResponse({"purchases": [past_purchase_payload(p, self.merchant) for p in rows[:REFUND_LIST_LIMIT]]})
+
+
+class TillRefundInputSerializer(serializers.Serializer):
+    purchase_id = serializers.IntegerField(min_value=1, max_value=s.MAX_ID)
+    amount = s.money_input(required=False, allow_null=True, default=None)
+
+
+class TillRefundView(RefundMixin, TillJsonView):
+    """A refund of a past purchase, whole (no amount) or partial, through the ledger."""
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        self.check_refund_allowed()
+
+        def write(key: str, data: dict) -> tuple[int, dict]:
+            purchase = selectors.purchase_lookup(merchant=self.merchant, purchase_id=data["purchase_id"])
+            amount: Decimal | None = data["amount"]
+            refund = ledger.refund(
+                merchant=self.merchant, purchase=purchase, amount=amount, idempotency_key=key, actor=request.user
+            )
+            return 201, {"refund": refund_payload(refund, self.merchant), "card_number": refund.card.number}
+
+        return self.idempotent(TillRefundInputSerializer, write)
+
+
+# --- the owner's till settings ------------------------------------------------------------------
+
+
+class TillSettingsForm(forms.Form):
+    till_max_bill = forms.DecimalField(
+        label=gettext_lazy("Largest usual bill"),
+        min_value=Decimal("1"),
+        max_value=Decimal("999999999"),
+        max_digits=12,
+        decimal_places=3,
+        help_text=gettext_lazy("The till asks the cashier to confirm a bill above this: it catches an extra zero."),
+        error_messages={
+            "invalid": gettext_lazy("Enter an amount like 100000."),
+            "required": gettext_lazy("Enter an amount like 100000."),
+            "min_value": gettext_lazy("Enter an amount of at least 1."),
+            "max_value": gettext_lazy("Enter an amount of at most 999 999 999."),
+            "max_digits": gettext_lazy("Enter an amount of at most 999 999 999."),
+            "max_decimal_places": gettext_lazy("Enter an amount like 100000."),
+            "max_whole_digits": gettext_lazy("Enter an amount of at most 999 999 999."),
+        },
+    )
+    cashiers_can_refund = forms.BooleanField(
+        label=gettext_lazy("Cashiers may refund past purchases"),
+        required=False,
+        help_text=gettext_lazy(
+            "Off: only you can refund a purchase once its 5 minutes to undo are over. Undo stays open to every cashier."
+        ),
+    )
+
+
+class TillSettingsView(MerchantStaffRequiredMixin, View):
+    allowed_roles = CAN_MANAGE_STAFF
+    template_name = "loyalty/till_settings.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = TillSettingsForm(
+            initial={
+                "till_max_bill": self.merchant.till_max_bill.normalize(),
+                "cashiers_can_refund": self.merchant.cashiers_can_refund,
+            }
+        )
+        return render(request, self.template_name, {"form": form})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = TillSettingsForm(request.POST)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        self.merchant.till_max_bill = form.cleaned_data["till_max_bill"]
+        self.merchant.cashiers_can_refund = form.cleaned_data["cashiers_can_refund"]
+        self.merchant.save(update_fields=["till_max_bill", "cashiers_can_refund"])
+        return render(request, self.template_name, {"form": form, "saved": True})

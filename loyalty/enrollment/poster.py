@@ -16,6 +16,7 @@ from django.views import View
 
 from loyalty.enrollment import selectors, services
 from loyalty.enrollment.forms import ConsentTextForm
+from loyalty.wallet.contract import wallets_available
 from loyalty.wallet.qr import qr_png, qr_svg
 from merchants import services as merchant_services
 from merchants.models import Location
@@ -126,5 +127,6 @@ class PosterView(_Scoped):
             "qr": mark_safe(qr_svg(url, scale=10, border=0).decode()),
             "brand": selectors.brand_for(merchant=self.merchant),
             "offer": selectors.offer_for(merchant=self.merchant),
+            "wallets": wallets_available(merchant=self.merchant),
         }
         return render(request, "enrollment/poster.html", context)

@@ -29,9 +29,30 @@ class ConsentWording:
     is_default: bool
 
 
+# Quotes a whole name may come wrapped in: (opening, closing).
+_OUTER_QUOTES = (("«", "»"), ('"', '"'), ("“", "”"), ("„", "“"), ("'", "'"))
+
+
 def _quoted(name: str) -> str:
-    # «Кофейня «Зерно»» reads badly: a name with its own quotes keeps just those.
-    return name if any(mark in name for mark in '«»"“”') else f"«{name}»"
+    """The business name in quotes, after a word that declines ("согласие компании «…»"):
+    the name's own outer quotes are dropped, and quotes inside it become „…“, so that
+    "Кофейня «Зерно»" reads «Кофейня „Зерно“», never «Кофейня «Зерно»»."""
+    name = " ".join(name.split())
+    for opening, closing in _OUTER_QUOTES:
+        if len(name) > 2 and name.startswith(opening) and name.endswith(closing):
+            name = name[1:-1].strip()
+            break
+    inner: list[str] = []
+    for char in name:
+        if char == "«":
+            char = "„"
+        elif char == "»":
+            char = "“"
+        elif char in "\"”":
+            # Straight or closing quotes: open or close by what was last open.
+            char = "“" if inner.count("„") > inner.count("“") else "„"
+        inner.append(char)
+    return f"«{''.join(inner)}»"
 
 
 def default_consent(*, merchant: Merchant) -> ConsentWording:

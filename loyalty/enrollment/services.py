@@ -30,7 +30,7 @@ from loyalty.ledger import grant_bonus, notify_card_changed
 from loyalty.models import Card, ConsentRecord, ConsentText, Customer, EntryKind, PersonalDataConsent, Source
 from loyalty.phones import normalize_phone
 from loyalty.program.services import current_rules
-from loyalty.wallet.contract import wallet_pass_for
+from loyalty.wallet.contract import wallet_pass_for, wallets_available
 from merchants.models import Merchant
 
 REFERRAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -286,6 +286,49 @@ def enroll_from_qr(
     return card
 
 
+TILL_CONSENT_CHANNEL = "till"
+
+
+def enroll_at_till(
+    *,
+    merchant: Merchant,
+    location,
+    name: str,
+    phone: str,
+    consent: ConsentWording,
+    marketing_consent: bool = False,
+    actor=None,
+    now=None,
+) -> Card:
+    """Enrol a customer at the counter: the cashier read ``consent`` aloud and
+    the customer agreed. The consent is stored like the QR form's (the version
+    of the text read, channel "till"); raises what ``enroll_customer`` raises
+    and writes nothing then."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        card = enroll_customer(
+            merchant=merchant,
+            phone=phone,
+            name=name,
+            location=location,
+            source=Source.CASHIER,
+            marketing_consent=marketing_consent,
+            consent_channel=TILL_CONSENT_CHANNEL,
+            consent_text_version=consent.version,
+            actor=actor,
+            now=now,
+        )
+        PersonalDataConsent.objects.create(
+            merchant=merchant,
+            customer=card.customer,
+            text_version=consent.version,
+            channel=TILL_CONSENT_CHANNEL,
+            created_at=now,
+        )
+    wallet_pass_for(card=card)
+    return card
+
+
 def web_card_url(*, card: Card) -> str:
     return settings.PUBLIC_BASE_URL + reverse("webcard", args=[wallet_pass_for(card=card).web_token])
 
@@ -304,7 +347,12 @@ def send_card_link(*, merchant: Merchant, phone_e164: str) -> bool:
         return False
     if not ratelimit.hit(f"card-email:{customer.pk}", ratelimit.CARD_EMAIL_PER_CUSTOMER):
         return False
-    context = {"merchant": merchant, "customer": customer, "link": web_card_url(card=card)}
+    context = {
+        "merchant": merchant,
+        "customer": customer,
+        "link": web_card_url(card=card),
+        "wallets": wallets_available(merchant=merchant),
+    }
     subject = render_to_string("enrollment/email_card_subject.txt", context).strip()
     body = render_to_string("enrollment/email_card_body.txt", context)
     try:

@@ -4,6 +4,7 @@ comes from the URL (its slug) and a card only from its unguessable web token."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -54,8 +55,8 @@ def _page_context(merchant: Merchant, *, brand: selectors.Brand | None = None, *
 
 def _too_many(request, merchant: Merchant) -> HttpResponse:
     response = render(request, "enrollment/too_many.html", _page_context(merchant), status=429)
-    response["Retry-After"] = str(ratelimit.ENROLL_PER_IP.seconds)
-    return response
+    response["Retry-After"] = str(ratelimit.ENROLL_PER_DEVICE.seconds)
+    return ratelimit.remember_device(request, response)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -72,6 +73,7 @@ class EnrolView(View):
             form=form,
             consent=form.consent,
             offer=selectors.offer_for(merchant=merchant),
+            wallets=wallets_available(merchant=merchant),
             bad_ref=bad_ref,
             referred=bool(form["ref"].value()) and not bad_ref,
         )
@@ -84,17 +86,22 @@ class EnrolView(View):
         code = request.GET.get("ref", "").strip().upper()[:16]
         valid = bool(code) and Customer.objects.for_merchant(merchant).filter(referral_code=code).exists()
         form = EnrolForm(merchant=merchant, consent=consent, initial={"ref": code if valid else ""})
-        return self._render(request, merchant, location, form, bad_ref=bool(code) and not valid)
+        response = self._render(request, merchant, location, form, bad_ref=bool(code) and not valid)
+        return ratelimit.remember_device(request, response)
 
     def post(self, request, slug, location_id=None):
+        return ratelimit.remember_device(request, self._post(request, slug, location_id))
+
+    def _post(self, request, slug, location_id=None):
         merchant = _merchant(slug)
         location = _location(merchant, location_id)
-        if not ratelimit.enrollment_allowed(request, merchant=merchant):
-            return _too_many(request, merchant)
         consent = selectors.current_consent(merchant=merchant)
         form = EnrolForm(request.POST, merchant=merchant, consent=consent)
         if not form.is_valid():
+            # A typo is not an attempt: only valid forms count towards the limits.
             return self._render(request, merchant, location, form, status=400)
+        if not ratelimit.enrollment_allowed(request, merchant=merchant):
+            return _too_many(request, merchant)
         data = form.cleaned_data
         try:
             card = services.enroll_from_qr(
@@ -126,6 +133,9 @@ class SendCardView(View):
     The answer is the same whether or not there is one."""
 
     def post(self, request, slug):
+        return ratelimit.remember_device(request, self._post(request, slug))
+
+    def _post(self, request, slug):
         merchant = _merchant(slug)
         if not ratelimit.enrollment_allowed(request, merchant=merchant):
             return _too_many(request, merchant)
@@ -181,6 +191,10 @@ def _card_context(request, wallet_pass) -> dict:
         barcode=barcode_svg(card.barcode, brand.design.barcode_format, title=card.number),
         card_number=" ".join(card.number[i : i + 4] for i in range(0, len(card.number), 4)),
         wallet_buttons=_wallet_buttons(request, merchant, wallet_pass.web_token),
+        referral_code=card.customer.referral_code,
+        referral_url=f"{settings.PUBLIC_BASE_URL}{reverse('enroll', args=[merchant.slug])}?ref="
+        f"{card.customer.referral_code}",
+        referrer_points=offer.rules.referral_referrer_bonus if offer.rules.uses_points else 0,
     )
 
 

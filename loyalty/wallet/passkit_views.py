@@ -14,6 +14,7 @@ import re
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.http import http_date, parse_http_date_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
@@ -36,6 +37,24 @@ def _unavailable(request, reason: str, *, status: int) -> TemplateResponse:
     return TemplateResponse(request, "loyalty/wallet_unavailable.html", {"reason": reason}, status=status)
 
 
+def _not_offered(request, wallet_pass: WalletPass, reason: str) -> TemplateResponse:
+    """The merchant has not set this wallet up. The customer (who followed an old or
+    shared link) is sent to their web card with no set-up talk; the reason, which is
+    instructions for the merchant, is shown only to the merchant's own staff."""
+    user = request.user
+    is_staff_of_merchant = user.is_authenticated and getattr(user, "merchant_id", None) == wallet_pass.merchant_id
+    return TemplateResponse(
+        request,
+        "loyalty/wallet_unavailable.html",
+        {
+            "reason": reason if is_staff_of_merchant else "",
+            "not_offered": True,
+            "web_card_url": reverse("webcard", args=[wallet_pass.web_token]),
+        },
+        status=404,
+    )
+
+
 # --- customer-facing --------------------------------------------------------------------------
 
 
@@ -45,7 +64,7 @@ def apple_pass(request, web_token: str):
     wallet_pass = get_object_or_404(WalletPass.objects.select_related("merchant"), web_token=web_token)
     availability = passes.wallets_available(merchant=wallet_pass.merchant)
     if not availability.apple:
-        return _unavailable(request, availability.apple_reason, status=404)
+        return _not_offered(request, wallet_pass, availability.apple_reason)
     try:
         data = passes.build_pass(wallet_pass=wallet_pass)
     except (passes.WalletUnavailable, render.WebServiceNotSecure) as exc:
@@ -64,7 +83,7 @@ def google_save(request, web_token: str):
     wallet_pass = get_object_or_404(WalletPass.objects.select_related("merchant"), web_token=web_token)
     availability = passes.wallets_available(merchant=wallet_pass.merchant)
     if not availability.google:
-        return _unavailable(request, availability.google_reason, status=404)
+        return _not_offered(request, wallet_pass, availability.google_reason)
     try:
         # The object goes in first: the link names only its id.
         link = passes.google_save_link(wallet_pass=wallet_pass)

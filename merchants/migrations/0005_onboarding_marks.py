@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchants', '0001_initial'),
+        ('merchants', '0004_till_settings'),
     ]
 
     operations = [

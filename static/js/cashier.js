@@ -76,14 +76,64 @@
 
   function lookup(query) {
     alertHide();
+    show($("not-found"), false);
     $("find-button").disabled = true;
     return call("GET", C.urls.lookup + "?q=" + encodeURIComponent(query)).then(function (data) {
       showCustomer(data.card);
     }, function (err) {
       alertShow(errorMessage(err));
+      // Not found: offer to issue a card right here.
+      show($("not-found"), errorCode(err) === "card_not_found");
       findInput.select();
     }).then(function () { $("find-button").disabled = false; });
   }
+
+  // --- 1b. a new customer -------------------------------------------------------------------
+  var enrolKey = null;
+
+  function showEnrol() {
+    alertHide();
+    var query = findInput.value.trim();
+    $("enrol-form").reset();
+    // A phone typed in the search goes into the form; a card number does not.
+    $("enrol-phone").value = /^[+\d\s()\-]{6,}$/.test(query) && query.replace(/\D/g, "").length <= 15 ? query : "";
+    enrolKey = newKey();
+    show($("find"), false);
+    show($("enrol"), true);
+    ($("enrol-phone").value ? $("enrol-name") : $("enrol-phone")).focus();
+  }
+
+  $("enrol-start").addEventListener("click", showEnrol);
+  $("enrol-cancel").addEventListener("click", function () { show($("enrol"), false); toFind(); });
+
+  $("enrol-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var button = $("enrol-submit");
+    var label = button.textContent;
+    button.disabled = true;
+    button.textContent = S.working;
+    var body = {
+      phone: $("enrol-phone").value.trim(),
+      name: $("enrol-name").value.trim(),
+      consent: $("enrol-consent").checked,
+      marketing_consent: $("enrol-marketing").checked,
+      consent_version: C.consentVersion
+    };
+    call("POST", C.urls.enrol, body, enrolKey).then(function (data) {
+      show($("enrol"), false);
+      showCustomer(data.card);
+      alertShow(S.enrolled, "success");
+    }, function (err) {
+      if (errorCode(err) === "already_enrolled" && err.data && err.data.card) {
+        show($("enrol"), false);
+        showCustomer(err.data.card);
+        alertShow(S.alreadyEnrolled, "info");
+        return;
+      }
+      alertShow(errorMessage(err), errorCode(err) === "invalid" ? "warning" : "error");
+      if (errorCode(err) === "idempotency_key_reused") { enrolKey = newKey(); }
+    }).then(function () { button.disabled = false; button.textContent = label; });
+  });
 
   findForm.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -113,6 +163,7 @@
   function showCustomer(c) {
     renderCard(c);
     show($("find"), false);
+    if ($("refunds")) { show($("refunds"), false); }
     show($("result"), false);
     show($("customer"), true);
     resetPurchaseForm();
@@ -130,6 +181,7 @@
       $("redeem-max").disabled = false;
     }
     text("redeem-help", "");
+    show($("big-bill"), false);
     quote = null;
     show($("summary"), false);
     $("confirm").disabled = true;
@@ -141,6 +193,9 @@
     card = null;
     alertHide();
     stopUndoTimer();
+    show($("not-found"), false);
+    show($("enrol"), false);
+    if ($("refunds")) { show($("refunds"), false); }
     show($("customer"), false);
     show($("purchase"), false);
     show($("result"), false);
@@ -161,6 +216,7 @@
     if ($("use-reward") && $("use-reward").checked) { body.redeem_rewards = 1; }
     var receipt = $("receipt").value.trim();
     if (receipt) { body.receipt_id = receipt; }
+    if (quote && quote.needs_confirmation && $("big-bill-ok").checked) { body.confirm_large_bill = true; }
     return body;
   }
 
@@ -200,7 +256,16 @@
           : S.noRedeem;
         $("redeem-max").disabled = quote.max_redeem_points === 0;
       }
-      $("confirm").disabled = false;
+      // A bill above the merchant's usual maximum (an extra zero?) must be confirmed.
+      if (quote.needs_confirmation) {
+        text("big-bill-text", S.bigBill.replace("%(max)s", d.max_bill).replace("%(bill)s", d.bill));
+        $("big-bill-ok").checked = false;
+        show($("big-bill"), true);
+        $("confirm").disabled = true;
+      } else {
+        show($("big-bill"), false);
+        $("confirm").disabled = false;
+      }
     }, function (err) {
       if (seq !== quoteSeq) { return; }
       quote = null;
@@ -223,6 +288,9 @@
     });
   }
   if ($("use-reward")) { $("use-reward").addEventListener("change", requestQuote); }
+  $("big-bill-ok").addEventListener("change", function () {
+    $("confirm").disabled = !(quote && $("big-bill-ok").checked);
+  });
 
   function confirmPurchase(body, key) {
     var button = $("confirm");
@@ -336,6 +404,95 @@
     $("last-text").parentNode.appendChild(lastNote);
     startUndoTimer(last.undo_until, last.display.undo_until, lastButton, lastNote);
     lastButton.addEventListener("click", function () { undo(last, lastButton); });
+  }
+
+  // --- refunds of past purchases ---------------------------------------------------------------
+  var refundKey = null;
+  var refundTarget = null;
+
+  function listPurchases() {
+    show($("refund-form"), false);
+    show($("refunds-empty"), false);
+    $("refunds-list").textContent = "";
+    return call("GET", C.urls.purchases + "?card=" + encodeURIComponent(card.number)).then(function (data) {
+      if (!data.purchases.length) {
+        text("refunds-empty", S.noPurchases);
+        show($("refunds-empty"), true);
+        return;
+      }
+      data.purchases.forEach(function (p) {
+        var li = document.createElement("li");
+        li.setAttribute("data-purchase", String(p.id));
+        var what = document.createElement("div");
+        what.className = "till-purchase-what";
+        var bill = document.createElement("strong");
+        bill.textContent = p.display.bill;
+        var when = document.createElement("span");
+        when.className = "muted small";
+        when.textContent = p.display.when + (p.display.refunded ? " · " + S.refundLeft.replace("%(amount)s", p.display.refundable) : "");
+        what.appendChild(bill);
+        what.appendChild(when);
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary";
+        button.textContent = $("refund-submit").textContent;
+        button.addEventListener("click", function () { chooseRefund(p); });
+        li.appendChild(what);
+        li.appendChild(button);
+        $("refunds-list").appendChild(li);
+      });
+    }, function (err) { alertShow(errorMessage(err)); });
+  }
+
+  function chooseRefund(p) {
+    alertHide();
+    refundTarget = p;
+    refundKey = newKey();
+    text("refund-which", p.display.when + " · " + p.display.bill);
+    text("refund-help", S.refundLeft.replace("%(amount)s", p.display.refundable));
+    $("refund-amount").value = p.refundable;
+    show($("refunds-list"), false);
+    show($("refund-form"), true);
+    $("refund-amount").focus();
+    $("refund-amount").select();
+  }
+
+  if ($("refund-start")) {
+    $("refund-start").addEventListener("click", function () {
+      alertHide();
+      show($("purchase"), false);
+      show($("result"), false);
+      show($("refunds"), true);
+      show($("refunds-list"), true);
+      listPurchases();
+    });
+    $("refund-cancel").addEventListener("click", function () {
+      alertHide();
+      show($("refunds"), false);
+      show($("purchase"), card && card.status !== "blocked");
+    });
+    $("refund-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!refundTarget) { return; }
+      var button = $("refund-submit");
+      var label = button.textContent;
+      button.disabled = true;
+      button.textContent = S.working;
+      var amount = $("refund-amount").value.trim().replace(",", ".").replace(/\s/g, "");
+      var body = { purchase_id: refundTarget.id };
+      if (amount !== refundTarget.refundable) { body.amount = amount; }
+      call("POST", C.urls.refund, body, refundKey).then(function (data) {
+        return call("GET", C.urls.lookup + "?q=" + encodeURIComponent(data.card_number)).then(function (found) {
+          showCustomer(found.card);
+          alertShow(S.refunded.replace("%(amount)s", data.refund.display.amount)
+            .replace("%(balance)s", data.refund.display.balance), "success");
+        });
+      }, function (err) {
+        alertShow(errorMessage(err), errorCode(err) === "invalid" ? "warning" : "error");
+        // Nothing was written on an error; only a key already used for another amount needs a new one.
+        if (errorCode(err) === "idempotency_key_reused") { refundKey = newKey(); }
+      }).then(function () { button.disabled = false; button.textContent = label; });
+    });
   }
 
   // --- scanning with the camera ---------------------------------------------------------------

@@ -206,11 +206,16 @@ def test_google_outage_is_retried_by_its_own_task(
     assert list(statuses.values_list("status", flat=True)) == ["retry", "retry", "ok"]
 
 
-def test_save_link_without_google_credentials_is_a_clear_404(merchant, pos_card, wallet_settings):
+def test_save_link_without_google_credentials_is_a_clear_404(merchant, owner, pos_card, wallet_settings):
     wallet_pass = passes.wallet_pass_for(card=pos_card)
     response = Client().get(reverse("wallet_google_save", args=[wallet_pass.web_token]))
     assert response.status_code == 404
-    assert "demo mode" in response.content.decode()
+    # Issue 12: the customer gets their web card, not the merchant's set-up text; staff still read it.
+    assert "demo mode" not in response.content.decode()
+    assert reverse("webcard", args=[wallet_pass.web_token]) in response.content.decode()
+    staff = Client()
+    staff.force_login(owner)
+    assert "demo mode" in staff.get(reverse("wallet_google_save", args=[wallet_pass.web_token])).content.decode()
     assert not passes.wallets_available(merchant=merchant).google
 
 

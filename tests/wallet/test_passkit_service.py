@@ -247,11 +247,19 @@ def test_device_log_is_stored(issued):
 # --- customer download ----------------------------------------------------------------------------------
 
 
-def test_pass_download_without_any_certificate_is_a_clear_404(merchant, location, wallet_settings):
+def test_pass_download_without_any_certificate_is_a_clear_404(merchant, location, owner, wallet_settings):
     program_for(merchant=merchant)
     card = enroll_customer(merchant=merchant, phone="+79161112233", location=location)
     wallet_pass = passes.wallet_pass_for(card=card)
     response = Client().get(reverse("wallet_apple_pass", args=[wallet_pass.web_token]))
+    assert response.status_code == 404
+    # Issue 12: the customer is sent to the web card, without the merchant's set-up instructions;
+    # the merchant's staff still read why.
+    assert "no pass certificate" not in response.content.decode()
+    assert reverse("webcard", args=[wallet_pass.web_token]) in response.content.decode()
+    staff = Client()
+    staff.force_login(owner)
+    response = staff.get(reverse("wallet_apple_pass", args=[wallet_pass.web_token]))
     assert response.status_code == 404
     assert "no pass certificate" in response.content.decode()
     assert Client().get(reverse("wallet_apple_pass", args=["nope"])).status_code == 404
