@@ -15,6 +15,12 @@ def _wallet_summary(merchant) -> str:
     return f"Apple Wallet: {on if available.apple else off} · Google Wallet: {on if available.google else off}"
 
 
+def _has_purchases(merchant) -> bool:
+    from loyalty.models import Purchase
+
+    return Purchase.objects.for_merchant(merchant).exists()
+
+
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = _("Loyalty")
@@ -28,6 +34,10 @@ class LoyaltyConfig(AppConfig):
 
         from merchants.navigation import NavItem, SettingsPage, register, register_settings_page
         from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
+        from merchants.services import register_currency_lock
+
+        # Bills and points already recorded in one currency must not be read in another.
+        register_currency_lock(_has_purchases)
 
         register(NavItem("customer_list", _("Customers"), CAN_SEE_ANALYTICS, order=10, section=("card_detail",)))
         register(NavItem("program", _("Program"), CAN_MANAGE_PROGRAM, order=20))
