@@ -65,6 +65,12 @@ def _poster_note(merchant) -> str | None:
     return gettext("You opened the poster on %(date)s.") % {"date": when}
 
 
+def _has_purchases(merchant) -> bool:
+    from loyalty.models import Purchase
+
+    return Purchase.objects.for_merchant(merchant).exists()
+
+
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = _("Loyalty")
@@ -85,6 +91,10 @@ class LoyaltyConfig(AppConfig):
             register_settings_page,
         )
         from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_STAFF, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
+        from merchants.services import register_currency_lock
+
+        # Bills and points already recorded in one currency must not be read in another.
+        register_currency_lock(_has_purchases)
 
         for step in (
             ChecklistStep(

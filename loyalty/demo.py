@@ -19,6 +19,7 @@ import heapq
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -195,13 +196,20 @@ def generate(
     end: datetime | None = None,
     refund_share: float = 0.01,
     visit_rate: float = 1.0,
+    progress: Callable[[int, int], None] | None = None,
+    commit_every: float | None = None,
 ) -> Summary:
     """Create ``customers`` customers and ``months`` months of purchases up to
     ``end`` (default: now) for ``merchant``. Returns a summary with timings.
 
     At ``visit_rate=1`` a customer averages about 24 purchases a year (2,000
     customers × 12 months ≈ 48,000 purchases); lower it for a quicker, thinner
-    history (the time is proportional to the number of purchases)."""
+    history (the time is proportional to the number of purchases).
+
+    ``progress(done, total)`` is called after each event (enrolment or visit);
+    ``commit_every`` (seconds) also commits the open batch when it has been open
+    that long, so that a web server sharing an SQLite file is never kept waiting
+    for its write lock while the demo loads behind it."""
     started = time.monotonic()
     rng = random.Random(seed)
     end = end or timezone.now()
@@ -225,6 +233,8 @@ def generate(
             events.append((visit, order, "buy", person.index))
             order += 1
     heapq.heapify(events)
+    total = len(events)
+    done = 0
 
     day = timezone.localtime(start, tz).date()
     next_day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=tz)
@@ -236,6 +246,7 @@ def generate(
     coalesce.__enter__()
     atomic = transaction.atomic()
     atomic.__enter__()
+    batch_started = time.monotonic()
     try:
         while events:
             when, _order, kind, index = heapq.heappop(events)
@@ -310,11 +321,15 @@ def generate(
                     summary.refunds += 1
                 except LoyaltyError:
                     summary.refused += 1
-            if batch_open >= BATCH:
+            done += 1
+            if batch_open >= BATCH or (commit_every is not None and time.monotonic() - batch_started >= commit_every):
                 atomic.__exit__(None, None, None)
                 atomic = transaction.atomic()
                 atomic.__enter__()
                 batch_open = 0
+                batch_started = time.monotonic()
+            if progress is not None:
+                progress(done, total)
         summary.settled_cards += jobs.settle_due_cards(merchant=merchant, now=end)
     except BaseException as exc:
         atomic.__exit__(type(exc), exc, exc.__traceback__)

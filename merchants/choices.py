@@ -74,6 +74,30 @@ def country_currencies() -> dict[str, str]:
     return {code: currency for code in sorted(country_codes()) if (currency := default_currency_for(code))}
 
 
+# Where most of a country's businesses are, for countries with several zones (CLDR lists them alphabetically).
+_MAIN_ZONE = {
+    "RU": "Europe/Moscow", "US": "America/New_York", "CA": "America/Toronto", "BR": "America/Sao_Paulo",
+    "AU": "Australia/Sydney", "MX": "America/Mexico_City", "KZ": "Asia/Almaty", "ID": "Asia/Jakarta",
+    "CN": "Asia/Shanghai", "DE": "Europe/Berlin", "ES": "Europe/Madrid", "PT": "Europe/Lisbon",
+    "AR": "America/Argentina/Buenos_Aires", "CL": "America/Santiago", "UA": "Europe/Kyiv", "UZ": "Asia/Tashkent",
+    "NZ": "Pacific/Auckland", "MY": "Asia/Kuala_Lumpur", "CY": "Asia/Nicosia", "EC": "America/Guayaquil",
+    "MN": "Asia/Ulaanbaatar", "CD": "Africa/Kinshasa", "FR": "Europe/Paris", "GB": "Europe/London",
+}  # fmt: skip
+
+
+def default_time_zone_for(country: str) -> str | None:
+    """The time zone a business in ``country`` most likely keeps."""
+    if country in _MAIN_ZONE:
+        return _MAIN_ZONE[country]
+    zones = [zone for zone in get_global("territory_zones").get(country, []) if zone in time_zone_names()]
+    return zones[0] if zones else None
+
+
+def country_time_zones() -> dict[str, str]:
+    """Each country's likely time zone, for the sign-up form's suggestion."""
+    return {code: zone for code in sorted(country_codes()) if (zone := default_time_zone_for(code))}
+
+
 @lru_cache(maxsize=1)
 def time_zone_names() -> frozenset[str]:
     """Every name zoneinfo knows, except machine-specific entries."""

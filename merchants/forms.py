@@ -11,6 +11,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from . import slugs
 from .choices import (
     country_choices,
     country_codes,
@@ -171,6 +172,54 @@ class SignUpForm(PasswordPairMixin, forms.Form):
 
     # Keys of the service's validation errors mapped to this form's fields.
     service_field_map = {"name": "business_name"}
+
+
+class BusinessProfileForm(forms.Form):
+    """The owner's business profile: name, public address, country, currency, time zone."""
+
+    name = forms.CharField(
+        label=_("Business name"), max_length=200, widget=forms.TextInput(attrs={"autocomplete": "organization"})
+    )
+    slug = forms.CharField(
+        label=_("Public address"),
+        max_length=slugs.MAX_LENGTH + 20,
+        help_text=_(
+            "Latin lowercase letters, digits and hyphens. Your QR codes and join links use it; "
+            "links with the old address keep working."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"}),
+    )
+    country = CodeChoiceField(label=_("Country"), codes=country_codes, choices=country_choices)
+    currency = CodeChoiceField(label=_("Currency"), codes=currency_codes, choices=currency_choices)
+    time_zone = TimeZoneField(
+        label=_("Time zone"), help_text=_("Days, birthdays and expiry dates of points follow this time zone.")
+    )
+
+    def __init__(self, *args, merchant: Merchant, currency_locked: bool = False, **kwargs):
+        kwargs["initial"] = kwargs.get("initial") or (
+            {
+                "name": merchant.name,
+                "slug": merchant.slug,
+                "country": merchant.country,
+                "currency": merchant.currency,
+                "time_zone": merchant.time_zone,
+            }
+        )
+        super().__init__(*args, **kwargs)
+        self.merchant = merchant
+        if currency_locked:
+            self.fields["currency"].help_text = _(
+                "Fixed: your customers already have purchases in this currency."
+            )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise ValidationError(_("Enter the business name."), code="required")
+        return name
+
+    def clean_slug(self) -> str:
+        return slugs.validate(self.cleaned_data["slug"], merchant=self.merchant)
 
 
 class EmailAuthenticationForm(AuthenticationForm):

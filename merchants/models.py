@@ -247,3 +247,21 @@ class OnboardingMark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.merchant_id}: {self.key}"
+
+
+class MerchantSlugAlias(models.Model):
+    """An address (slug) a merchant used before: ``/join/<slug>/`` printed on old
+    posters and QR codes redirects to the merchant's current address."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="slug_aliases")
+    slug = models.SlugField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MerchantScopedManager()
+
+    class Meta:
+        verbose_name = _("previous address")
+        verbose_name_plural = _("previous addresses")
+
+    def __str__(self) -> str:
+        return self.slug

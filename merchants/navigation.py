@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 from .permissions import (
     CAN_MANAGE_API_KEYS,
     CAN_MANAGE_LOCATIONS,
+    CAN_MANAGE_PROFILE,
     CAN_MANAGE_PROGRAM,
     CAN_MANAGE_STAFF,
     CAN_USE_TILL,
@@ -226,6 +227,15 @@ def _summary(name: str) -> Callable[..., str | None]:
 
 SETTINGS_PAGES.extend(
     [
+        SettingsPage(
+            "business_profile",
+            _("Business profile"),
+            _("Business name, the address in your QR codes, country, currency and time zone."),
+            CAN_MANAGE_PROFILE,
+            order=5,
+            icon="store",
+            summary=_summary("profile_summary"),
+        ),
         SettingsPage(
             "location_list",
             _("Locations"),

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .models import ApiKey, Invitation, Location, Merchant, OnboardingMark, Role, User
+from .models import ApiKey, Invitation, Location, Merchant, MerchantSlugAlias, OnboardingMark, Role, User
 
 
 def location_list(*, merchant: Merchant) -> QuerySet[Location]:
@@ -99,3 +99,21 @@ def api_keys_summary(*, merchant: Merchant) -> str:
     if not active:
         return _("No keys yet")
     return ngettext("%(count)d active key", "%(count)d active keys", active) % {"count": active}
+
+
+def profile_summary(*, merchant) -> str:
+    """The settings hub's status line: the public address and the currency."""
+    return f"/join/{merchant.slug}/ · {merchant.currency} · {merchant.time_zone}"
+
+
+def old_slugs(*, merchant) -> list[str]:
+    """The addresses the merchant used before (they redirect to the current one), newest first."""
+    return list(
+        MerchantSlugAlias.objects.for_merchant(merchant).order_by("-created_at", "-pk").values_list("slug", flat=True)
+    )
+
+
+def merchant_for_old_slug(slug: str):
+    """The active merchant that used to have ``slug``, or None."""
+    alias = MerchantSlugAlias.objects.select_related("merchant").filter(slug=slug, merchant__is_active=True).first()
+    return alias.merchant if alias is not None else None

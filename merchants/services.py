@@ -7,6 +7,7 @@ import hmac
 import logging
 import secrets
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,11 +17,11 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from . import slugs
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
-from .models import ApiKey, Invitation, Location, Merchant, OnboardingMark, Role, User
+from .models import ApiKey, Invitation, Location, Merchant, MerchantSlugAlias, OnboardingMark, Role, User
 
 API_KEY_PREFIX = "lk_"
 
@@ -29,14 +30,6 @@ logger = logging.getLogger(__name__)
 
 def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _unique_slug(name: str) -> str:
-    base = slugify(name, allow_unicode=False)[:48] or "merchant"
-    slug = base
-    while Merchant.objects.filter(slug=slug).exists():
-        slug = f"{base}-{secrets.token_hex(3)}"
-    return slug
 
 
 @transaction.atomic
@@ -50,7 +43,7 @@ def merchant_sign_up(
         raise MerchantError(_("A user with this e-mail already exists."), field="email")
     merchant = Merchant(
         name=business_name.strip(),
-        slug=_unique_slug(business_name),
+        slug=slugs.unique_from_name(business_name),
         country=country.upper(),
         currency=currency.upper(),
         time_zone=time_zone,
@@ -66,6 +59,55 @@ def merchant_sign_up(
     except IntegrityError as exc:
         raise MerchantError(_("A user with this e-mail already exists."), field="email") from exc
     return merchant, owner
+
+
+# Checks other apps register (``register_currency_lock``) that say why a merchant's
+# currency can no longer change, e.g. "it has purchases"; merchants never imports them.
+CURRENCY_LOCKS: list[Callable[[Merchant], bool]] = []
+
+
+def register_currency_lock(check: Callable[[Merchant], bool]) -> None:
+    if check not in CURRENCY_LOCKS:
+        CURRENCY_LOCKS.append(check)
+
+
+def currency_locked(merchant: Merchant) -> bool:
+    """True once the merchant has money in its history (purchases): amounts already
+    recorded in one currency would be read in another."""
+    return any(check(merchant) for check in CURRENCY_LOCKS)
+
+
+@transaction.atomic
+def merchant_update_profile(
+    *, merchant: Merchant, name: str, slug: str, country: str, currency: str, time_zone: str
+) -> Merchant:
+    """Change the business profile. A new slug keeps the old one as an alias (old QR
+    codes redirect); taking back one of its own old slugs drops that alias. The
+    currency only changes while nothing has been bought."""
+    merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    slug = slugs.validate(slug, merchant=merchant)
+    currency = currency.upper()
+    if currency != merchant.currency and currency_locked(merchant):
+        raise MerchantError(
+            _(
+                "The currency can't be changed: your customers already have purchases in %(currency)s, and their "
+                "bills and points would be read in the new currency. Contact support if you really need this."
+            )
+            % {"currency": merchant.currency},
+            field="currency",
+        )
+    old_slug = merchant.slug
+    merchant.name = name.strip()
+    merchant.slug = slug
+    merchant.country = country.upper()
+    merchant.currency = currency
+    merchant.time_zone = time_zone
+    merchant.full_clean()
+    if slug != old_slug:
+        MerchantSlugAlias.objects.for_merchant(merchant).filter(slug=slug).delete()
+        MerchantSlugAlias.objects.create(merchant=merchant, slug=old_slug)
+    merchant.save()
+    return merchant
 
 
 def location_save(*, location: Location) -> Location:

@@ -15,6 +15,7 @@ urlpatterns = [
     # Dashboard.
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
     path("dashboard/settings/", views.SettingsView.as_view(), name="merchant_settings"),
+    path("dashboard/profile/", views.BusinessProfileView.as_view(), name="business_profile"),
     path("dashboard/locations/", views.LocationListView.as_view(), name="location_list"),
     path("dashboard/locations/new/", views.LocationCreateView.as_view(), name="location_create"),
     path("dashboard/locations/<int:pk>/edit/", views.LocationUpdateView.as_view(), name="location_edit"),

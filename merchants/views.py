@@ -25,10 +25,11 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, ListView, TemplateView, UpdateView
 
 from . import secretbox, selectors, services
-from .choices import country_currencies, country_name
+from .choices import country_currencies, country_name, country_time_zones
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
 from .forms import (
     ApiKeyForm,
+    BusinessProfileForm,
     EmailAuthenticationForm,
     InvitationAcceptForm,
     InvitationForm,
@@ -42,6 +43,7 @@ from .navigation import checklist_for, settings_pages_for
 from .permissions import (
     CAN_MANAGE_API_KEYS,
     CAN_MANAGE_LOCATIONS,
+    CAN_MANAGE_PROFILE,
     CAN_MANAGE_STAFF,
     CAN_USE_TILL,
     MerchantStaffRequiredMixin,
@@ -87,6 +89,7 @@ class SignUpView(FormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["country_currencies"] = country_currencies()
+        context["country_time_zones"] = country_time_zones()
         return context
 
     def form_valid(self, form):
@@ -255,6 +258,45 @@ class MerchantObjectMixin:
 
     def get_object_for_merchant(self):
         return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+
+
+# Business profile -----------------------------------------------------------
+
+
+class BusinessProfileView(MerchantStaffRequiredMixin, FormView):
+    allowed_roles = CAN_MANAGE_PROFILE
+    template_name = "merchants/profile_form.html"
+    form_class = BusinessProfileForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["merchant"] = self.merchant
+        kwargs["currency_locked"] = services.currency_locked(self.merchant)
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["join_url"] = self.request.build_absolute_uri(f"/join/{self.merchant.slug}/")
+        context["join_prefix"] = self.request.build_absolute_uri("/join/")
+        context["old_slugs"] = selectors.old_slugs(merchant=self.merchant)
+        return context
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            services.merchant_update_profile(
+                merchant=self.merchant,
+                name=data["name"],
+                slug=data["slug"],
+                country=data["country"],
+                currency=data["currency"],
+                time_zone=data["time_zone"],
+            )
+        except (MerchantError, ValidationError) as exc:
+            apply_service_error(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Business profile saved."))
+        return redirect("business_profile")
 
 
 # Locations ------------------------------------------------------------------

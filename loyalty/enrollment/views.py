@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core import signing
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
@@ -23,6 +23,7 @@ from loyalty.models import Customer
 from loyalty.phones import normalize_phone
 from loyalty.wallet import images
 from loyalty.wallet.contract import wallet_pass_for, wallets_available
+from merchants import selectors as merchant_selectors
 from merchants.models import Location, Merchant
 from merchants.permissions import public_route
 
@@ -65,6 +66,22 @@ class EnrolView(View):
     the visitor's CSRF token)."""
 
     template_name = "enrollment/join.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        # A printed QR code with the merchant's old address: on to the current one, for good.
+        slug = kwargs["slug"]
+        if request.method in ("GET", "HEAD") and not Merchant.objects.filter(slug=slug, is_active=True).exists():
+            moved = merchant_selectors.merchant_for_old_slug(slug)
+            if moved is not None:
+                location_id = kwargs.get("location_id")
+                url = (
+                    reverse("enroll", args=[moved.slug])
+                    if location_id is None
+                    else reverse("enroll_location", args=[moved.slug, location_id])
+                )
+                query = request.META.get("QUERY_STRING", "")
+                return HttpResponsePermanentRedirect(f"{url}?{query}" if query else url)
+        return super().dispatch(request, *args, **kwargs)
 
     def _render(self, request, merchant, location, form, *, status=200, bad_ref=False):
         context = _page_context(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("merchants", "0001_initial"),
+        ("merchants", "0003_merchant_slug_alias"),
     ]
 
     operations = [

@@ -1,11 +1,23 @@
 """Load the demo merchant: a coffee shop with two locations and three staff
-logins, plus (once the loyalty core is there) its customers and a year of
-purchases. Idempotent: a second run finds the demo merchant and does nothing."""
+logins, plus its customers and a year of purchases. Idempotent: a second run
+finds the demo merchant and does nothing.
+
+``make run`` calls it twice: ``--staff-only`` before the web server starts (a
+second; the logins work at once), then without it behind the running server,
+with a progress bar and an estimate on the terminal and the progress in
+``merchants.demo_status`` for the dashboard. The purchases are committed in
+short batches, so an interrupted load leaves a partial history (still consistent:
+every batch went through the ledger); the next start says so instead of loading
+on top of it."""
+
+import sys
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from tqdm import tqdm
 
 from loyalty import demo
+from merchants import demo_status
 from merchants.models import Location, Merchant, Role, User
 
 DEMO_SLUG = "zerno-demo"
@@ -32,19 +44,44 @@ class Command(BaseCommand):
         # 1.0 is the full picture (about 48,000 purchases, several minutes).
         parser.add_argument("--visit-rate", type=float, default=0.4)
         parser.add_argument("--print-password", action="store_true", help="Print the demo password and exit.")
+        parser.add_argument(
+            "--staff-only", action="store_true", help="Create the merchant, its locations and logins; no customers."
+        )
 
-    def handle(self, *args, customers: int, months: int, visit_rate: float, print_password: bool, **options):
+    def handle(
+        self,
+        *args,
+        customers: int,
+        months: int,
+        visit_rate: float,
+        print_password: bool,
+        staff_only: bool = False,
+        **options,
+    ):
         if print_password:
             self.stdout.write(DEMO_PASSWORD)
             return
         merchant = Merchant.objects.filter(slug=DEMO_SLUG).first()
-        if merchant is not None:
-            if merchant.customers.exists():
-                self.stdout.write(f"Demo merchant already loaded: {merchant.name}")
-            else:
-                # A previous run stopped before the customers were written.
-                self._load_customers(merchant, customers=customers, months=months, visit_rate=visit_rate)
+        if merchant is None:
+            merchant = self._create_merchant()
+        if staff_only:
             return
+        if merchant.customers.exists():
+            status = demo_status.read()
+            if status is not None and status.slug == merchant.slug and status.state != demo_status.DONE:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"The demo data was interrupted at {status.done} of {status.total} events and is partial "
+                        "(consistent: verify_ledger passes). For the whole demo, start from an empty database "
+                        "(remove var/db.sqlite3)."
+                    )
+                )
+            else:
+                self.stdout.write(f"Demo data already loaded: {merchant.name}")
+            return
+        self._load_customers(merchant, customers=customers, months=months, visit_rate=visit_rate)
+
+    def _create_merchant(self) -> Merchant:
         with transaction.atomic():
             merchant = Merchant.objects.create(
                 name="Кофейня «Зерно»", slug=DEMO_SLUG, country="RU", currency="RUB", time_zone="Europe/Moscow"
@@ -57,13 +94,54 @@ class Command(BaseCommand):
             if not User.objects.filter(email="support@platform.demo").exists():
                 User.objects.create_superuser("support@platform.demo", DEMO_PASSWORD, full_name="Platform support")
         self.stdout.write(self.style.SUCCESS(f"Created demo merchant {merchant.name} with {len(STAFF)} staff logins"))
-        self._load_customers(merchant, customers=customers, months=months, visit_rate=visit_rate)
+        return merchant
 
     def _load_customers(self, merchant: Merchant, *, customers: int, months: int, visit_rate: float) -> None:
         self.stdout.write(
-            f"Generating {customers} customers and {months} months of purchases through the ledger "
-            "(a few minutes; the site starts when it is done)..."
+            f"Loading demo data: {customers} customers and {months} months of purchases through the ledger..."
         )
-        with transaction.atomic():
-            demo.generate(merchant, customers=customers, months=months, visit_rate=visit_rate)
-        self.stdout.write(self.style.SUCCESS("Demo customers loaded."))
+        self.stdout.flush()
+        status = demo_status.DemoStatus(slug=merchant.slug, state=demo_status.LOADING)
+        demo_status.write(status)
+        bar = tqdm(
+            desc="Demo data",
+            unit=" events",
+            file=sys.stderr,
+            mininterval=0.5,
+            dynamic_ncols=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+            "[{elapsed} so far, about {remaining} left]",
+        )
+        last_write = 0.0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last_write
+            if bar.total != total:
+                bar.reset(total=total)
+            bar.update(done - bar.n)
+            now = bar.format_dict["elapsed"]
+            if now - last_write >= 1 or done == total:
+                last_write = now
+                rate = bar.format_dict.get("rate") or (done / now if now else None)
+                status.done, status.total = done, total
+                status.seconds_left = (total - done) / rate if rate else None
+                demo_status.write(status)
+
+        try:
+            summary = demo.generate(
+                merchant,
+                customers=customers,
+                months=months,
+                visit_rate=visit_rate,
+                progress=progress,
+                commit_every=0.5,
+            )
+        except BaseException:
+            bar.close()
+            status.state = demo_status.FAILED
+            demo_status.write(status)
+            raise
+        bar.close()
+        status.state, status.seconds_left = demo_status.DONE, 0
+        demo_status.write(status)
+        self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {summary}."))
