@@ -696,3 +696,20 @@ def test_free_item_paid_with_a_reward_has_a_bill_of_zero(pos, pos_card, merchant
     data = response.json()
     assert (data["bill_amount"], data["amount_paid"], data["rewards_redeemed"]) == ("0.00", "0.00", 1)
     assert (data["points_earned"], data["stamps_earned"], data["card"]["rewards_available"]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("bill", ["", "1.", " 1", "0450", "1.234", "-5", "0", "0.00", "12345678901"])
+def test_amounts_outside_the_schema_pattern_are_refused(pos, pos_card, bill):
+    # Defect 9: the server takes exactly the amounts the schema describes (a purchase's 0.00 only
+    # with a reward), so schema-valid requests are accepted and others refused, writing nothing.
+    before = table_counts()
+    response = pos.post("/purchases/", purchase_body(pos_card, bill))
+    assert response.status_code == 400, (bill, response.content)
+    assert "bill_amount" in response.json()["error"]["fields"]
+    assert table_counts() == before
+
+
+@pytest.mark.parametrize("bill", ["450", "450.5", "0.01", "9999999999.99"])
+def test_amounts_inside_the_schema_pattern_are_accepted(pos, pos_card, bill):
+    response = pos.post("/purchases/", purchase_body(pos_card, bill))
+    assert response.status_code == 201, (bill, response.content)

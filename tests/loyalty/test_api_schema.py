@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from loyalty.ledger import purchase
 from loyalty.models import Card
+from loyalty.serializers import MONEY_PATTERN, POSITIVE_MONEY_PATTERN
 from tests.loyalty.api_support import (  # noqa: F401  (fixtures)
     give_points,
     pos,
@@ -103,8 +104,13 @@ def test_schema_is_as_strict_as_the_server(client):
     variants = lookup["schema"]["oneOf"]
     assert [variant["required"] for variant in variants] == [["phone"], ["card_number"], ["barcode"]]
     assert [next(iter(v["properties"].values()))["minLength"] for v in variants] == [1, 1, 1]
-    for component in ("PurchaseInput", "QuoteInput"):
-        assert schemas[component]["properties"]["bill_amount"]["pattern"] == r"^\d{1,10}(\.\d{1,2})?$"
+    # Amounts: the server's own pattern; a quote's bill is positive, a purchase's may be 0.00 only
+    # for a free item paid with a reward (a oneOf over the whole body).
+    assert schemas["QuoteInput"]["properties"]["bill_amount"]["pattern"] == POSITIVE_MONEY_PATTERN
+    assert schemas["PurchaseInput"]["properties"]["bill_amount"]["pattern"] == MONEY_PATTERN
+    paid, free = schemas["PurchaseInput"]["oneOf"]
+    assert paid["properties"]["bill_amount"]["pattern"] == POSITIVE_MONEY_PATTERN
+    assert free["properties"]["redeem_rewards"] == {"minimum": 1} and free["required"] == ["redeem_rewards"]
 
 
 # --- property-based: schemathesis against a live server ---------------------------------
