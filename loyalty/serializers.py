@@ -141,6 +141,10 @@ class QuoteInputSerializer(CardRefInputSerializer):
     redeem_points = serializers.IntegerField(min_value=0, max_value=MAX_POINTS, required=False, default=0)
 
 
+# The code of the free-item rule's errors: their words are written for people already.
+FREE_ITEM_CODE = "free_item_bill"
+
+
 def check_free_item_bill(attrs):
     """A bill of 0.00 is a free item paid with a reward and nothing else: it
     needs ``redeem_rewards`` ≥ 1 and no ``redeem_points``. Any other bill must be
@@ -153,10 +157,12 @@ def check_free_item_bill(attrs):
                         "The bill must be greater than zero; it can be 0.00 only when a reward pays for the purchase."
                     )
                 },
-                code="invalid",
+                code=FREE_ITEM_CODE,
             )
         if attrs.get("redeem_points"):
-            raise serializers.ValidationError({"redeem_points": _("Points cannot pay a bill of 0.00.")}, code="invalid")
+            raise serializers.ValidationError(
+                {"redeem_points": _("Points cannot pay a bill of 0.00.")}, code=FREE_ITEM_CODE
+            )
     return attrs
 
 

@@ -264,12 +264,15 @@ class TillLocationView(TillMixin, View):
         return redirect("till")
 
 
-def human_validation_body(body: dict[str, Any]) -> dict[str, Any]:
+def human_validation_body(body: dict[str, Any], *, worded: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The POS API's validation error, worded for a cashier: the field names
-    stay in ``fields`` (for programs), the messages are plain sentences."""
+    stay in ``fields`` (for programs), the messages are plain sentences. Fields
+    in ``worded`` already carry a sentence of ours (a rule, not a validator)."""
     error = body["error"]
     fields = {
-        name: [str(FIELD_MESSAGES[name.split(".")[0]])] if name.split(".")[0] in FIELD_MESSAGES else messages
+        name: [str(FIELD_MESSAGES[name.split(".")[0]])]
+        if name.split(".")[0] in FIELD_MESSAGES and name not in worded
+        else messages
         for name, messages in error["fields"].items()
     }
     messages = list(dict.fromkeys(m for ms in fields.values() for m in ms))
@@ -295,7 +298,10 @@ class TillJsonView(TillMixin, View):
                 raise
             status, body, headers = described
             if isinstance(exc, exceptions.ValidationError):
-                body = human_validation_body(body)
+                codes = exc.get_codes()
+                pairs = codes.items() if isinstance(codes, dict) else []
+                worded = frozenset(name for name, code in pairs if s.FREE_ITEM_CODE in code)
+                body = human_validation_body(body, worded=worded)
             return JsonResponse(body, status=status, headers=headers)
 
     def body(self) -> Any:

@@ -17,12 +17,12 @@ def test_edit_program_in_the_browser(live_server, transactional_db, browser, mar
     page.goto(f"{live_server.url}/dashboard/program/")
     expect(page.get_by_role("heading", name="Bonus program")).to_be_visible()
     expect(page.get_by_label("Cashback, %")).to_have_value("5.00")
-    expect(page.get_by_label("Stamps per reward")).to_be_hidden()  # cashback program: stamps hidden
+    expect(page.get_by_label("Every N-th visit is free: N")).to_be_hidden()  # cashback program: stamps hidden
     expect(page.get_by_label("Points per currency unit")).to_be_hidden()
     screenshot(page, "program-01-cashback-desktop")
 
     page.get_by_text("Stamps (every N-th visit is a reward)").click()
-    expect(page.get_by_label("Stamps per reward")).to_be_visible()
+    expect(page.get_by_label("Every N-th visit is free: N")).to_be_visible()
     expect(page.get_by_label("Cashback, %")).to_be_hidden()
     screenshot(page, "program-02-stamps")
     page.get_by_text("Cashback in points").click()
