@@ -258,30 +258,33 @@ def enroll_from_qr(
     consent (required to get here) and, if given, the marketing consent are
     stored with the version of the text shown. Raises what ``enroll_customer``
     raises (AlreadyEnrolled, InvalidPhone, LoyaltyError) and writes nothing then."""
-    now = now or timezone.now()
+    return _enroll_with_consent(
+        merchant=merchant,
+        consent=consent,
+        channel=CONSENT_CHANNEL,
+        now=now or timezone.now(),
+        phone=phone,
+        name=name,
+        email=email,
+        birthday=birthday,
+        location=location,
+        source=Source.QR,
+        marketing_consent=marketing_consent,
+        referral_code=referral_code,
+    )
+
+
+def _enroll_with_consent(*, merchant: Merchant, consent: ConsentWording, channel: str, now, **customer) -> Card:
+    """Enrol, and store the personal-data consent with the version of the text the
+    customer agreed to, in one transaction; then make the card's wallet pass, so
+    the next page links straight to the card's wallets and web card."""
     with transaction.atomic():
         card = enroll_customer(
-            merchant=merchant,
-            phone=phone,
-            name=name,
-            email=email,
-            birthday=birthday,
-            location=location,
-            source=Source.QR,
-            marketing_consent=marketing_consent,
-            consent_channel=CONSENT_CHANNEL,
-            consent_text_version=consent.version,
-            referral_code=referral_code,
-            now=now,
+            merchant=merchant, consent_channel=channel, consent_text_version=consent.version, now=now, **customer
         )
         PersonalDataConsent.objects.create(
-            merchant=merchant,
-            customer=card.customer,
-            text_version=consent.version,
-            channel=CONSENT_CHANNEL,
-            created_at=now,
+            merchant=merchant, customer=card.customer, text_version=consent.version, channel=channel, created_at=now
         )
-    # Made now, so the success page links straight to the card's wallets and web card.
     wallet_pass_for(card=card)
     return card
 
@@ -304,29 +307,18 @@ def enroll_at_till(
     the customer agreed. The consent is stored like the QR form's (the version
     of the text read, channel "till"); raises what ``enroll_customer`` raises
     and writes nothing then."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        card = enroll_customer(
-            merchant=merchant,
-            phone=phone,
-            name=name,
-            location=location,
-            source=Source.CASHIER,
-            marketing_consent=marketing_consent,
-            consent_channel=TILL_CONSENT_CHANNEL,
-            consent_text_version=consent.version,
-            actor=actor,
-            now=now,
-        )
-        PersonalDataConsent.objects.create(
-            merchant=merchant,
-            customer=card.customer,
-            text_version=consent.version,
-            channel=TILL_CONSENT_CHANNEL,
-            created_at=now,
-        )
-    wallet_pass_for(card=card)
-    return card
+    return _enroll_with_consent(
+        merchant=merchant,
+        consent=consent,
+        channel=TILL_CONSENT_CHANNEL,
+        now=now or timezone.now(),
+        phone=phone,
+        name=name,
+        location=location,
+        source=Source.CASHIER,
+        marketing_consent=marketing_consent,
+        actor=actor,
+    )
 
 
 def web_card_url(*, card: Card) -> str:
