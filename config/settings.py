@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "merchants",
     "loyalty",
     "campaigns",
+    "analytics",
 ]
 
 MIDDLEWARE = [

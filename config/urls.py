@@ -13,6 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("merchants.urls")),
     path("", include("loyalty.urls")),
+    path("", include("campaigns.urls")),
+    path("", include("analytics.urls")),
 ]
 
 if settings.DEBUG:
