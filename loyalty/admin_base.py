@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 from loyalty.phones import normalize_phone
+from merchants.templatetags.merchant_format import money
 
 
 class CappedCountPaginator(Paginator):
@@ -45,3 +46,15 @@ class PhoneSearchMixin:
             if e164:
                 results |= queryset.filter(**{self.phone_lookup: e164})
         return results, may_have_duplicates
+
+
+def money_column(field: str, currency_of, *, label, ordering: str | None = None):
+    """A list column (a ModelAdmin attribute) showing ``field`` in its currency ("¥1,250", "1 250,50 ₽", "KWD 1.250"):
+    the columns keep three decimals, which the admin would otherwise print as they are."""
+
+    @admin.display(description=label, ordering=ordering or field)
+    def column(model_admin, obj) -> str:
+        return money(getattr(obj, field), currency_of(obj))
+
+    column.__name__ = f"{field}_money"
+    return column

@@ -31,6 +31,7 @@ from loyalty import ledger
 from loyalty.enrollment.services import enroll_customer
 from loyalty.exceptions import LoyaltyError
 from loyalty.ledger import jobs
+from loyalty.money import round_money
 from loyalty.program.services import current_rules, program_for
 
 logger = logging.getLogger(__name__)
@@ -309,7 +310,7 @@ def generate(
             due = [r for r in pending_refunds if r[0] <= when]
             for refund_at, number, p in due:
                 pending_refunds.remove((refund_at, number, p))
-                amount = None if rng.random() < 0.6 else (p.bill_amount / 2).quantize(Decimal("0.01"))
+                amount = None if rng.random() < 0.6 else round_money(p.bill_amount / 2, merchant.currency)
                 try:
                     ledger.refund(
                         merchant=merchant,

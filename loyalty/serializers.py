@@ -1,9 +1,12 @@
 """Plain input and output serializers: the wire shapes of cards, quotes, purchases
 and refunds, shared by the POS API and the till's JSON views.
 
-Amounts travel as decimal strings ("450.00"), never as floats; points, stamps
-and rewards as integers. Input serializers only check shapes and ranges; the
-rules (caps, balances, blocked cards) are the services' job.
+Amounts travel as decimal strings with the merchant currency's decimals
+("450.00" RUB, "450" JPY, "450.250" KWD), never as floats; points, stamps
+and rewards as integers. An input amount may carry up to three decimals on the
+wire; the ledger refuses one that its currency cannot hold (1.5 JPY: a 422).
+Input serializers only check shapes and ranges; the rules (caps, balances,
+blocked cards, the currency's decimals) are the services' job.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from loyalty.money import fits_currency, precision_message, wire_amount
+
 
 class MoneyOptions(TypedDict):
     max_digits: int
@@ -24,19 +29,39 @@ class MoneyOptions(TypedDict):
 
 
 # A TypedDict, so that each ``DecimalField(**MONEY)`` is type-checked keyword by keyword.
-MONEY: MoneyOptions = {"max_digits": 12, "decimal_places": 2, "coerce_to_string": True}
+MONEY: MoneyOptions = {"max_digits": 13, "decimal_places": 3, "coerce_to_string": True}
 MAX_POINTS = 10**12
 MAX_ID = 2**63 - 1
 
 
 # What an amount looks like on the wire: "0" or digits without a leading zero, optionally a point
-# and one or two decimals. The schema says the same, so a request is valid for both or for neither.
-MONEY_PATTERN = r"^(?:0|[1-9]\d{0,9})(?:\.\d{1,2})?$"
-POSITIVE_MONEY_PATTERN = r"^(?:[1-9]\d{0,9}(?:\.\d{1,2})?|0\.(?:0[1-9]|[1-9]\d?))$"
-ZERO_MONEY_PATTERN = r"^0(?:\.0{1,2})?$"
+# and one to three decimals (three: KWD, BHD, OMR…; whether the merchant's currency has that many
+# is the ledger's check). The schema says the same, so a request is valid for both or for neither.
+MONEY_PATTERN = r"^(?:0|[1-9]\d{0,9})(?:\.\d{1,3})?$"
+POSITIVE_MONEY_PATTERN = r"^(?:[1-9]\d{0,9}(?:\.\d{1,3})?|0\.(?:[1-9]\d{0,2}|0[1-9]\d?|00[1-9]))$"
+ZERO_MONEY_PATTERN = r"^0(?:\.0{1,3})?$"
+# More decimals than any currency has: refused with that reason rather than "not a number".
+_TOO_PRECISE_PATTERN = r"^(?:0|[1-9]\d{0,9})\.\d{4,}$"
 
 
-class MoneyInputField(serializers.DecimalField):
+def _merchant_currency(field: serializers.Field) -> str | None:
+    merchant = field.context.get("merchant") if isinstance(field.context, dict) else None
+    return getattr(merchant, "currency", None)
+
+
+class CurrencyAmountField(serializers.DecimalField):
+    """An amount that must fit the merchant currency's minor unit (``context["merchant"]``):
+    "1.5" is refused for JPY, "1.234" accepted for KWD, "1.2345" refused for everyone."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        amount = super().to_internal_value(data)
+        currency = _merchant_currency(self)
+        if currency and not fits_currency(amount, currency):
+            raise serializers.ValidationError(precision_message(currency), code="invalid")
+        return amount
+
+
+class MoneyInputField(CurrencyAmountField):
     """An amount sent as a decimal string ("450.00"), held to the schema's pattern: DRF's own
     parsing would also take "", "1.", " 1" or "0450", which the schema does not describe."""
 
@@ -48,6 +73,8 @@ class MoneyInputField(serializers.DecimalField):
         if isinstance(data, str) and not re.fullmatch(self.pattern, data):
             if re.fullmatch(MONEY_PATTERN, data):
                 self.fail("min_value", min_value=self.min_value)
+            if re.fullmatch(_TOO_PRECISE_PATTERN, data):
+                self.fail("max_decimal_places", max_decimal_places=self.decimal_places)
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -55,7 +82,7 @@ class MoneyInputField(serializers.DecimalField):
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": POSITIVE_MONEY_PATTERN})
 class PositiveMoneyInputField(MoneyInputField):
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(pattern=POSITIVE_MONEY_PATTERN, min_value=Decimal("0.01"), **kwargs)
+        super().__init__(pattern=POSITIVE_MONEY_PATTERN, min_value=Decimal("0.001"), **kwargs)
 
 
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": MONEY_PATTERN})
@@ -65,8 +92,31 @@ class AnyMoneyInputField(MoneyInputField):
 
 
 def money_input(**kwargs: Any) -> serializers.DecimalField:
-    """An amount of at least 0.01."""
+    """An amount greater than zero."""
     return PositiveMoneyInputField(**MONEY, **kwargs)
+
+
+class MoneyOutputField(serializers.DecimalField):
+    """An amount written with its currency's decimals: "450.00" RUB, "450" JPY, "450.250" KWD.
+
+    The currency is the merchant's (``context["merchant"]``), else the one the object being
+    serialized names (a quote, a purchase, or a refund's purchase)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**MONEY, **kwargs)
+
+    def _currency(self) -> str | None:
+        currency = _merchant_currency(self)
+        if currency is not None:
+            return currency
+        root = self.root.instance
+        currency = getattr(root, "currency", None)
+        if currency is None:
+            currency = getattr(getattr(root, "purchase", None), "currency", None)
+        return currency
+
+    def to_representation(self, value: Any) -> str:
+        return wire_amount(Decimal(value), self._currency())
 
 
 # --- errors (for the schema) ------------------------------------------------------
@@ -267,16 +317,16 @@ class CardSummaryOutputSerializer(serializers.Serializer):
 class QuoteOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     mechanic = serializers.CharField()
-    bill_amount = serializers.DecimalField(**MONEY)
+    bill_amount = MoneyOutputField()
     tier = serializers.CharField(help_text=_("Tier name (empty if the program has no tiers)."))
     discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
-    discount_amount = serializers.DecimalField(**MONEY)
-    amount_after_discount = serializers.DecimalField(**MONEY)
+    discount_amount = MoneyOutputField()
+    amount_after_discount = MoneyOutputField()
     max_redeem_points = serializers.IntegerField(help_text=_("Most points this bill can take (cap and balance)."))
     redeem_points = serializers.IntegerField()
-    point_value = serializers.DecimalField(**MONEY)
-    points_amount = serializers.DecimalField(**MONEY, help_text=_("Money value of redeem_points."))
-    amount_to_pay = serializers.DecimalField(**MONEY)
+    point_value = MoneyOutputField()
+    points_amount = MoneyOutputField(help_text=_("Money value of redeem_points."))
+    amount_to_pay = MoneyOutputField()
     points_to_earn = serializers.IntegerField(help_text=_("Points earned if redeem_points are redeemed."))
     earn_if_no_redeem = serializers.IntegerField()
     earn_if_max_redeem = serializers.IntegerField()
@@ -293,16 +343,16 @@ class PurchaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     receipt_id = serializers.CharField()
     currency = serializers.CharField()
-    bill_amount = serializers.DecimalField(**MONEY)
+    bill_amount = MoneyOutputField()
     discount_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
-    discount_amount = serializers.DecimalField(**MONEY)
+    discount_amount = MoneyOutputField()
     points_redeemed = serializers.IntegerField()
-    points_amount = serializers.DecimalField(**MONEY, help_text=_("Money paid with points."))
-    amount_paid = serializers.DecimalField(**MONEY, help_text=_("Money paid by the customer."))
+    points_amount = MoneyOutputField(help_text=_("Money paid with points."))
+    amount_paid = MoneyOutputField(help_text=_("Money paid by the customer."))
     points_earned = serializers.IntegerField()
     stamps_earned = serializers.IntegerField()
     rewards_redeemed = serializers.IntegerField()
-    refunded_amount = serializers.DecimalField(**MONEY)
+    refunded_amount = MoneyOutputField()
     created_at = serializers.DateTimeField()
     card = CardSummaryOutputSerializer()
 
@@ -310,14 +360,14 @@ class PurchaseOutputSerializer(serializers.Serializer):
 class RefundPurchaseOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     receipt_id = serializers.CharField()
-    bill_amount = serializers.DecimalField(**MONEY)
-    refunded_amount = serializers.DecimalField(**MONEY)
-    refundable_amount = serializers.DecimalField(**MONEY)
+    bill_amount = MoneyOutputField()
+    refunded_amount = MoneyOutputField()
+    refundable_amount = MoneyOutputField()
 
 
 class RefundOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    amount = serializers.DecimalField(**MONEY)
+    amount = MoneyOutputField()
     points_reversed = serializers.IntegerField(help_text=_("Earned points taken back."))
     points_restored = serializers.IntegerField(help_text=_("Redeemed points given back."))
     stamps_reversed = serializers.IntegerField()

@@ -36,6 +36,7 @@ from loyalty.json_body import request_json
 from loyalty.json_errors import describe_error
 from loyalty.ledger import selectors
 from loyalty.models import Card, Purchase
+from loyalty.money import amount_example, minor_unit, wire_amount
 from loyalty.program.services import program_for
 from merchants.models import Location, Role
 from merchants.permissions import CAN_MANAGE_STAFF, CAN_USE_TILL, MerchantStaffRequiredMixin
@@ -50,18 +51,31 @@ REFUND_LIST_LIMIT = 20
 # What a cashier reads when an input is wrong: one plain sentence per field,
 # never the validator's wording or the field's name in the code.
 FIELD_MESSAGES = {
-    "bill_amount": gettext_lazy("Check the bill: enter an amount like 450 or 450.50."),
     "redeem_points": gettext_lazy("Check the points to spend: a whole number, no more than the card has."),
     "redeem_rewards": gettext_lazy("Check the number of rewards to give."),
     "receipt_id": gettext_lazy("The receipt number is too long: at most 64 characters."),
     "card_number": gettext_lazy("Find the customer again: the card number is not valid."),
     "purchase_id": gettext_lazy("Choose the purchase again."),
-    "amount": gettext_lazy("Check the amount to refund: enter an amount like 450 or 450.50."),
     "phone": gettext_lazy("Enter the customer's phone number with the area code, for example +7 916 123-45-67."),
     "name": gettext_lazy("The name is too long: at most 100 characters."),
     "consent": gettext_lazy("Read the consent to the customer and tick the box once they agree."),
     "consent_version": gettext_lazy("The consent text has changed: reload the page and read the new one."),
 }
+
+
+
+def amount_messages(currency: str) -> dict[str, str]:
+    """The bill's and the refund's plain sentence, with an example in the currency's decimals."""
+    if minor_unit(currency) == 0:
+        return {
+            "bill_amount": _("Check the bill: enter a whole amount like 450."),
+            "amount": _("Check the amount to refund: enter a whole amount like 450."),
+        }
+    example = {"example": amount_example(currency, localized=True)}
+    return {
+        "bill_amount": _("Check the bill: enter an amount like 450 or %(example)s.") % example,
+        "amount": _("Check the amount to refund: enter an amount like 450 or %(example)s.") % example,
+    }
 
 
 # --- payloads (the page shows what the server formats) ----------------------------------------
@@ -116,8 +130,8 @@ def past_purchase_payload(purchase: Purchase, merchant) -> dict[str, Any]:
     return {
         "id": purchase.id,
         "receipt_id": purchase.receipt_id,
-        "bill_amount": str(purchase.bill_amount),
-        "refundable": str(left),
+        "bill_amount": wire_amount(purchase.bill_amount, purchase.currency),
+        "refundable": wire_amount(left, purchase.currency),
         "display": {
             "when": local_time(purchase.created_at, merchant),
             "bill": money(purchase.bill_amount, merchant),
@@ -208,6 +222,8 @@ class TillPageView(TillMixin, View):
                 "consent": consent,
                 "strings": strings,
                 "stamp_rule": free_visit_text(program.stamps_per_reward),
+                # A currency without decimals (JPY) gets the phone's digits-only keypad.
+                "amount_inputmode": "decimal" if minor_unit(self.merchant.currency) else "numeric",
                 "config": {
                     "urls": {
                         "lookup": reverse("till_lookup"),
@@ -218,7 +234,9 @@ class TillPageView(TillMixin, View):
                         "purchases": reverse("till_purchases"),
                         "refund": reverse("till_refund"),
                     },
-                    "maxBill": str(self.merchant.till_max_bill),
+                    "maxBill": wire_amount(self.merchant.till_max_bill, self.merchant.currency),
+                    # Digits after the decimal point in the merchant's currency (0 JPY, 2 RUB, 3 KWD).
+                    "moneyPlaces": minor_unit(self.merchant.currency),
                     "canRefund": self.can_refund(),
                     "consentVersion": consent.version,
                     "mechanic": program.mechanic,
@@ -264,14 +282,18 @@ class TillLocationView(TillMixin, View):
         return redirect("till")
 
 
-def human_validation_body(body: dict[str, Any], *, worded: frozenset[str] = frozenset()) -> dict[str, Any]:
+def human_validation_body(
+    body: dict[str, Any], *, worded: frozenset[str] = frozenset(), currency: str | None = None
+) -> dict[str, Any]:
     """The POS API's validation error, worded for a cashier: the field names
     stay in ``fields`` (for programs), the messages are plain sentences. Fields
-    in ``worded`` already carry a sentence of ours (a rule, not a validator)."""
+    in ``worded`` already carry a sentence of ours (a rule, not a validator).
+    Amounts are explained in the merchant's ``currency`` (450 JPY, 450.50 RUB, 450.250 KWD)."""
     error = body["error"]
+    messages_for = {**FIELD_MESSAGES, **amount_messages(currency or "")}
     fields = {
-        name: [str(FIELD_MESSAGES[name.split(".")[0]])]
-        if name.split(".")[0] in FIELD_MESSAGES and name not in worded
+        name: [str(messages_for[name.split(".")[0]])]
+        if name.split(".")[0] in messages_for and name not in worded
         else messages
         for name, messages in error["fields"].items()
     }
@@ -301,16 +323,18 @@ class TillJsonView(TillMixin, View):
                 codes = exc.get_codes()
                 pairs = codes.items() if isinstance(codes, dict) else []
                 worded = frozenset(name for name, code in pairs if s.FREE_ITEM_CODE in code)
-                body = human_validation_body(body, worded=worded)
+                merchant = getattr(self, "merchant", None)
+                currency = merchant.currency if merchant is not None else None
+                body = human_validation_body(body, worded=worded, currency=currency)
             return JsonResponse(body, status=status, headers=headers)
 
     def body(self) -> Any:
         # Too large: 413; not JSON or nested too deeply: 400 (both through describe_error).
         return request_json(self.request)
 
-    @staticmethod
-    def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-        serializer = serializer_class(data=data)
+    def validated(self, serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+        # The merchant in the context: amounts are checked against its currency's decimals.
+        serializer = serializer_class(data=data, context={"merchant": self.merchant})
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 
@@ -350,7 +374,7 @@ class TillQuoteView(TillJsonView):
 
 class TillQuoteInputSerializer(s.QuoteInputSerializer):
     # The till quotes a free item paid with a reward (bill 0.00) too.
-    bill_amount = serializers.DecimalField(min_value=Decimal("0.00"), **s.MONEY)
+    bill_amount = s.CurrencyAmountField(min_value=Decimal("0.00"), **s.MONEY)
     redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
 
     def validate(self, attrs):

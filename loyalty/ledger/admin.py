@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import ledger
-from loyalty.admin_base import CappedCountPaginator, PhoneSearchMixin, ReadOnlyAdmin
+from loyalty.admin_base import CappedCountPaginator, PhoneSearchMixin, ReadOnlyAdmin, money_column
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import (
     Card,
@@ -202,9 +202,10 @@ class CardEventAdmin(ReadOnlyAdmin):
 
 @admin.register(TierChange)
 class TierChangeAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "card", "from_tier_name", "to_tier_name", "reason", "spend")
+    list_display = ("created_at", "card", "from_tier_name", "to_tier_name", "reason", "spend_money")
     list_filter = ("merchant", "reason")
-    list_select_related = ("card",)
+    list_select_related = ("card", "merchant")
+    spend_money = money_column("spend", lambda change: change.merchant, label=_("spend in window"))
     search_fields = ("=card__number",)
 
 
@@ -219,12 +220,16 @@ class PurchaseAdmin(PhoneSearchMixin, ReadOnlyAdmin):
         "receipt_id",
         "card",
         "merchant",
-        "bill_amount",
+        "bill_amount_money",
         "points_redeemed",
-        "amount_paid",
+        "amount_paid_money",
         "points_earned",
-        "refunded_amount",
+        "refunded_amount_money",
     )
+    # In the purchase's currency, with its decimals (the columns keep three).
+    bill_amount_money = money_column("bill_amount", lambda p: p.currency, label=_("bill"))
+    amount_paid_money = money_column("amount_paid", lambda p: p.currency, label=_("paid in money"))
+    refunded_amount_money = money_column("refunded_amount", lambda p: p.currency, label=_("refunded"))
     list_filter = ("merchant",)
     search_fields = ("=receipt_id", "=card__number", "=card__customer__phone", "=idempotency_key")
     list_select_related = ("card", "merchant")
@@ -234,7 +239,8 @@ class PurchaseAdmin(PhoneSearchMixin, ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "purchase", "amount", "points_reversed", "points_restored")
+    list_display = ("created_at", "purchase", "amount_money", "points_reversed", "points_restored")
+    amount_money = money_column("amount", lambda refund: refund.purchase.currency, label=_("amount"))
     list_filter = ("merchant",)
     search_fields = ("=purchase__receipt_id", "=card__number", "=idempotency_key")
     list_select_related = ("purchase",)

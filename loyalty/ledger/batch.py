@@ -27,7 +27,7 @@ from loyalty.models import (
     Purchase,
     Refund,
 )
-from loyalty.money import CENT
+from loyalty.money import fits_currency, precision_message, quantum
 from loyalty.program.rules import Rules
 from loyalty.wallet import contract as wallet
 from merchants.models import ApiKey, Merchant, User
@@ -41,7 +41,9 @@ MAX_POINTS = 10**12
 # --- input checks -------------------------------------------------------------
 
 
-def check_money(value, *, field: str, allow_zero: bool = True) -> Decimal:
+def check_money(value, *, field: str, allow_zero: bool = True, currency: str | None = None) -> Decimal:
+    """An amount in ``currency`` (None: cents), exact to its minor unit: 1.5 JPY and
+    1.2345 KWD are refused with the currency's own rule, 450.00 JPY is 450."""
     try:
         amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
     except (InvalidOperation, TypeError, ValueError):
@@ -52,9 +54,9 @@ def check_money(value, *, field: str, allow_zero: bool = True) -> Decimal:
         raise InvalidAmount(_("The amount must be greater than zero."), field=field)
     if amount > MAX_AMOUNT:
         raise InvalidAmount(_("The amount is too large."), field=field)
-    if amount != amount.quantize(CENT):
-        raise InvalidAmount(_("Enter an amount with at most two decimal places."), field=field)
-    return amount.quantize(CENT)
+    if not fits_currency(amount, currency):
+        raise InvalidAmount(precision_message(currency), field=field)
+    return amount.quantize(quantum(currency))
 
 
 def check_count(value, *, field: str) -> int:

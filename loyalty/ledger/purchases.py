@@ -58,7 +58,7 @@ def purchase(
     first Purchase and writes nothing; the same key with different details
     raises IdempotencyKeyReused."""
     now = now or timezone.now()
-    bill = check_money(bill_amount, field="bill_amount")
+    bill = check_money(bill_amount, field="bill_amount", currency=merchant.currency)
     redeem_points = check_count(redeem_points, field="redeem_points")
     redeem_rewards = check_count(redeem_rewards, field="redeem_rewards")
     key = check_key(idempotency_key)

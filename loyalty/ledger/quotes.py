@@ -113,7 +113,7 @@ def calculate(
 ) -> _Calc:
     tier = rules.tier(card.tier_id)
     discount_percent = rules.discount_percent(tier)
-    discount = rules.discount_amount(bill, tier)
+    discount = rules.discount_amount(bill, tier, currency=merchant.currency)
     after = bill - discount
     spendable = card.balance - card.pending_points
     max_redeem = rules.max_redeem_points(after)
@@ -138,7 +138,7 @@ def calculate(
             raise RedemptionCapExceeded(
                 _("At most %(n)d points can pay for this bill.") % {"n": rules.max_redeem_points(after)}
             )
-    points_amount = points_to_money(redeem_points, point_value=rules.point_value)
+    points_amount = points_to_money(redeem_points, point_value=rules.point_value, currency=merchant.currency)
     paid = max(Decimal("0.00"), after - points_amount)
     _left, multiplier = returning_boost(card, rules, now)
     earn = 0
@@ -158,7 +158,7 @@ def quote(*, merchant, card: Card, bill_amount: Decimal, redeem_points: int = 0,
     """Read-only: what the purchase would do right now. Raises the same errors
     as ``purchase`` would for this redemption."""
     now = now or timezone.now()
-    bill = check_money(bill_amount, field="bill_amount")
+    bill = check_money(bill_amount, field="bill_amount", currency=merchant.currency)
     redeem_points = check_count(redeem_points, field="redeem_points")
     check_merchant(card, merchant, CardNotFound)
     card = Card.objects.get(pk=card.pk)

@@ -47,7 +47,7 @@ def refund(
     now = now or timezone.now()
     key = check_key(idempotency_key)
     if amount is not None:
-        amount = check_money(amount, field="amount", allow_zero=False)
+        amount = check_money(amount, field="amount", allow_zero=False, currency=merchant.currency)
     check_merchant(purchase, merchant, PurchaseNotFound)
     try:
         return _refund(

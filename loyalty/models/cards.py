@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.models.fields import MONEY_TOTAL
 from merchants.models import MerchantScopedManager
 
 
@@ -122,7 +123,7 @@ class Card(models.Model):
     # Purchases left that earn with the returning-customer multiplier.
     boosted_purchases_left = models.IntegerField(default=0)
     # Lifetime spend for tiers (Σ bill − refunded), kept with the purchases.
-    lifetime_spend = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    lifetime_spend = models.DecimalField(default=0, **MONEY_TOTAL)
     # A hint kept by the ledger: no lot of this card expires or becomes
     # spendable before this moment (null: nothing scheduled), so most
     # operations skip looking for due lots. verify_ledger checks it is never late.
@@ -204,7 +205,7 @@ class TierChange(models.Model):
     from_tier_name = models.CharField(max_length=60, blank=True)
     to_tier_name = models.CharField(max_length=60, blank=True)
     reason = models.CharField(max_length=16, choices=Reason.choices)
-    spend = models.DecimalField(_("spend in window"), max_digits=14, decimal_places=2)
+    spend = models.DecimalField(_("spend in window"), **MONEY_TOTAL)
     purchase = models.ForeignKey("loyalty.Purchase", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     program_version = models.ForeignKey("loyalty.ProgramVersion", on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)

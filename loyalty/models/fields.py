@@ -21,8 +21,12 @@ class PercentOptions(DecimalSize):
     validators: list[Callable[[Any], None]]
 
 
-# Money: up to 9 999 999 999.99 in the currency's unit, with cents.
-MONEY: DecimalSize = {"max_digits": 12, "decimal_places": 2}
+# Money: up to 9 999 999 999.999 in the currency's unit, with up to three decimals (the most
+# any currency has: KWD, BHD, OMR…). Amounts are checked and rounded to their own currency's
+# minor unit (merchants.currency) before they are stored: a yen amount is always whole.
+MONEY: DecimalSize = {"max_digits": 13, "decimal_places": 3}
+# A running total of money (a card's lifetime spend).
+MONEY_TOTAL: DecimalSize = {"max_digits": 15, "decimal_places": 3}
 # A percentage from 0 to 100 with two decimals.
 PERCENT: PercentOptions = {
     "max_digits": 5,

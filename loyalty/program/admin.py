@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_base import ReadOnlyAdmin
+from loyalty.admin_base import ReadOnlyAdmin, money_column
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import (
     Program,
@@ -88,6 +89,7 @@ class ProgramVersionAdmin(ReadOnlyAdmin):
 class TierAdmin(ReadOnlyAdmin):
     """Tiers are edited on their program (so that the edit becomes a version)."""
 
-    list_display = ("name", "program", "threshold", "earn_rate", "discount_percent")
+    list_display = ("name", "program", "threshold_money", "earn_rate", "discount_percent")
     list_filter = ("merchant",)
     list_select_related = ("program__merchant",)
+    threshold_money = money_column("threshold", lambda tier: tier.program.merchant, label=_("spend threshold"))

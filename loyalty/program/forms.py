@@ -7,7 +7,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models import Program
-from loyalty.program.limits import PROGRAM_LIMITS, TIER_LIMITS, TIER_NAME_MAX, program_name_problem
+from loyalty.money import amount_for_input
+from loyalty.program.limits import TIER_NAME_MAX, program_limits, program_name_problem, tier_limits
 from loyalty.program.rules import RULE_FIELDS
 
 SECTIONS = [
@@ -64,7 +65,14 @@ class ProgramForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The bounds speak the merchant's language; the column's own checks
         # ("no more than 5 digits in total") would only repeat them in a validator's.
-        _use_limits(self, PROGRAM_LIMITS)
+        # Amounts follow the merchant's currency: whole yen, cents, thousandths of a dinar.
+        currency = self.instance.merchant.currency
+        limits = program_limits(currency)
+        _use_limits(self, limits)
+        # The columns keep three decimals; the inputs show the currency's ("1" JPY, "1.00" RUB).
+        for name, limit in limits.items():
+            if limit.kind == "money" and name in self.initial:
+                self.initial[name] = amount_for_input(self.initial[name], currency)
         self.fields["name"].required = True
         self.fields["name"].error_messages["required"] = _("Give the program a name: customers see it on their card.")
 
@@ -100,9 +108,9 @@ class TierForm(forms.Form):
     earn_rate = forms.DecimalField(label=_("Earn rate"), required=False)
     discount_percent = forms.DecimalField(label=_("Discount, %"), initial=0)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, currency: str = "", **kwargs):
         super().__init__(*args, **kwargs)
-        _use_limits(self, TIER_LIMITS)
+        _use_limits(self, tier_limits(currency))
 
 
 TierFormSet = forms.formset_factory(TierForm, extra=1, can_delete=True, max_num=10, validate_max=True)

@@ -7,13 +7,15 @@ that no other caller, the admin or a script, can save a welcome bonus of 10^12).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from loyalty.money import minor_unit, precision_message, quantum
 
 MAX_BONUS = 100_000  # points: welcome, birthday and referral bonuses
 MAX_MONEY = Decimal("1000000")  # a bill-sized amount in the currency's unit
@@ -27,6 +29,7 @@ class Limit:
     low: Decimal
     high: Decimal
     places: int = 0
+    currency: str = ""  # money: the merchant's currency, whose minor unit ``places`` follows
 
     def _number(self, value: Decimal) -> str:
         return number_format(value, decimal_pos=None, use_l10n=True, force_grouping=True)
@@ -56,6 +59,8 @@ class Limit:
         return messages.get(self.kind, _("At least %(min)s.")) % {"min": low}
 
     def too_precise(self) -> str:
+        if self.kind == "money" and self.currency:
+            return precision_message(self.currency)
         if self.places == 0:
             if self.kind == "points":
                 return _("Points are whole numbers.")
@@ -129,6 +134,27 @@ TIER_LIMITS: dict[str, Limit] = {
 }
 # Under the cashback mechanic a tier's earn rate is a percentage.
 CASHBACK_TIER_EARN_RATE = _limit("percent", 0, 100, 2)
+
+
+def in_currency(limits: dict[str, Limit], currency: str) -> dict[str, Limit]:
+    """``limits`` with every amount of money held to ``currency``'s minor unit: a minimum bill
+    of 1.5 is refused for JPY, 1.234 accepted for KWD; a point is worth at least one minor unit."""
+    places = minor_unit(currency)
+    return {
+        name: replace(limit, places=places, low=quantum(currency) if limit.low > 0 else limit.low, currency=currency)
+        if limit.kind == "money"
+        else limit
+        for name, limit in limits.items()
+    }
+
+
+def program_limits(currency: str) -> dict[str, Limit]:
+    return in_currency(PROGRAM_LIMITS, currency)
+
+
+def tier_limits(currency: str) -> dict[str, Limit]:
+    return in_currency(TIER_LIMITS, currency)
+
 
 PROGRAM_NAME_MAX = 120
 TIER_NAME_MAX = 60

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import DecimalField
 
 from loyalty.models import Mechanic, Program, ProgramVersion
-from loyalty.money import HUNDRED, money_to_points, percent_of
+from loyalty.money import HUNDRED, fits_currency, money_to_points, percent_of, quantum
 
 DECIMAL_FIELDS = {
     "points_per_unit",
@@ -25,6 +25,8 @@ DECIMAL_FIELDS = {
     "max_redeem_percent",
     "min_bill_to_earn",
 }
+# Amounts of money in the merchant's currency: a snapshot writes them with its decimals ("1.00" RUB, "1" JPY).
+MONEY_FIELDS = {"point_value", "stamp_min_bill", "min_bill_to_earn"}
 # Program fields copied into every version.
 RULE_FIELDS = [
     "mechanic",
@@ -137,9 +139,10 @@ class Rules:
             return tier.discount_percent
         return Decimal(0)
 
-    def discount_amount(self, bill: Decimal, tier: TierRule | None) -> Decimal:
+    def discount_amount(self, bill: Decimal, tier: TierRule | None, *, currency: str | None = None) -> Decimal:
+        """The tier discount, rounded half-up to the currency's minor unit."""
         pct = self.discount_percent(tier)
-        return percent_of(bill, pct) if pct else Decimal("0.00")
+        return percent_of(bill, pct, currency) if pct else Decimal("0.00")
 
     def max_redeem_points(self, amount_after_discount: Decimal) -> int:
         """Most points that may pay for this bill under the share cap (floor)."""
@@ -159,22 +162,32 @@ class Rules:
         return money_to_points(paid, rate=percent * multiplier, divisor=HUNDRED * self.point_value)
 
 
+def _money_text(value: Decimal, currency: str, places: int) -> str:
+    """An amount with the currency's decimals, or the column's if it has more (saved before a check)."""
+    step = quantum(currency) if fits_currency(Decimal(value), currency) else Decimal(1).scaleb(-places)
+    return str(Decimal(value).quantize(step))
+
+
 def snapshot(program: Program, tiers) -> dict[str, Any]:
     """The JSON stored in a ProgramVersion."""
     data: dict[str, Any] = {}
+    currency = program.merchant.currency
     for name in RULE_FIELDS:
         value = getattr(program, name)
         if isinstance(value, Decimal):
             model_field = program._meta.get_field(name)
             assert isinstance(model_field, DecimalField)  # only DecimalFields hold Decimals
             places = model_field.decimal_places
-            value = str(value.quantize(Decimal(1).scaleb(-places)))
+            if name in MONEY_FIELDS:
+                value = _money_text(value, currency, places)
+            else:
+                value = str(value.quantize(Decimal(1).scaleb(-places)))
         data[name] = value
     data["tiers"] = [
         {
             "id": t.pk,
             "name": t.name,
-            "threshold": str(Decimal(t.threshold).quantize(Decimal("0.01"))),
+            "threshold": _money_text(Decimal(t.threshold), currency, 3),
             "earn_rate": None if t.earn_rate is None else str(Decimal(t.earn_rate).quantize(Decimal("0.0001"))),
             "discount_percent": str(Decimal(t.discount_percent).quantize(Decimal("0.01"))),
         }

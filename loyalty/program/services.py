@@ -17,10 +17,10 @@ from loyalty.exceptions import InvalidProgram
 from loyalty.models import Mechanic, Program, ProgramVersion, Tier
 from loyalty.program.limits import (
     CASHBACK_TIER_EARN_RATE,
-    PROGRAM_LIMITS,
-    TIER_LIMITS,
     TIER_NAME_MAX,
+    program_limits,
     program_name_problem,
+    tier_limits,
 )
 from loyalty.program.rules import RULE_FIELDS, Rules, cached_rules, rules_for_version, snapshot
 
@@ -133,7 +133,7 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
             errors["name"] = [problem]
         else:
             program.name = program.name.strip()
-    for name, limit in PROGRAM_LIMITS.items():
+    for name, limit in program_limits(merchant.currency).items():
         problem = limit.problem(getattr(program, name))
         if problem:
             errors[name] = [problem]
@@ -169,9 +169,9 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         kept = {t.pk for t in tiers if t.pk}
         to_delete = [t for pk, t in existing.items() if pk not in kept]
 
-    tier_limits = dict(TIER_LIMITS)
+    limits_of_tier = tier_limits(merchant.currency)
     if program.mechanic == Mechanic.CASHBACK:
-        tier_limits["earn_rate"] = CASHBACK_TIER_EARN_RATE
+        limits_of_tier["earn_rate"] = CASHBACK_TIER_EARN_RATE
     for index, tier in enumerate(tiers):
         label = _tier_label(index, tier)
         problems: list[str] = []
@@ -180,7 +180,7 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
             problems.append(_("Give the tier a name."))
         elif len(tier.name) > TIER_NAME_MAX:
             problems.append(_("At most %(max)d characters.") % {"max": TIER_NAME_MAX})
-        for name, limit in tier_limits.items():
+        for name, limit in limits_of_tier.items():
             problem = limit.problem(getattr(tier, name))
             if problem:
                 problems.append(problem)

@@ -9,6 +9,7 @@ from django.views import View
 
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import ProgramVersion, Tier
+from loyalty.money import amount_for_input
 from loyalty.program.forms import ProgramForm, TierFormSet
 from loyalty.program.rules import RULE_FIELDS
 from loyalty.program.services import program_for, save_program
@@ -21,7 +22,8 @@ class ProgramEditView(MerchantStaffRequiredMixin, View):
 
     def _tier_initial(self, program):
         return [
-            {"id": t.pk, "name": t.name, "threshold": t.threshold, "earn_rate": t.earn_rate,
+            {"id": t.pk, "name": t.name, "threshold": amount_for_input(t.threshold, self.merchant.currency),
+             "earn_rate": t.earn_rate,
              "discount_percent": t.discount_percent}
             for t in Tier.objects.for_merchant(self.merchant).filter(program=program).order_by("threshold", "pk")
         ]  # fmt: skip
@@ -38,14 +40,21 @@ class ProgramEditView(MerchantStaffRequiredMixin, View):
     def get(self, request):
         program = program_for(merchant=self.merchant)
         form = ProgramForm(instance=program)
-        tiers = TierFormSet(prefix="tiers", initial=self._tier_initial(program))
+        tiers = TierFormSet(
+            prefix="tiers", initial=self._tier_initial(program), form_kwargs={"currency": self.merchant.currency}
+        )
         return self._render(request, program, form, tiers)
 
     def post(self, request):
         program = program_for(merchant=self.merchant)
         # Bind to a copy: the form must not change the program row itself.
         form = ProgramForm(request.POST, instance=program_for(merchant=self.merchant))
-        tiers = TierFormSet(request.POST, prefix="tiers", initial=self._tier_initial(program))
+        tiers = TierFormSet(
+            request.POST,
+            prefix="tiers",
+            initial=self._tier_initial(program),
+            form_kwargs={"currency": self.merchant.currency},
+        )
         if not (form.is_valid() and tiers.is_valid()):
             return self._render(request, program, form, tiers)
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in RULE_FIELDS + ["name"]}

@@ -282,7 +282,7 @@
       if (!bill) { $("bill").focus(); return; }
       // Ask for the maximum with redeem 0 first if we have no quote for this bill.
       var setMax = function (q) { $("redeem").value = String(q.max_redeem_points); requestQuote(); };
-      if (quote && quote.bill_amount === Number(bill).toFixed(2)) { setMax(quote); return; }
+      if (quote && quote.bill_amount === Number(bill).toFixed(C.moneyPlaces)) { setMax(quote); return; }
       call("POST", C.urls.quote, { card_number: card.number, bill_amount: bill, redeem_points: 0 })
         .then(function (data) { setMax(data.quote); }, function (err) { alertShow(errorMessage(err)); });
     });
