@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 default=Decimal("1.00"),
                 help_text="How much money one point is worth when redeemed.",
                 max_digits=13,
-                validators=[django.core.validators.MinValueValidator(Decimal("0.01"))],
+                validators=[django.core.validators.MinValueValidator(Decimal("0.001"))],
                 verbose_name="value of one point",
             ),
         ),

@@ -53,7 +53,9 @@ class Program(models.Model):
     point_value = models.DecimalField(
         _("value of one point"),
         default=Decimal("1.00"),
-        validators=[MinValueValidator(Decimal("0.01"))],
+        # The least a point can be worth is one minor unit of the merchant's currency (0.001 KWD);
+        # loyalty.program.limits holds each currency to its own (1 JPY, 0.01 RUB).
+        validators=[MinValueValidator(Decimal("0.001"))],
         help_text=_("How much money one point is worth when redeemed."),
         **MONEY,
     )
