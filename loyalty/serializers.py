@@ -96,6 +96,32 @@ def money_input(**kwargs: Any) -> serializers.DecimalField:
     return PositiveMoneyInputField(**MONEY, **kwargs)
 
 
+# Text as the server takes it: DRF trims what str.strip() calls whitespace (so some other
+# character must be there) and refuses NUL. Spelled out rather than \s, which JSON Schema
+# tools read differently (some take U+001F for a letter). The schema says the same.
+_BLANK = r"\u0000\t\n\u000b\u000c\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NON_BLANK_TEXT_PATTERN = rf"^[^\u0000]*[^{_BLANK}][^\u0000]*$"
+
+
+class NonBlankTextField(serializers.CharField):
+    """Required text: at least one character that is not whitespace, and no NUL."""
+
+    def __init__(self, *, min_length: int = 1, max_length: int, **kwargs: Any) -> None:
+        super().__init__(min_length=min_length, max_length=max_length, **kwargs)
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 64, "pattern": NON_BLANK_TEXT_PATTERN})
+class ReceiptIdField(NonBlankTextField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=64, **kwargs)
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 32, "pattern": NON_BLANK_TEXT_PATTERN})
+class CardNumberField(NonBlankTextField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=32, **kwargs)
+
+
 class MoneyOutputField(serializers.DecimalField):
     """An amount written with its currency's decimals: "450.00" RUB, "450" JPY, "450.250" KWD.
 
@@ -181,9 +207,7 @@ class EnrollInputSerializer(serializers.Serializer):
 
 
 class CardRefInputSerializer(serializers.Serializer):
-    card_number = serializers.CharField(
-        min_length=1, max_length=32, help_text=_("The card's number (or scan → lookup first).")
-    )
+    card_number = CardNumberField(help_text=_("The card's number (or scan → lookup first)."))
 
 
 class QuoteInputSerializer(CardRefInputSerializer):
@@ -225,9 +249,7 @@ class PurchaseInputSerializer(QuoteInputSerializer):
         ),
     )
     redeem_rewards = serializers.IntegerField(min_value=0, max_value=10_000, required=False, default=0)
-    receipt_id = serializers.CharField(
-        min_length=1, max_length=64, help_text=_("The till's receipt id, unique per merchant.")
-    )
+    receipt_id = ReceiptIdField(help_text=_("The till's receipt id, unique per merchant."))
 
     def validate(self, attrs):
         return check_free_item_bill(attrs)
@@ -256,7 +278,7 @@ class RefundByPurchaseIdSerializer(serializers.Serializer):
 
 
 class RefundByReceiptIdSerializer(serializers.Serializer):
-    receipt_id = serializers.CharField(min_length=1, max_length=64)
+    receipt_id = ReceiptIdField()
     amount = money_input(
         required=False, allow_null=True, help_text=_("Part of the bill to refund; omit for all that is left.")
     )
