@@ -36,7 +36,14 @@ from loyalty.json_body import request_json
 from loyalty.json_errors import describe_error
 from loyalty.ledger import selectors
 from loyalty.models import Card, Purchase
-from loyalty.money import amount_example, minor_unit, wire_amount
+from loyalty.money import (
+    amount_example,
+    amount_for_input,
+    fits_currency,
+    minor_unit,
+    precision_message,
+    wire_amount,
+)
 from loyalty.program.services import program_for
 from merchants.models import Location, Role
 from merchants.permissions import CAN_MANAGE_STAFF, CAN_USE_TILL, MerchantStaffRequiredMixin
@@ -587,7 +594,8 @@ class TillSettingsView(MerchantStaffRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         form = TillSettingsForm(
             initial={
-                "till_max_bill": self.merchant.till_max_bill.normalize(),
+                # With the currency's decimals ("100000" JPY, "100000.00" RUB; normalize() would say 1E+5).
+                "till_max_bill": amount_for_input(self.merchant.till_max_bill, self.merchant.currency),
                 "cashiers_can_refund": self.merchant.cashiers_can_refund,
             }
         )
@@ -595,6 +603,8 @@ class TillSettingsView(MerchantStaffRequiredMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = TillSettingsForm(request.POST)
+        if form.is_valid() and not fits_currency(form.cleaned_data["till_max_bill"], self.merchant.currency):
+            form.add_error("till_max_bill", precision_message(self.merchant.currency))
         if not form.is_valid():
             return render(request, self.template_name, {"form": form}, status=400)
         self.merchant.till_max_bill = form.cleaned_data["till_max_bill"]

@@ -410,3 +410,15 @@ def test_admin_lists_money_in_its_currency(admin_client, merchant, location, pos
     )  # fmt: skip
     page = admin_client.get("/admin/loyalty/purchase/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "KWD\xa012.345" in page
+
+
+def test_till_settings_show_and_take_the_largest_bill_in_whole_yen(owner, merchant, pos_program):
+    client = login(owner)
+    page = client.get("/dashboard/till/settings/").content.decode()
+    assert 'name="till_max_bill" value="100000"' in page  # not 1E+5, not 100000.000
+    bad = client.post("/dashboard/till/settings/", {"till_max_bill": "50000.5"})
+    assert bad.status_code == 400
+    assert "Amounts in JPY are whole numbers" in bad.content.decode()
+    assert client.post("/dashboard/till/settings/", {"till_max_bill": "50000"}).status_code == 200
+    merchant.refresh_from_db()
+    assert merchant.till_max_bill == Decimal("50000")
