@@ -33,6 +33,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MoneyFieldsMixin:
+    """On the (read-only) detail page, show money columns through their ``money_column``s:
+    ``money_fields = {"bill_amount": "bill_amount_money"}``. Django would print the column's
+    three decimals ("1250.000") whatever the currency."""
+
+    money_fields: dict[str, str] = {}
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)  # type: ignore[misc]
+        return [self.money_fields.get(name, name) for name in fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *self.money_fields.values()]  # type: ignore[misc]
+
+
 class PhoneSearchMixin:
     """Search also by a phone number typed in any common spelling."""
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from loyalty import ledger
-from loyalty.admin_base import CappedCountPaginator, PhoneSearchMixin, ReadOnlyAdmin, money_column
+from loyalty.admin_base import CappedCountPaginator, MoneyFieldsMixin, PhoneSearchMixin, ReadOnlyAdmin, money_column
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import (
     Card,
@@ -213,7 +213,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(PhoneSearchMixin, ReadOnlyAdmin):
+class PurchaseAdmin(MoneyFieldsMixin, PhoneSearchMixin, ReadOnlyAdmin):
     phone_lookup = "card__customer__phone"
     list_display = (
         "created_at",
@@ -230,6 +230,12 @@ class PurchaseAdmin(PhoneSearchMixin, ReadOnlyAdmin):
     bill_amount_money = money_column("bill_amount", lambda p: p.currency, label=_("bill"))
     amount_paid_money = money_column("amount_paid", lambda p: p.currency, label=_("paid in money"))
     refunded_amount_money = money_column("refunded_amount", lambda p: p.currency, label=_("refunded"))
+    discount_amount_money = money_column("discount_amount", lambda p: p.currency, label=_("discount"))
+    points_amount_money = money_column("points_amount", lambda p: p.currency, label=_("paid with points"))
+    money_fields = {
+        name: f"{name}_money"
+        for name in ("bill_amount", "discount_amount", "points_amount", "amount_paid", "refunded_amount")
+    }
     list_filter = ("merchant",)
     search_fields = ("=receipt_id", "=card__number", "=card__customer__phone", "=idempotency_key")
     list_select_related = ("card", "merchant")
@@ -238,9 +244,10 @@ class PurchaseAdmin(PhoneSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(MoneyFieldsMixin, ReadOnlyAdmin):
     list_display = ("created_at", "purchase", "amount_money", "points_reversed", "points_restored")
     amount_money = money_column("amount", lambda refund: refund.purchase.currency, label=_("amount"))
+    money_fields = {"amount": "amount_money"}
     list_filter = ("merchant",)
     search_fields = ("=purchase__receipt_id", "=card__number", "=idempotency_key")
     list_select_related = ("purchase",)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from loyalty.models.fields import MONEY
+from loyalty.money import wire_amount
 from merchants.models import MerchantScopedManager
 
 
@@ -77,7 +78,7 @@ class Purchase(models.Model):
         indexes = [models.Index(fields=["card", "created_at"], name="purchase_card_created_idx")]
 
     def __str__(self) -> str:
-        return f"{self.receipt_id} ({self.bill_amount} {self.currency})"
+        return f"{self.receipt_id} ({wire_amount(self.bill_amount, self.currency)} {self.currency})"
 
     @property
     def refundable_amount(self):

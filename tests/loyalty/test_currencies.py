@@ -422,3 +422,18 @@ def test_till_settings_show_and_take_the_largest_bill_in_whole_yen(owner, mercha
     assert client.post("/dashboard/till/settings/", {"till_max_bill": "50000"}).status_code == 200
     merchant.refresh_from_db()
     assert merchant.till_max_bill == Decimal("50000")
+
+
+@pytest.mark.parametrize("merchant", [YEN], indirect=True)
+def test_admin_detail_pages_show_money_in_its_currency(admin_client, merchant, location, pos_card, pos_program):
+    bought = ledger.purchase(
+        merchant=merchant, card=pos_card, location=location, bill_amount=Decimal("1250"), receipt_id="R-1",
+        idempotency_key="k-1",
+    )  # fmt: skip
+    refund = ledger.refund(merchant=merchant, purchase=bought, amount=Decimal("250"), idempotency_key="r-1")
+    page = admin_client.get(f"/admin/loyalty/purchase/{bought.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "¥1,250" in html and "¥250" in html and "1250.000" not in html
+    page = admin_client.get(f"/admin/loyalty/refund/{refund.pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200 and "¥250" in page.content.decode()
