@@ -203,9 +203,7 @@ def clean_condition(raw: Any, *, merchant: Merchant) -> tuple[dict | None, list[
             if low_error or high_error:
                 errors.append(low_error or high_error or "")
             elif (Decimal(low) if ct.kind == "money" else low) > (Decimal(high) if ct.kind == "money" else high):
-                errors.append(
-                    _("“%(condition)s”: the start of the range is after its end.") % {"condition": label}
-                )
+                errors.append(_("“%(condition)s”: the start of the range is after its end.") % {"condition": label})
             clean["value"] = [low, high]
     else:
         scalar, error = _clean_scalar(ct, value, merchant)
@@ -509,9 +507,7 @@ for _condition in (
         help=gettext_lazy("Bills minus refunds, in the last N days; leave the period empty for all time."),
     ),
     ConditionType("average_check", gettext_lazy("Average check"), "money", NUMBER_OPS, _average_check),
-    ConditionType(
-        "rfm_group", gettext_lazy("RFM group"), "choice", ("in",), _rfm_group, choices=_rfm_choices
-    ),
+    ConditionType("rfm_group", gettext_lazy("RFM group"), "choice", ("in",), _rfm_group, choices=_rfm_choices),
     ConditionType(
         "rfm_score",
         gettext_lazy("RFM score"),
@@ -554,9 +550,7 @@ for _condition in (
     ConditionType(
         "enrolled_days_ago", gettext_lazy("Days since enrolment"), "number", NUMBER_OPS, _enrolled_days_ago, unit=_DAYS
     ),
-    ConditionType(
-        "source", gettext_lazy("Enrolment source"), "choice", ("in",), _source, choices=_source_choices
-    ),
+    ConditionType("source", gettext_lazy("Enrolment source"), "choice", ("in",), _source, choices=_source_choices),
     ConditionType(
         "last_purchase_location",
         gettext_lazy("Location of the last purchase"),
@@ -565,9 +559,7 @@ for _condition in (
         _last_purchase_location,
         choices=_location_choices,
     ),
-    ConditionType(
-        "wallet", gettext_lazy("Card installed in"), "choice", ("in",), _wallet, choices=_wallet_choices
-    ),
+    ConditionType("wallet", gettext_lazy("Card installed in"), "choice", ("in",), _wallet, choices=_wallet_choices),
     ConditionType("marketing_consent", gettext_lazy("Marketing consent"), "bool", ("is",), _marketing_consent),
 ):
     register_condition(_condition)

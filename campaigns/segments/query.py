@@ -32,7 +32,9 @@ def customers_in_segment(*, merchant: Merchant, definition: dict, now: datetime 
             group_q = q if group_q is None else (group_q & q if group["match"] == "all" else group_q | q)
         if group_q is None:
             continue
-        combined = group_q if combined is None else (combined & group_q if parsed["match"] == "all" else combined | group_q)
+        combined = (
+            group_q if combined is None else (combined & group_q if parsed["match"] == "all" else combined | group_q)
+        )
     qs = Customer.objects.for_merchant(merchant)
     if ctx.aliases:
         qs = qs.alias(**ctx.aliases)
