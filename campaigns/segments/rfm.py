@@ -110,11 +110,18 @@ def recompute_rfm(*, merchant: Merchant, now: datetime | None = None) -> int:
            SET merchant_id = EXCLUDED.merchant_id, recency = EXCLUDED.recency, frequency = EXCLUDED.frequency,
                monetary = EXCLUDED.monetary, "group" = EXCLUDED."group", computed_at = EXCLUDED.computed_at
     """
+    # Customers scored before who no longer qualify (no purchase counted now).
+    stale = f"""
+        DELETE FROM {score} s
+         WHERE s.merchant_id = %s
+           AND NOT EXISTS (SELECT 1 FROM {card} c
+                            WHERE c.customer_id = s.customer_id AND c.merchant_id = %s
+                              AND c.purchase_count > 0 AND c.last_purchase_at IS NOT NULL)
+    """
     with connection.cursor() as cursor:
         cursor.execute(sql, [merchant.time_zone, merchant.pk, merchant.pk, *case_params, now])
         scored = cursor.rowcount
-    # Customers scored before but without a purchase now (all refunded, or moved).
-    RfmScore.objects.for_merchant(merchant).exclude(computed_at=now).delete()
+        cursor.execute(stale, [merchant.pk, merchant.pk])
     return scored
 
 
