@@ -16,7 +16,8 @@ MAX_NAME_LENGTH = Segment._meta.get_field("name").max_length or 120
 
 
 def _clean_name(name: str) -> str:
-    name = " ".join((name or "").split())
+    # Control characters (a NUL would not even reach PostgreSQL) become spaces.
+    name = " ".join("".join(ch if ch.isprintable() else " " for ch in (name or "")).split())
     if not name:
         raise SegmentDefinitionError([_("Give the segment a name.")])
     if len(name) > MAX_NAME_LENGTH:

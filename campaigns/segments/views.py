@@ -119,6 +119,8 @@ class SegmentCreateView(SegmentFormMixin, View):
 
 
 class SegmentEditView(SegmentFormMixin, View):
+    model = Segment
+
     def get_segment(self) -> Segment:
         return get_object_or_404(Segment.objects.for_merchant(self.merchant), pk=self.kwargs["pk"])
 
@@ -139,6 +141,7 @@ class SegmentEditView(SegmentFormMixin, View):
 
 class SegmentDeleteView(MerchantStaffRequiredMixin, View):
     allowed_roles = CAN_SEE_CAMPAIGNS
+    model = Segment
 
     def get_segment(self) -> Segment:
         return get_object_or_404(Segment.objects.for_merchant(self.merchant), pk=self.kwargs["pk"])
