@@ -21,7 +21,8 @@ class Segment(models.Model):
                      "conditions": [{"field": "balance", "op": "gte", "value": 100}, ...]}, ...]}
 
     The outer ``match`` combines the groups, each group's ``match`` its
-    conditions. An empty definition is every customer of the merchant.
+    conditions. A group without conditions is left out; a definition without
+    any condition is every customer of the merchant.
     ``campaigns.segments.definition.parse_definition`` validates it."""
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="segments")

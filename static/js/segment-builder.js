@@ -181,7 +181,7 @@
         function (v) { state.match = v; render(); changed(); }),
     ]));
     state.groups.forEach(function (group, gi) {
-      if (gi > 0) root.appendChild(el("p", { class: "seg-join", text: state.match === "all" ? T.textAnd : "/" }));
+      if (gi > 0) root.appendChild(el("p", { class: "seg-join", text: state.match === "all" ? T.textAnd : T.textOr }));
       root.appendChild(groupBox(group, gi));
     });
     var addGroup = el("button", { type: "button", class: "secondary small", text: T.textAddGroup, "data-testid": "add-group" });
