@@ -23,17 +23,13 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import (
     Count,
     DecimalField,
-    Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
-    OuterRef,
     Q,
-    Subquery,
+    QuerySet,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, NullIf
+from django.db.models.functions import ExtractDay, ExtractMonth, NullIf
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -272,32 +268,40 @@ def _period_start(ctx: BuildContext, days: int) -> dt.datetime:
     return ctx.day_start(ctx.today - dt.timedelta(days=days - 1))
 
 
-def _purchases_of_customer(ctx: BuildContext, days: int | None):
-    purchases = Purchase.objects.filter(merchant_id=ctx.merchant.pk, card__customer_id=OuterRef("pk"))
-    if days:
-        purchases = purchases.filter(created_at__gte=_period_start(ctx, days))
-    return purchases.order_by().values("card__customer_id")
+def _holds_for_zero(op: str, value: Any) -> bool:
+    if op == "between":
+        return value[0] <= 0 <= value[1]
+    return {"gte": 0 >= value, "lte": 0 <= value, "eq": value == 0}[op]
+
+
+def _per_customer(rows: QuerySet, aggregate: Any, op: str, value: Any) -> Q:
+    """Customers whose aggregate over ``rows`` (purchases, lots; each with a
+    ``card``) compares as asked, a customer without rows counting as 0.
+
+    One grouped, uncorrelated subquery (a hashed semi-join), not one lookup
+    per customer: when 0 satisfies the comparison, the customers to leave out
+    are those with rows that do not."""
+    grouped = rows.order_by().values("card__customer_id").annotate(n=aggregate)
+    if _holds_for_zero(op, value):
+        return ~Q(pk__in=grouped.filter(~_compare("n", op, value)).values("card__customer_id"))
+    return Q(pk__in=grouped.filter(_compare("n", op, value)).values("card__customer_id"))
+
+
+def _purchases_in_period(ctx: BuildContext, days: int) -> QuerySet:
+    return Purchase.objects.filter(merchant_id=ctx.merchant.pk, created_at__gte=_period_start(ctx, days))
 
 
 def _purchase_count(ctx: BuildContext, c: dict) -> Q:
     if not c.get("days"):
         return _compare("cards__purchase_count", c["op"], c["value"])
-    counted = _purchases_of_customer(ctx, c["days"]).annotate(n=Count("pk")).values("n")
-    name = ctx.alias(Coalesce(Subquery(counted, output_field=IntegerField()), 0))
-    return _compare(name, c["op"], c["value"])
+    return _per_customer(_purchases_in_period(ctx, c["days"]), Count("pk"), c["op"], c["value"])
 
 
 def _spend(ctx: BuildContext, c: dict) -> Q:
     if not c.get("days"):
         return _compare("cards__lifetime_spend", c["op"], _money_value(c["value"]))
-    money = DecimalField(max_digits=14, decimal_places=2)
-    spent = (
-        _purchases_of_customer(ctx, c["days"])
-        .annotate(s=Sum(F("bill_amount") - F("refunded_amount"), output_field=money))
-        .values("s")
-    )
-    name = ctx.alias(Coalesce(Subquery(spent, output_field=money), Value(Decimal("0")), output_field=money))
-    return _compare(name, c["op"], _money_value(c["value"]))
+    spent = Sum(F("bill_amount") - F("refunded_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    return _per_customer(_purchases_in_period(ctx, c["days"]), spent, c["op"], _money_value(c["value"]))
 
 
 def _average_check(ctx: BuildContext, c: dict) -> Q:
@@ -338,21 +342,13 @@ def _points_expiring(ctx: BuildContext, c: dict) -> Q:
     # Points of open lots whose last valid day is today + N or earlier. The
     # ledger's lots expire at the local midnight after their last valid day
     # (``ledger.batch.expiry_for``), hence "≤ the start of day N + 1".
-    lots = (
-        Lot.objects.filter(
-            merchant_id=ctx.merchant.pk,
-            card__customer_id=OuterRef("pk"),
-            remaining__gt=0,
-            expires_at__gt=ctx.now,
-            expires_at__lte=ctx.day_start(ctx.today + dt.timedelta(days=c["days"] + 1)),
-        )
-        .order_by()
-        .values("card__customer_id")
-        .annotate(s=Sum("remaining"))
-        .values("s")
+    lots = Lot.objects.filter(
+        merchant_id=ctx.merchant.pk,
+        remaining__gt=0,
+        expires_at__gt=ctx.now,
+        expires_at__lte=ctx.day_start(ctx.today + dt.timedelta(days=c["days"] + 1)),
     )
-    name = ctx.alias(Coalesce(Subquery(lots, output_field=IntegerField()), 0))
-    return _compare(name, c["op"], c["value"])
+    return _per_customer(lots, Sum("remaining"), c["op"], c["value"])
 
 
 def birthday_keys(today: dt.date, days: int) -> set[int]:
@@ -416,37 +412,37 @@ def _source(ctx: BuildContext, c: dict) -> Q:
 
 
 def _last_purchase_location(ctx: BuildContext, c: dict) -> Q:
-    latest = (
-        Purchase.objects.filter(merchant_id=ctx.merchant.pk, card__customer_id=OuterRef("pk"))
-        .order_by("-created_at", "-pk")
-        .values("location_id")[:1]
+    # The card caches the moment of its last purchase: the purchases at these
+    # locations made at that moment are the last ones.
+    last_here = Purchase.objects.filter(
+        merchant_id=ctx.merchant.pk,
+        location_id__in=[int(v) for v in c["value"]],
+        created_at=F("card__last_purchase_at"),
     )
-    name = ctx.alias(Subquery(latest, output_field=IntegerField()))
-    return Q(**{f"{name}__in": [int(v) for v in c["value"]]})
+    return Q(pk__in=last_here.values("card__customer_id"))
 
 
-def _apple(ctx: BuildContext) -> Exists:
-    return Exists(
-        AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk, wallet_pass__card__customer_id=OuterRef("pk"))
-    )
+def _apple_customers(ctx: BuildContext) -> QuerySet:
+    registered = AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk).values("wallet_pass_id")
+    return WalletPass.objects.filter(merchant_id=ctx.merchant.pk, pk__in=registered).values("card__customer_id")
 
 
-def _google(ctx: BuildContext) -> Exists:
-    return Exists(
-        WalletPass.objects.filter(
-            merchant_id=ctx.merchant.pk, card__customer_id=OuterRef("pk"), google_saved_at__isnull=False
-        )
+def _google_customers(ctx: BuildContext) -> QuerySet:
+    return WalletPass.objects.filter(merchant_id=ctx.merchant.pk, google_saved_at__isnull=False).values(
+        "card__customer_id"
     )
 
 
 def _wallet(ctx: BuildContext, c: dict) -> Q:
+    # Apple: a device registered the pass; Google: the customer saved it;
+    # web only: neither (the web card is always there).
     q = Q(pk__in=[])
     if "apple" in c["value"]:
-        q |= Q(_apple(ctx))
+        q |= Q(pk__in=_apple_customers(ctx))
     if "google" in c["value"]:
-        q |= Q(_google(ctx))
+        q |= Q(pk__in=_google_customers(ctx))
     if "web" in c["value"]:
-        q |= ~Q(_apple(ctx)) & ~Q(_google(ctx))
+        q |= ~Q(pk__in=_apple_customers(ctx)) & ~Q(pk__in=_google_customers(ctx))
     return q
 
 

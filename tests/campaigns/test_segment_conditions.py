@@ -215,7 +215,7 @@ def test_a_tier_or_location_of_another_merchant_is_refused(shop, other_merchant)
     elsewhere = factories.LocationFactory(merchant=other_merchant)
     with pytest.raises(SegmentDefinitionError) as exc:
         names(shop.merchant, c("last_purchase_location", "in", [str(elsewhere.pk)]))
-    assert exc.value.errors == ["“Location of the last purchase”: one of the chosen options does not exist."]
+    assert exc.value.errors == ["«Точка последней покупки»: одного из выбранных вариантов больше нет."]
 
 
 def test_invalid_definitions_list_every_problem_in_the_users_language(shop):
