@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.db.models import (
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
+    Model,
     Q,
     QuerySet,
     Sum,
@@ -447,9 +449,35 @@ def _wallet(ctx: BuildContext, c: dict) -> Q:
 
 
 def _marketing_consent(ctx: BuildContext, c: dict) -> Q:
-    # Today the customer gives (or withdraws) one marketing consent; per-channel
-    # consent registers its own condition when it exists.
+    # The general consent given at enrolment (the history is in ConsentRecord).
     return Q(marketing_consent=c["value"])
+
+
+def _channel_consent_model() -> type[Model] | None:
+    """Per-channel consent (``campaigns.ChannelConsent``, the sending side's
+    model: a row with ``allowed=False`` is an unsubscribe from that channel)."""
+    try:
+        return apps.get_model("campaigns", "ChannelConsent")
+    except LookupError:
+        return None
+
+
+def _channel_consent(ctx: BuildContext, c: dict) -> Q:
+    # May receive marketing on at least one of the channels: the general
+    # consent, and that channel not turned off.
+    model = _channel_consent_model()
+    assert model is not None
+    q = Q(pk__in=[])
+    for channel in c["value"]:
+        off = model._default_manager.filter(merchant_id=ctx.merchant.pk, channel=channel, allowed=False)
+        q |= ~Q(pk__in=off.values("customer_id"))
+    return Q(marketing_consent=True) & q
+
+
+def _channel_choices(merchant: Merchant) -> list[tuple[str, str]]:
+    model = _channel_consent_model()
+    field = model._meta.get_field("channel") if model else None
+    return [(str(value), str(label)) for value, label in (getattr(field, "choices", None) or [])]
 
 
 def _tier_choices(merchant: Merchant) -> list[tuple[str, str]]:
@@ -561,6 +589,19 @@ for _condition in (
     ConditionType("marketing_consent", gettext_lazy("Marketing consent"), "bool", ("is",), _marketing_consent),
 ):
     register_condition(_condition)
+
+if _channel_consent_model() is not None:
+    register_condition(
+        ConditionType(
+            "channel_consent",
+            gettext_lazy("May receive marketing by"),
+            "choice",
+            ("in",),
+            _channel_consent,
+            choices=_channel_choices,
+            help=gettext_lazy("Consent given and the channel not unsubscribed from."),
+        )
+    )
 
 
 def schema_for(merchant: Merchant) -> list[dict]:
