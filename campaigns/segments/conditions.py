@@ -54,6 +54,7 @@ OP_LABELS: dict[str, Promise] = {
     "within": gettext_lazy("within the next"),
 }
 NUMBER_OPS = ("gte", "lte", "eq", "between")
+CHANNEL_CONSENT_MODEL = "campaigns.ChannelConsent"
 
 
 @dataclass
@@ -457,7 +458,9 @@ def _channel_consent_model() -> type[Model] | None:
     """Per-channel consent (``campaigns.ChannelConsent``, the sending side's
     model: a row with ``allowed=False`` is an unsubscribe from that channel)."""
     try:
-        return apps.get_model("campaigns", "ChannelConsent")
+        # Looked up by name: the model may not exist yet in this checkout.
+        app_label, model_name = CHANNEL_CONSENT_MODEL.split(".")
+        return apps.get_model(app_label, model_name)
     except LookupError:
         return None
 
