@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.models import RfmGroup
-from loyalty.models import AppleRegistration, Lot, Purchase, Source, Tier, WalletPass
+from loyalty.models import AppleRegistration, Card, Lot, Purchase, Source, Tier
 from merchants.models import Location
 
 if TYPE_CHECKING:
@@ -282,12 +282,14 @@ def _per_customer(rows: QuerySet, aggregate: Any, op: str, value: Any) -> Q:
     ``card``) compares as asked, a customer without rows counting as 0.
 
     One grouped, uncorrelated subquery (a hashed semi-join), not one lookup
-    per customer: when 0 satisfies the comparison, the customers to leave out
-    are those with rows that do not."""
-    grouped = rows.order_by().values("card__customer_id").annotate(n=aggregate)
+    per customer. Rows are grouped by card (one per customer and merchant) and
+    matched against the card the outer query joins. When 0 satisfies the
+    comparison, the customers to leave out are those with rows that do not."""
+    grouped = rows.order_by().values("card_id").annotate(n=aggregate)
     if _holds_for_zero(op, value):
-        return ~Q(pk__in=grouped.filter(~_compare("n", op, value)).values("card__customer_id"))
-    return Q(pk__in=grouped.filter(_compare("n", op, value)).values("card__customer_id"))
+        failing = grouped.filter(~_compare("n", op, value)).values("card_id")
+        return ~Q(pk__in=Card.objects.filter(pk__in=failing).values("customer_id"))
+    return Q(cards__id__in=grouped.filter(_compare("n", op, value)).values("card_id"))
 
 
 def _purchases_in_period(ctx: BuildContext, days: int) -> QuerySet:
@@ -422,30 +424,26 @@ def _last_purchase_location(ctx: BuildContext, c: dict) -> Q:
         location_id__in=[int(v) for v in c["value"]],
         created_at=F("card__last_purchase_at"),
     )
-    return Q(pk__in=last_here.values("card__customer_id"))
+    return Q(cards__id__in=last_here.values("card_id"))
 
 
-def _apple_customers(ctx: BuildContext) -> QuerySet:
-    registered = AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk).values("wallet_pass_id")
-    return WalletPass.objects.filter(merchant_id=ctx.merchant.pk, pk__in=registered).values("card__customer_id")
-
-
-def _google_customers(ctx: BuildContext) -> QuerySet:
-    return WalletPass.objects.filter(merchant_id=ctx.merchant.pk, google_saved_at__isnull=False).values(
-        "card__customer_id"
-    )
+def _apple_passes(ctx: BuildContext) -> QuerySet:
+    return AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk).values("wallet_pass_id")
 
 
 def _wallet(ctx: BuildContext, c: dict) -> Q:
-    # Apple: a device registered the pass; Google: the customer saved it;
-    # web only: neither (the web card is always there).
+    # Apple: a device registered the card's pass; Google: the customer saved
+    # it; web only: neither (the web card is always there). Through the card
+    # and pass the outer query joins, the registrations as one hashed set.
+    apple = Q(cards__wallet_pass__id__in=_apple_passes(ctx))
+    google = Q(cards__wallet_pass__google_saved_at__isnull=False)
     q = Q(pk__in=[])
     if "apple" in c["value"]:
-        q |= Q(pk__in=_apple_customers(ctx))
+        q |= apple
     if "google" in c["value"]:
-        q |= Q(pk__in=_google_customers(ctx))
+        q |= google
     if "web" in c["value"]:
-        q |= ~Q(pk__in=_apple_customers(ctx)) & ~Q(pk__in=_google_customers(ctx))
+        q |= ~apple & Q(cards__wallet_pass__google_saved_at__isnull=True)
     return q
 
 
