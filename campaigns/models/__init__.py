@@ -1,0 +1,3 @@
+from .segments import RfmGroup, RfmScore, Segment
+
+__all__ = ["RfmGroup", "RfmScore", "Segment"]
