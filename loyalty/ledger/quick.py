@@ -1,0 +1,293 @@
+"""The quick purchase: the common POS purchase (accrual, no redemption) in two
+SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
+
+1. One statement locks the card row (``FOR UPDATE``) and reads what the rules
+   need with it: the counters, the program's current version, the tier's
+   name, whether a referral waits on this card, whether the API key is still
+   active, and the ids the new purchase and its lot will get.
+2. The rules run in Python, in the same code as the general path
+   (``quotes.calculate``, ``purchases.apply_purchase``, ``tiers.promotion_due``,
+   the ``Batch``), in memory.
+3. One round trip writes everything: the idempotency row with the response,
+   the purchase, the lot, the ledger entries, the card's counters and (on
+   PostgreSQL) the mark on the card's wallet pass. Then COMMIT.
+
+Whatever is not the common case raises ``NotQuick`` before anything is
+written (the transaction rolls back) and the caller takes the general path,
+which handles it exactly as before: an unknown or blocked card, redemption,
+points or stamps due to expire or activate, a tier promotion, a referral,
+a duplicate receipt, an inactive API key. A replayed Idempotency-Key trips the
+unique index of the idempotency row and returns the stored response, as
+``run_idempotent`` does.
+
+On SQLite (the embedded default) the same code runs: no ``FOR UPDATE`` (the
+transaction holds the database's write lock from its start), ids from MAX + 1
+under that lock, the statements sent one by one, and the wallet pass marked
+by ``contract.cards_changed`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from loyalty import idempotency
+from loyalty.idempotency import IdempotentResponse
+from loyalty.ledger.batch import CARD_COUNTER_FIELDS, Batch, check_money
+from loyalty.ledger.locks import settle
+from loyalty.ledger.purchases import apply_purchase, new_purchase
+from loyalty.ledger.quotes import calculate
+from loyalty.ledger.tiers import promotion_due
+from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier
+from loyalty.program.services import rules_for_version_id
+from loyalty.wallet import contract as wallet
+from merchants.models import ApiKey, Location, Merchant
+
+
+class NotQuick(Exception):
+    """This purchase needs the general path; nothing was written."""
+
+
+# Card columns read with the lock, in this order, and the extras after them.
+_CARD_COLUMNS = [
+    "id",
+    "merchant_id",
+    "customer_id",
+    "number",
+    "status",
+    "tier_id",
+    "balance",
+    "pending_points",
+    "debt",
+    "stamps",
+    "rewards_available",
+    "purchase_count",
+    "last_purchase_at",
+    "last_stamp_at",
+    "boosted_purchases_left",
+    "lifetime_spend",
+    "settle_after",
+]
+_EXTRAS = (
+    f"(SELECT p.current_version_id FROM {Program._meta.db_table} p WHERE p.merchant_id = c.merchant_id), "
+    f"(SELECT t.name FROM {Tier._meta.db_table} t WHERE t.id = c.tier_id), "
+    f"(SELECT cu.referred_by_id IS NOT NULL AND cu.referral_completed_at IS NULL "
+    f"FROM {Customer._meta.db_table} cu WHERE cu.id = c.customer_id), "
+    # The API key's "still active" check (loyalty.api.auth) rides along.
+    f"EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} k "
+    f"JOIN {Merchant._meta.db_table} m ON m.id = k.merchant_id "
+    f"JOIN {Location._meta.db_table} l ON l.id = k.location_id "
+    "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active AND l.is_active), "
+)
+_LOCK_SQL = {
+    "postgresql": (
+        f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
+        f"nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')), "
+        f"nextval(pg_get_serial_sequence('{Lot._meta.db_table}', 'id')) "
+        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s FOR UPDATE OF c"
+    ),
+    # SQLite: the transaction took the write lock at BEGIN (IMMEDIATE), so MAX + 1 is ours.
+    "sqlite": (
+        f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
+        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {Purchase._meta.db_table}), "
+        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {Lot._meta.db_table}) "
+        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s"
+    ),
+}
+
+
+def _insert_sql(model: type[Model], with_id: bool) -> tuple[str, list]:
+    fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ", fields
+
+
+def _values(obj: Model, fields: list) -> list:
+    return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+
+
+def _row(count: int) -> str:
+    return "(" + ", ".join(["%s"] * count) + ")"
+
+
+_CARD_FIELDS = [Card._meta.get_field(name) for name in CARD_COUNTER_FIELDS]
+_CARD_UPDATE_SQL = (
+    f"UPDATE {Card._meta.db_table} SET "
+    + ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in _CARD_FIELDS)
+    + " WHERE id = %s"
+)
+_IDEMPOTENCY_SQL = (
+    f"INSERT INTO {IdempotentRequest._meta.db_table} "
+    "(merchant_id, key, request_hash, response_status, response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
+)
+
+
+_converters: dict[str, list] = {}
+
+
+def _card_from_row(values: tuple) -> Card:
+    """The locked card from its columns, converted as the ORM would (SQLite
+    returns dates and decimals as text and numbers)."""
+    converters = _converters.get(connection.vendor)
+    if converters is None:
+        converters = []
+        for index, name in enumerate(_CARD_COLUMNS):
+            field = Card._meta.get_field(name)
+            column = field.get_col(Card._meta.db_table)
+            for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+                converters.append((index, convert, column))
+        _converters[connection.vendor] = converters
+    row = list(values)
+    for index, convert, column in converters:
+        row[index] = convert(row[index], column, connection)
+    return Card(**dict(zip(_CARD_COLUMNS, row, strict=True)))
+
+
+def card_number_digits(card_number: str) -> str | None:
+    """A card number as stored (spaces and dashes ignored), or None if it cannot be one."""
+    digits = re.sub(r"[\s-]", "", card_number)
+    return digits if digits.isdigit() and len(digits) <= 20 else None
+
+
+def quick_purchase(
+    *,
+    api_key: ApiKey,
+    card_number: str,
+    bill: Decimal,
+    receipt_id: str,
+    key: str,
+    fingerprint: str,
+    respond: Callable[[Purchase], tuple[int, bytes]],
+    now: datetime | None = None,
+) -> IdempotentResponse:
+    """An accrual-only purchase at ``api_key``'s location, once per
+    Idempotency-Key ``key``. ``respond(purchase)`` gives the response's status
+    and body (``purchase.card`` is the card after it, with its tier); it is
+    stored with the purchase. Raises NotQuick for what the general path must do."""
+    now = now or timezone.now()
+    merchant = api_key.merchant
+    bill = check_money(bill, field="bill_amount")
+    digits = card_number_digits(card_number)
+    if digits is None or not receipt_id or bill <= 0:
+        raise NotQuick()
+    vendor = connection.vendor
+    if vendor not in _LOCK_SQL:
+        raise NotQuick()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_SQL[vendor], [api_key.pk, merchant.pk, digits])
+                row = cursor.fetchone()
+                if row is None:
+                    raise NotQuick()
+                version_id, tier_name, referral_waits, key_active, purchase_id, lot_id = row[len(_CARD_COLUMNS) :]
+                if not key_active or version_id is None:
+                    raise NotQuick()
+                card = _card_from_row(row[: len(_CARD_COLUMNS)])
+                if card.is_blocked or (card.settle_after is not None and card.settle_after <= now):
+                    raise NotQuick()
+                rules = rules_for_version_id(version_id)
+                if rules.tier_window_months and rules.tiers and card.tier_id != rules.tiers[-1].id:
+                    # Spend in a window is summed over the purchases, this one included: general path.
+                    raise NotQuick()
+                statements = _plan(
+                    api_key=api_key,
+                    card=card,
+                    rules=rules,
+                    bill=bill,
+                    receipt_id=receipt_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    respond=respond,
+                    now=now,
+                    ids=(int(purchase_id), int(lot_id)),
+                    referral_waits=bool(referral_waits),
+                    tier_name=tier_name,
+                )
+                response = statements.pop()
+                if vendor == "postgresql":
+                    mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
+                    sql = "; ".join([text for text, _params in statements] + [mark_sql])
+                    params = [value for _text, values in statements for value in values] + mark_params
+                    cursor.execute(sql, params)
+                    while cursor.nextset():  # the mark's rows are the last result
+                        pass
+                    wallet.card_marked(cursor.fetchall())
+                else:
+                    for text, values in statements:
+                        cursor.execute(text, values)
+                    wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
+    except IntegrityError as exc:
+        if idempotency.is_key_conflict(exc):
+            return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)
+        raise NotQuick() from exc
+    return response
+
+
+def _plan(
+    *, api_key, card, rules, bill, receipt_id, key, fingerprint, respond, now, ids, referral_waits, tier_name
+) -> list:
+    """The write statements of the purchase (the rules applied in memory),
+    followed by the response. Raises NotQuick for the general path's cases."""
+    merchant = api_key.merchant
+    purchase_id, lot_id = ids
+    batch = Batch(merchant=merchant, rules=rules, now=now, api_key=api_key, persist=False)
+    settle(batch, card)  # nothing is due (see above) but stamps that have lapsed
+    calc = calculate(merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=0, now=now, check=True)
+    p = new_purchase(
+        merchant=merchant,
+        card=card,
+        location=api_key.location,
+        rules=rules,
+        calc=calc,
+        bill=bill,
+        redeem_points=0,
+        redeem_rewards=0,
+        receipt_id=receipt_id,
+        key=key,
+        actor=None,
+        api_key=api_key,
+        now=now,
+    )
+    p.pk = purchase_id
+    tier_before = card.tier_id
+    first_purchase = apply_purchase(batch, card, p, calc, redeem_points=0, redeem_rewards=0, key=key)
+    if (first_purchase and referral_waits) or promotion_due(batch, card) or card.tier_id != tier_before:
+        raise NotQuick()
+    lots = [entry.lot for entry in batch.entries if entry.lot is not None]
+    if batch.dirty_lots or len(lots) > 1 or any(lot.pk is not None for lot in lots):
+        raise NotQuick()
+    for lot in lots:
+        lot.pk = lot_id
+    for entry in batch.entries:
+        entry.lot_id = entry.lot.pk if entry.lot is not None else None
+        entry.purchase_id = purchase_id
+
+    card.updated_at = now
+    p.card = card
+    if card.tier_id is not None:
+        card.tier = Tier(id=card.tier_id, name=tier_name or "")
+    status_code, content = respond(p)
+
+    statements: list[Any] = [
+        (_IDEMPOTENCY_SQL, [merchant.pk, key, fingerprint, status_code, content.decode(), now]),
+    ]
+    head, fields = _insert_sql(Purchase, with_id=True)
+    statements.append((head + _row(len(fields)), _values(p, fields)))
+    if lots:
+        head, fields = _insert_sql(Lot, with_id=True)
+        statements.append((head + _row(len(fields)), _values(lots[0], fields)))
+    if batch.entries:
+        head, fields = _insert_sql(LedgerEntry, with_id=False)
+        values = [value for entry in batch.entries for value in _values(entry, fields)]
+        statements.append((head + ", ".join([_row(len(fields))] * len(batch.entries)), values))
+    statements.append((_CARD_UPDATE_SQL, [*_values(card, _CARD_FIELDS), card.pk]))
+    statements.append(IdempotentResponse(status_code, content, replayed=False))
+    return statements
