@@ -28,13 +28,14 @@ by ``contract.cards_changed`` in the same transaction.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Model
 from django.utils import timezone
 
@@ -103,30 +104,65 @@ _LOCK_SQL = {
 }
 
 
-def _insert_sql(model: type[Model], with_id: bool) -> tuple[str, list]:
-    fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    return f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ", fields
+def _fields(model: type[Model], with_id: bool) -> list:
+    return [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
 
 
-def _values(obj: Model, fields: list) -> list:
-    return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-
-
-def _row(count: int) -> str:
-    return "(" + ", ".join(["%s"] * count) + ")"
-
-
+_PURCHASE_FIELDS = _fields(Purchase, with_id=True)
+_LOT_FIELDS = _fields(Lot, with_id=True)
+_ENTRY_FIELDS = _fields(LedgerEntry, with_id=False)
 _CARD_FIELDS = [Card._meta.get_field(name) for name in CARD_COUNTER_FIELDS]
-_CARD_UPDATE_SQL = (
-    f"UPDATE {Card._meta.db_table} SET "
-    + ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in _CARD_FIELDS)
-    + " WHERE id = %s"
+_IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
+
+
+def _columns(fields: list, prefix: str = "") -> str:
+    return ", ".join(prefix + f.column for f in fields)
+
+
+def _values(obj: Model, fields: list, conn) -> list:
+    return [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields]
+
+
+# PostgreSQL: every write of the purchase in one statement, a chain of
+# data-modifying CTEs, with the wallet pass's mark as its main query. Rows
+# travel as JSON (json_populate_record(set)), so the statement's text and its
+# dozen parameters are the same for every purchase (psycopg caches its
+# parsing; the entries and lots are lists, empty or not).
+_PG_WRITE_SQL = (
+    f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
+    "VALUES (%s, %s, %s, %s, %s, %s)), "
+    f"p AS (INSERT INTO {Purchase._meta.db_table} ({_columns(_PURCHASE_FIELDS)}) "
+    f"SELECT {_columns(_PURCHASE_FIELDS)} FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json)), "
+    f"l AS (INSERT INTO {Lot._meta.db_table} ({_columns(_LOT_FIELDS)}) "
+    f"SELECT {_columns(_LOT_FIELDS)} FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json)), "
+    f"e AS (INSERT INTO {LedgerEntry._meta.db_table} ({_columns(_ENTRY_FIELDS)}) "
+    f"SELECT {_columns(_ENTRY_FIELDS)} FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json)), "
+    f"c AS (UPDATE {Card._meta.db_table} SET ({_columns(_CARD_FIELDS)}) = "
+    f"(SELECT {_columns(_CARD_FIELDS, 'r.')} FROM json_populate_record(NULL::{Card._meta.db_table}, %s::json) r) "
+    "WHERE id = %s) "
 )
-_IDEMPOTENCY_SQL = (
-    f"INSERT INTO {IdempotentRequest._meta.db_table} "
-    "(merchant_id, key, request_hash, response_status, response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s)"
-)
+
+
+def _json(fields: list, values: list) -> dict:
+    return {
+        f.column: (v if v is None or isinstance(v, int | str) else str(v)) for f, v in zip(fields, values, strict=True)
+    }
+
+
+# SQLite: the same rows, one plain statement each.
+def _sqlite_insert(table: str, fields: list) -> str:
+    return f"INSERT INTO {table} ({_columns(fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+
+
+_SQLITE_SQL = {
+    "idempotency": (
+        f"INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)"
+    ),
+    "purchase": _sqlite_insert(Purchase._meta.db_table, _PURCHASE_FIELDS),
+    "lot": _sqlite_insert(Lot._meta.db_table, _LOT_FIELDS),
+    "entry": _sqlite_insert(LedgerEntry._meta.db_table, _ENTRY_FIELDS),
+    "card": f"UPDATE {Card._meta.db_table} SET {', '.join(f.column + ' = %s' for f in _CARD_FIELDS)} WHERE id = %s",
+}
 
 
 _converters: dict[str, list] = {}
@@ -197,7 +233,7 @@ def quick_purchase(
                 if rules.tier_window_months and rules.tiers and card.tier_id != rules.tiers[-1].id:
                     # Spend in a window is summed over the purchases, this one included: general path.
                     raise NotQuick()
-                statements = _plan(
+                plan = _plan(
                     api_key=api_key,
                     card=card,
                     rules=rules,
@@ -211,31 +247,52 @@ def quick_purchase(
                     referral_waits=bool(referral_waits),
                     tier_name=tier_name,
                 )
-                response = statements.pop()
                 if vendor == "postgresql":
                     mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
-                    sql = "; ".join([text for text, _params in statements] + [mark_sql])
-                    params = [value for _text, values in statements for value in values] + mark_params
-                    cursor.execute(sql, params)
-                    while cursor.nextset():  # the mark's rows are the last result
-                        pass
+                    params = [
+                        *plan.idempotency,
+                        json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
+                        json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
+                        json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
+                        json.dumps(_json(_CARD_FIELDS, plan.card)),
+                        card.pk,
+                        *mark_params,
+                    ]
+                    cursor.execute(_PG_WRITE_SQL + mark_sql, params)
                     wallet.card_marked(cursor.fetchall())
                 else:
-                    for text, values in statements:
-                        cursor.execute(text, values)
+                    cursor.execute(_SQLITE_SQL["idempotency"], plan.idempotency)
+                    cursor.execute(_SQLITE_SQL["purchase"], plan.purchase)
+                    for lot in plan.lots:
+                        cursor.execute(_SQLITE_SQL["lot"], lot)
+                    for entry in plan.entries:
+                        cursor.execute(_SQLITE_SQL["entry"], entry)
+                    cursor.execute(_SQLITE_SQL["card"], [*plan.card, card.pk])
                     wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
     except IntegrityError as exc:
         if idempotency.is_key_conflict(exc):
             return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)
         raise NotQuick() from exc
-    return response
+    return plan.response
+
+
+@dataclass
+class _Plan:
+    """The purchase's rows, as database values in the order of their fields."""
+
+    idempotency: list
+    purchase: list
+    lots: list[list]
+    entries: list[list]
+    card: list
+    response: IdempotentResponse
 
 
 def _plan(
     *, api_key, card, rules, bill, receipt_id, key, fingerprint, respond, now, ids, referral_waits, tier_name
-) -> list:
-    """The write statements of the purchase (the rules applied in memory),
-    followed by the response. Raises NotQuick for the general path's cases."""
+) -> _Plan:
+    """The rows the purchase writes (the rules applied in memory) and its
+    response. Raises NotQuick for the general path's cases."""
     merchant = api_key.merchant
     purchase_id, lot_id = ids
     batch = Batch(merchant=merchant, rules=rules, now=now, api_key=api_key, persist=False)
@@ -261,14 +318,15 @@ def _plan(
     first_purchase = apply_purchase(batch, card, p, calc, redeem_points=0, redeem_rewards=0, key=key)
     if (first_purchase and referral_waits) or promotion_due(batch, card) or card.tier_id != tier_before:
         raise NotQuick()
-    lots = [entry.lot for entry in batch.entries if entry.lot is not None]
+    # The new lot (a debt repayment's entries name it too); lots that existed are the general path's.
+    lots = list({id(entry.lot): entry.lot for entry in batch.entries if entry.lot is not None}.values())
     if batch.dirty_lots or len(lots) > 1 or any(lot.pk is not None for lot in lots):
         raise NotQuick()
     for lot in lots:
         lot.pk = lot_id
     for entry in batch.entries:
+        # Set before the lot had its id; the purchase had its id before any entry.
         entry.lot_id = entry.lot.pk if entry.lot is not None else None
-        entry.purchase_id = purchase_id
 
     card.updated_at = now
     p.card = card
@@ -276,18 +334,12 @@ def _plan(
         card.tier = Tier(id=card.tier_id, name=tier_name or "")
     status_code, content = respond(p)
 
-    statements: list[Any] = [
-        (_IDEMPOTENCY_SQL, [merchant.pk, key, fingerprint, status_code, content.decode(), now]),
-    ]
-    head, fields = _insert_sql(Purchase, with_id=True)
-    statements.append((head + _row(len(fields)), _values(p, fields)))
-    if lots:
-        head, fields = _insert_sql(Lot, with_id=True)
-        statements.append((head + _row(len(fields)), _values(lots[0], fields)))
-    if batch.entries:
-        head, fields = _insert_sql(LedgerEntry, with_id=False)
-        values = [value for entry in batch.entries for value in _values(entry, fields)]
-        statements.append((head + ", ".join([_row(len(fields))] * len(batch.entries)), values))
-    statements.append((_CARD_UPDATE_SQL, [*_values(card, _CARD_FIELDS), card.pk]))
-    statements.append(IdempotentResponse(status_code, content, replayed=False))
-    return statements
+    conn = connections[DEFAULT_DB_ALIAS]
+    return _Plan(
+        idempotency=[merchant.pk, key, fingerprint, status_code, content.decode(), now],
+        purchase=_values(p, _PURCHASE_FIELDS, conn),
+        lots=[_values(lot, _LOT_FIELDS, conn) for lot in lots],
+        entries=[_values(entry, _ENTRY_FIELDS, conn) for entry in batch.entries],
+        card=_values(card, _CARD_FIELDS, conn),
+        response=IdempotentResponse(status_code, content, replayed=False),
+    )
