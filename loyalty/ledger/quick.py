@@ -36,7 +36,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from loyalty import idempotency
@@ -111,7 +111,15 @@ def _fields(model: type[Model], with_id: bool) -> list:
 _PURCHASE_FIELDS = _fields(Purchase, with_id=True)
 _LOT_FIELDS = _fields(Lot, with_id=True)
 _ENTRY_FIELDS = _fields(LedgerEntry, with_id=False)
-_CARD_FIELDS = [Card._meta.get_field(name) for name in CARD_COUNTER_FIELDS]
+
+
+def _card_field(name: str) -> Field:
+    field = Card._meta.get_field(name)
+    assert isinstance(field, Field)  # a column of the card, not a relation's other side
+    return field
+
+
+_CARD_FIELDS = [_card_field(name) for name in CARD_COUNTER_FIELDS]
 _IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
 
 
@@ -161,7 +169,7 @@ _SQLITE_SQL = {
     "purchase": _sqlite_insert(Purchase._meta.db_table, _PURCHASE_FIELDS),
     "lot": _sqlite_insert(Lot._meta.db_table, _LOT_FIELDS),
     "entry": _sqlite_insert(LedgerEntry._meta.db_table, _ENTRY_FIELDS),
-    "card": f"UPDATE {Card._meta.db_table} SET {', '.join(f.column + ' = %s' for f in _CARD_FIELDS)} WHERE id = %s",
+    "card": f"UPDATE {Card._meta.db_table} SET {', '.join(f'{f.column} = %s' for f in _CARD_FIELDS)} WHERE id = %s",
 }
 
 
@@ -175,7 +183,7 @@ def _card_from_row(values: tuple) -> Card:
     if converters is None:
         converters = []
         for index, name in enumerate(_CARD_COLUMNS):
-            field = Card._meta.get_field(name)
+            field = _card_field(name)
             column = field.get_col(Card._meta.db_table)
             for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
                 converters.append((index, convert, column))

@@ -52,7 +52,7 @@ def test_a_purchase_is_two_statements_without_a_wallet_pass(pos, pos_card):
     lock, write = statements
     assert "FOR UPDATE" in lock
     assert write.count("INSERT INTO") == 4  # idempotency row, purchase, lot, entry
-    assert "UPDATE \"loyalty_card\"" in write or "UPDATE loyalty_card" in write
+    assert 'UPDATE "loyalty_card"' in write or "UPDATE loyalty_card" in write
 
 
 @pytest.mark.django_db
