@@ -128,6 +128,9 @@ def _columns(fields: list, prefix: str = "") -> str:
 
 
 def _values(obj: Model, fields: list, conn) -> list:
+    if conn.vendor == "postgresql":
+        # The attributes as they are: psycopg adapts them, and _json writes decimals and times as text.
+        return [getattr(obj, f.attname) for f in fields]
     return [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields]
 
 
@@ -324,8 +327,11 @@ def _plan(
     p.pk = purchase_id
     tier_before = card.tier_id
     first_purchase = apply_purchase(batch, card, p, calc, redeem_points=0, redeem_rewards=0, key=key)
-    if (first_purchase and referral_waits) or promotion_due(batch, card) or card.tier_id != tier_before:
+    if (first_purchase and referral_waits) or promotion_due(batch, card):
         raise NotQuick()
+    if card.tier_id != tier_before:
+        # A card without a tier was put on the lowest (no promotion): name it as the general path would.
+        tier_name = Tier.objects.filter(pk=card.tier_id).values_list("name", flat=True).first()
     # The new lot (a debt repayment's entries name it too); lots that existed are the general path's.
     lots = list({id(entry.lot): entry.lot for entry in batch.entries if entry.lot is not None}.values())
     if batch.dirty_lots or len(lots) > 1 or any(lot.pk is not None for lot in lots):
