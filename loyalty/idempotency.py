@@ -89,7 +89,10 @@ class IdempotentResponse:
 
 def is_key_conflict(exc: IntegrityError) -> bool:
     diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) == UNIQUE_CONSTRAINT
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == UNIQUE_CONSTRAINT
+    # SQLite names the columns, not the constraint (a replay there answered 500 before).
+    return f"UNIQUE constraint failed: {_TABLE}.merchant_id, {_TABLE}.key" in str(exc)
 
 
 def replay(*, merchant: Merchant, key: str, fingerprint: str) -> IdempotentResponse:
