@@ -140,14 +140,19 @@ def _values(obj: Model, fields: list, conn) -> list:
 # dozen parameters are the same for every purchase (psycopg caches its
 # parsing; the entries and lots are lists, empty or not).
 _PG_WRITE_SQL = (
+    # The idempotency row is written first: the other inserts read its RETURNING row. A replay
+    # then always fails on the key's unique index (and waits there for a concurrent first request).
     f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
-    "VALUES (%s, %s, %s, %s, %s, %s)), "
+    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
     f"p AS (INSERT INTO {Purchase._meta.db_table} ({_columns(_PURCHASE_FIELDS)}) "
-    f"SELECT {_columns(_PURCHASE_FIELDS)} FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json)), "
+    f"SELECT {_columns(_PURCHASE_FIELDS, 'r.')} "
+    f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r CROSS JOIN i), "
     f"l AS (INSERT INTO {Lot._meta.db_table} ({_columns(_LOT_FIELDS)}) "
-    f"SELECT {_columns(_LOT_FIELDS)} FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json)), "
+    f"SELECT {_columns(_LOT_FIELDS, 'r.')} "
+    f"FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json) r CROSS JOIN i), "
     f"e AS (INSERT INTO {LedgerEntry._meta.db_table} ({_columns(_ENTRY_FIELDS)}) "
-    f"SELECT {_columns(_ENTRY_FIELDS)} FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json)), "
+    f"SELECT {_columns(_ENTRY_FIELDS, 'r.')} "
+    f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r CROSS JOIN i), "
     f"c AS (UPDATE {Card._meta.db_table} SET ({_columns(_CARD_FIELDS)}) = "
     f"(SELECT {_columns(_CARD_FIELDS, 'r.')} FROM json_populate_record(NULL::{Card._meta.db_table}, %s::json) r) "
     "WHERE id = %s) "
