@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="loyalty_bench")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--redis-db", type=int, default=3, help="Redis database for the cache and the broker")
     args = parser.parse_args()
     os.environ.update(
         {
@@ -41,7 +42,8 @@ def main() -> None:
             "SECRET_KEY": "profile-" + uuid.uuid4().hex * 2,
             "SECRETS_ENCRYPTION_KEY": "YmVuY2gtb25seS1rZXktMDEyMzQ1Njc4OWFiY2RlZjA=",
             "ALLOWED_HOSTS": "testserver",
-            "CACHE_URL": "redis://127.0.0.1:6379/3",
+            "CACHE_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
+            "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
             "POS_API_THROTTLE_RATE": "100000000/min",
             "DB_CONN_MAX_AGE": "600",
             "LOG_LEVEL": "WARNING",

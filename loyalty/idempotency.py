@@ -87,12 +87,15 @@ class IdempotentResponse:
         return response
 
 
-def _is_key_conflict(exc: IntegrityError) -> bool:
+def is_key_conflict(exc: IntegrityError) -> bool:
     diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) == UNIQUE_CONSTRAINT
+    if diag is not None:
+        return getattr(diag, "constraint_name", None) == UNIQUE_CONSTRAINT
+    # SQLite names the columns, not the constraint (a replay there answered 500 before).
+    return f"UNIQUE constraint failed: {_TABLE}.merchant_id, {_TABLE}.key" in str(exc)
 
 
-def _replay(*, merchant: Merchant, key: str, fingerprint: str) -> IdempotentResponse:
+def replay(*, merchant: Merchant, key: str, fingerprint: str) -> IdempotentResponse:
     stored = IdempotentRequest.objects.for_merchant(merchant).filter(key=key).first()
     if stored is None or stored.response_status is None:
         # Only possible if the first request rolled back between our insert
@@ -139,9 +142,9 @@ def run_idempotent(
             with connection.cursor() as cursor:
                 cursor.execute(_UPDATE_SQL, [status_code, content.decode(), record_id])
     except IntegrityError as exc:
-        if not _is_key_conflict(exc):
+        if not is_key_conflict(exc):
             raise
-        return _replay(merchant=merchant, key=key, fingerprint=fingerprint)
+        return replay(merchant=merchant, key=key, fingerprint=fingerprint)
     return IdempotentResponse(status_code, content, replayed=False)
 
 

@@ -70,6 +70,27 @@ def api_key_for(secret: str) -> ApiKey | None:
     return api_key
 
 
+def remembered_api_key(secret: str) -> ApiKey | None:
+    """The key this worker verified for ``secret`` within KEY_CACHE_SECONDS,
+    without the "still active" statement: for the quick purchase, whose lock
+    statement makes that check itself (and calls forget_api_key if it fails).
+    None when not remembered (the general path verifies it then)."""
+    remembered = _verified.get(hashlib.sha256(secret.encode()).hexdigest())
+    if remembered is not None and time.monotonic() - remembered[0] < KEY_CACHE_SECONDS:
+        return remembered[1]
+    return None
+
+
+def bearer_secret(request) -> str | None:
+    """The secret of a plain ``Authorization: Bearer <key>`` header, or None
+    for anything else (ApiKeyAuthentication judges those)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    keyword, _sep, secret = header.partition(" ")
+    if keyword != "Bearer" or not secret or " " in secret or len(secret) > MAX_KEY_LENGTH or not secret.isascii():
+        return None
+    return secret
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     keyword = "Bearer"
 

@@ -2,7 +2,7 @@
 
 - ``batch``: input checks, time helpers, the write batch of one operation, the card-changed notice;
 - ``locks``: locking cards in primary-key order and settling them (expiry, activation);
-- ``purchases``, ``refunds``, ``quotes``, ``tiers``: the operations;
+- ``purchases``, ``quick`` (the common purchase in two statements), ``refunds``, ``quotes``, ``tiers``: the operations;
 - ``support``: balance adjustments, blocking cards, bonuses, settling for jobs;
 - ``jobs`` (expiry, birthdays, tier demotion) and ``tasks`` (their Celery interfaces);
 - ``selectors``: reads of cards, purchases and history; ``verification``: ``verify_ledger``.
@@ -46,6 +46,7 @@ from loyalty.ledger.batch import (
     notify_card_changed,
 )
 from loyalty.ledger.purchases import purchase
+from loyalty.ledger.quick import NotQuick, quick_purchase
 from loyalty.ledger.quotes import Quote, quote
 from loyalty.ledger.refunds import UNDO_MINUTES, can_undo, refund, undo_deadline, undo_purchase
 from loyalty.ledger.support import adjust, grant_bonus, set_card_blocked, settle_card
@@ -56,6 +57,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_POINTS",
     "MAX_RECEIPT_LENGTH",
+    "NotQuick",
     "UNDO_MINUTES",
     "Quote",
     "adjust",
@@ -66,6 +68,7 @@ __all__ = [
     "local_day_start",
     "notify_card_changed",
     "purchase",
+    "quick_purchase",
     "quote",
     "reevaluate_tier",
     "refund",

@@ -36,6 +36,22 @@ MAX_KEY_LENGTH = 128
 MAX_RECEIPT_LENGTH = 64
 MAX_AMOUNT = Decimal("9999999999.99")
 MAX_POINTS = 10**12
+# The card's columns a ledger operation changes (and saves with its entries).
+CARD_COUNTER_FIELDS = [
+    "balance",
+    "pending_points",
+    "debt",
+    "stamps",
+    "rewards_available",
+    "tier",
+    "purchase_count",
+    "last_purchase_at",
+    "last_stamp_at",
+    "boosted_purchases_left",
+    "lifetime_spend",
+    "settle_after",
+    "updated_at",
+]
 
 
 # --- input checks -------------------------------------------------------------
@@ -245,23 +261,7 @@ class Batch:
             Lot.objects.bulk_update(list(self.dirty_lots.values()), ["remaining", "activated_at"])
         for card in self.changed_cards.values():
             card.updated_at = self.now
-            card.save(
-                update_fields=[
-                    "balance",
-                    "pending_points",
-                    "debt",
-                    "stamps",
-                    "rewards_available",
-                    "tier",
-                    "purchase_count",
-                    "last_purchase_at",
-                    "last_stamp_at",
-                    "boosted_purchases_left",
-                    "lifetime_spend",
-                    "settle_after",
-                    "updated_at",
-                ]
-            )
+            card.save(update_fields=CARD_COUNTER_FIELDS)
             notify_card_changed(card.pk)
 
 
@@ -307,5 +307,3 @@ def first_entry(batch: Batch, kind: str) -> LedgerEntry:
 
 def _sub(key: str | None, suffix: str) -> str | None:
     return None if key is None else f"{key}:{suffix}"
-
-

@@ -164,74 +164,25 @@ def _purchase(
         calc = calculate(
             merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=redeem_points, now=now, check=True
         )
-        boosted_left, _multiplier = returning_boost(card, rules, now)
-
-        p = Purchase.objects.create(
+        p = new_purchase(
             merchant=merchant,
             card=card,
             location=location,
+            rules=rules,
+            calc=calc,
+            bill=bill,
+            redeem_points=redeem_points,
+            redeem_rewards=redeem_rewards,
             receipt_id=receipt_id,
-            currency=merchant.currency,
-            bill_amount=bill,
-            discount_percent=calc.discount_percent,
-            discount_amount=calc.discount_amount,
-            points_redeemed=redeem_points,
-            points_amount=calc.points_amount,
-            amount_paid=calc.amount_paid,
-            points_earned=calc.earn,
-            stamps_earned=1 if calc.stamp else 0,
-            rewards_redeemed=redeem_rewards,
-            program_version_id=rules.version_id,
-            idempotency_key=key,
+            key=key,
             actor=actor,
             api_key=api_key,
-            created_at=now,
+            now=now,
         )
-        card.lifetime_spend += bill
-        pkey = f"purchase:{key}"
-        if redeem_points:
-            batch.debit(
-                card,
-                EntryKind.REDEEM,
-                redeem_points,
-                spendable_lots(batch, card),
-                key=f"{pkey}:redeem",
-                allow_debt=False,
-                purchase=p,
-            )
-        if calc.earn:
-            batch.credit(
-                card,
-                EntryKind.EARN,
-                calc.earn,
-                key=f"{pkey}:earn",
-                purchase=p,
-                expires_at=expiry_for(now, rules.points_expiry_days, merchant.tzinfo),
-                available_at=now + timedelta(hours=rules.activation_delay_hours),
-                reason=f"returning customer ×{calc.multiplier}" if calc.multiplier != 1 else "",
-            )
-        if redeem_rewards:
-            batch.entry(card, EntryKind.REWARD_REDEEM, rewards=-redeem_rewards, key=f"{pkey}:reward", purchase=p)
-        if calc.stamp:
-            batch.entry(card, EntryKind.STAMP, stamps=1, key=f"{pkey}:stamp", purchase=p)
-            card.last_stamp_at = now
-            # "Every N-th visit is free": the stamp of the (N − 1)-th paid visit
-            # completes the set, and the reward pays for the next visit.
-            if card.stamps >= rules.stamps_to_reward:
-                batch.entry(
-                    card,
-                    EntryKind.REWARD_EARNED,
-                    stamps=-rules.stamps_to_reward,
-                    rewards=1,
-                    key=f"{pkey}:reward-earned",
-                    purchase=p,
-                )
-
-        first_purchase = card.purchase_count == 0
-        card.purchase_count += 1
-        card.last_purchase_at = max(now, card.last_purchase_at) if card.last_purchase_at else now
-        card.boosted_purchases_left = boosted_left
-        batch.changed_cards[card.pk] = card
+        p.save(force_insert=True)
+        first_purchase = apply_purchase(
+            batch, card, p, calc, redeem_points=redeem_points, redeem_rewards=redeem_rewards, key=key
+        )
         promote(batch, card, p)
         if first_purchase:
             _complete_referral(batch, card, locked.get(referrer_card_id) if referrer_card_id else None, p)
@@ -239,6 +190,90 @@ def _purchase(
     p.card = card
     p.replayed = False
     return p
+
+
+def new_purchase(
+    *, merchant, card, location, rules, calc, bill, redeem_points, redeem_rewards, receipt_id, key, actor, api_key, now
+) -> Purchase:
+    """The purchase row, not saved yet (the general path saves it through the
+    ORM, ``quick_purchase`` with its own statement)."""
+    return Purchase(
+        merchant=merchant,
+        card=card,
+        location=location,
+        receipt_id=receipt_id,
+        currency=merchant.currency,
+        bill_amount=bill,
+        discount_percent=calc.discount_percent,
+        discount_amount=calc.discount_amount,
+        points_redeemed=redeem_points,
+        points_amount=calc.points_amount,
+        amount_paid=calc.amount_paid,
+        points_earned=calc.earn,
+        stamps_earned=1 if calc.stamp else 0,
+        rewards_redeemed=redeem_rewards,
+        program_version_id=rules.version_id,
+        idempotency_key=key,
+        actor=actor,
+        api_key=api_key,
+        created_at=now,
+    )
+
+
+def apply_purchase(batch: Batch, card: Card, p: Purchase, calc, *, redeem_points, redeem_rewards, key) -> bool:
+    """The purchase's entries and counters, into ``batch``: redemption, the
+    earned lot (repaying debt first), stamps and rewards, the visit counters and
+    the returning-customer boost. Shared by the general path and
+    ``quick_purchase``, so the earning rules live here once. Returns whether
+    this was the card's first purchase (a referral may complete)."""
+    rules, now, merchant = batch.rules, batch.now, batch.merchant
+    boosted_left, _multiplier = returning_boost(card, rules, now)
+    card.lifetime_spend += p.bill_amount
+    pkey = f"purchase:{key}"
+    if redeem_points:
+        batch.debit(
+            card,
+            EntryKind.REDEEM,
+            redeem_points,
+            spendable_lots(batch, card),
+            key=f"{pkey}:redeem",
+            allow_debt=False,
+            purchase=p,
+        )
+    if calc.earn:
+        batch.credit(
+            card,
+            EntryKind.EARN,
+            calc.earn,
+            key=f"{pkey}:earn",
+            purchase=p,
+            expires_at=expiry_for(now, rules.points_expiry_days, merchant.tzinfo),
+            available_at=now + timedelta(hours=rules.activation_delay_hours),
+            reason=f"returning customer ×{calc.multiplier}" if calc.multiplier != 1 else "",
+        )
+    if redeem_rewards:
+        batch.entry(card, EntryKind.REWARD_REDEEM, rewards=-redeem_rewards, key=f"{pkey}:reward", purchase=p)
+    if calc.stamp:
+        batch.entry(card, EntryKind.STAMP, stamps=1, key=f"{pkey}:stamp", purchase=p)
+        card.last_stamp_at = now
+        # "Every N-th visit is free": the stamp of the (N − 1)-th paid visit
+        # completes the set, and the reward pays for the next visit.
+        if card.stamps >= rules.stamps_to_reward:
+            batch.entry(
+                card,
+                EntryKind.REWARD_EARNED,
+                stamps=-rules.stamps_to_reward,
+                rewards=1,
+                key=f"{pkey}:reward-earned",
+                purchase=p,
+            )
+
+    first_purchase = card.purchase_count == 0
+    card.purchase_count += 1
+    card.last_purchase_at = max(now, card.last_purchase_at) if card.last_purchase_at else now
+    card.boosted_purchases_left = boosted_left
+    batch.changed_cards[card.pk] = card
+    return first_purchase
 
 
 def _complete_referral(batch: Batch, card: Card, referrer_card: Card | None, p: Purchase) -> None:
@@ -280,5 +315,3 @@ def _complete_referral(batch: Batch, card: Card, referrer_card: Card | None, p: 
     Customer.objects.filter(pk=customer.pk).update(
         referral_completed_at=now, referral_rewarded_referrer=rewarded_referrer
     )
-
-

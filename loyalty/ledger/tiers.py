@@ -52,21 +52,29 @@ def _move_tier(batch: Batch, card: Card, new: TierRule, *, reason: str, spend: D
     batch.changed_cards[card.pk] = card
 
 
-def promote(batch: Batch, card: Card, purchase: Purchase) -> None:
+def promotion_due(batch: Batch, card: Card) -> tuple[TierRule, Decimal] | None:
+    """The tier this card's spend reaches above its own (and that spend), or
+    None. A card without a tier (or whose tier was deleted) is put on the lowest."""
     rules = batch.rules
     current = rules.tier(card.tier_id)
     if current is None:
-        return
+        return None
     if card.tier_id != current.id:
-        # A card without a tier (or whose tier was deleted) is on the lowest.
         card.tier_id = current.id
         batch.changed_cards[card.pk] = card
     if current.id == rules.tiers[-1].id:
-        return
+        return None
     spend = tier_spend(card, rules, batch.now)
     reached = rules.tier_for_spend(spend)
     if reached is not None and reached.threshold > current.threshold:
-        _move_tier(batch, card, reached, reason=TierChange.Reason.PROMOTION, spend=spend, purchase=purchase)
+        return reached, spend
+    return None
+
+
+def promote(batch: Batch, card: Card, purchase: Purchase) -> None:
+    due = promotion_due(batch, card)
+    if due is not None:
+        _move_tier(batch, card, due[0], reason=TierChange.Reason.PROMOTION, spend=due[1], purchase=purchase)
 
 
 def reevaluate_tier(*, merchant, card: Card | int, now=None) -> TierChange | None:

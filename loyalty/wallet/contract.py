@@ -6,6 +6,9 @@ import this module and nothing else of the wallet's services:
 - ``card_changed(card_id)``: a card's balance, tier, stamps or status changed
   (called on commit by the ledger); its pass is marked and the debounced
   pipeline updates Apple and Google;
+- ``card_changed_statement(card_id=…, now=…)`` and ``card_marked(rows)``: the
+  same mark as one SQL statement that a ledger write sends with its own
+  (PostgreSQL), in its transaction;
 - ``cards_changed(merchant=…, card_ids=…)``: the same for many cards (a design
   published, a bulk reissue); ``None`` means every card of the merchant;
 - ``post_card_message(card=…, header=…, body=…)``: put a message on the card
@@ -31,6 +34,8 @@ from loyalty.wallet.designs import (
 from loyalty.wallet.passes import (
     WalletStatus,
     card_changed,
+    card_changed_statement,
+    card_marked,
     post_card_message,
     sync_progress,
     wallet_pass_for,
@@ -48,6 +53,8 @@ __all__ = [
     "WalletAvailability",
     "WalletStatus",
     "card_changed",
+    "card_changed_statement",
+    "card_marked",
     "cards_changed",
     "post_card_message",
     "sync_progress",

@@ -124,6 +124,32 @@ def mark_cards_changed(
     return len(ids)
 
 
+# A ledger write on PostgreSQL marks the card's pass with this one statement,
+# sent with its own writes in the same transaction (no second transaction, no
+# query when the card has no pass): the same marks as mark_cards_changed.
+# Its row says whether this change started a new burst (needs_sync_since was
+# empty); only then is a sync task queued, by card_marked().
+_MARK_CARD_SQL = (
+    f"UPDATE {WalletPass._meta.db_table} SET needs_sync_since = COALESCE(needs_sync_since, %s), "
+    "updated_at = GREATEST(%s, updated_at + interval '1 second'), update_tag = GREATEST(%s, update_tag + 1) "
+    "WHERE card_id = %s RETURNING id, merchant_id, needs_sync_since = %s"
+)
+
+
+def card_changed_statement(*, card_id: int, now: datetime) -> tuple[str, list]:
+    """(SQL, params) marking the card's pass changed (PostgreSQL); feed the
+    rows it returns to ``card_marked`` inside the same transaction."""
+    return _MARK_CARD_SQL, [now, now.replace(microsecond=0), _tag(now), card_id, now]
+
+
+def card_marked(rows: Iterable[tuple]) -> None:
+    """After ``card_changed_statement``: queue the debounced sync on commit for
+    a pass this change marked first."""
+    for pass_id, merchant_id, newly_marked in rows:
+        if newly_marked:
+            _enqueue_sync(merchant_id, [pass_id])
+
+
 def _task(name: str):
     # The pipeline's tasks live in ``loyalty.wallet.tasks``, an interface above
     # this module (it imports this one); they are reached through Celery's

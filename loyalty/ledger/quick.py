@@ -1,0 +1,364 @@
+"""The quick purchase: the common POS purchase (accrual, no redemption) in two
+SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
+
+1. One statement locks the card row (``FOR UPDATE``) and reads what the rules
+   need with it: the counters, the program's current version, the tier's
+   name, whether a referral waits on this card, whether the API key is still
+   active, and the ids the new purchase and its lot will get.
+2. The rules run in Python, in the same code as the general path
+   (``quotes.calculate``, ``purchases.apply_purchase``, ``tiers.promotion_due``,
+   the ``Batch``), in memory.
+3. One round trip writes everything: the idempotency row with the response,
+   the purchase, the lot, the ledger entries, the card's counters and (on
+   PostgreSQL) the mark on the card's wallet pass. Then COMMIT.
+
+Whatever is not the common case raises ``NotQuick`` before anything is
+written (the transaction rolls back) and the caller takes the general path,
+which handles it exactly as before: an unknown or blocked card, redemption,
+points or stamps due to expire or activate, a tier promotion, a referral,
+a duplicate receipt, an inactive API key. A replayed Idempotency-Key trips the
+unique index of the idempotency row and returns the stored response, as
+``run_idempotent`` does.
+
+On SQLite (the embedded default) the same code runs: no ``FOR UPDATE`` (the
+transaction holds the database's write lock from its start), ids from MAX + 1
+under that lock, the statements sent one by one, and the wallet pass marked
+by ``contract.cards_changed`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.models import Field, Model
+from django.utils import timezone
+
+from loyalty import idempotency
+from loyalty.idempotency import IdempotentResponse
+from loyalty.ledger.batch import CARD_COUNTER_FIELDS, Batch, check_money
+from loyalty.ledger.locks import settle
+from loyalty.ledger.purchases import apply_purchase, new_purchase
+from loyalty.ledger.quotes import calculate
+from loyalty.ledger.tiers import promotion_due
+from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier
+from loyalty.program.services import rules_for_version_id
+from loyalty.wallet import contract as wallet
+from merchants.models import ApiKey, Location, Merchant
+
+
+class NotQuick(Exception):
+    """This purchase needs the general path; nothing was written."""
+
+
+# Card columns read with the lock, in this order, and the extras after them.
+_CARD_COLUMNS = [
+    "id",
+    "merchant_id",
+    "customer_id",
+    "number",
+    "status",
+    "tier_id",
+    "balance",
+    "pending_points",
+    "debt",
+    "stamps",
+    "rewards_available",
+    "purchase_count",
+    "last_purchase_at",
+    "last_stamp_at",
+    "boosted_purchases_left",
+    "lifetime_spend",
+    "settle_after",
+]
+_EXTRAS = (
+    f"(SELECT p.current_version_id FROM {Program._meta.db_table} p WHERE p.merchant_id = c.merchant_id), "
+    f"(SELECT t.name FROM {Tier._meta.db_table} t WHERE t.id = c.tier_id), "
+    f"(SELECT cu.referred_by_id IS NOT NULL AND cu.referral_completed_at IS NULL "
+    f"FROM {Customer._meta.db_table} cu WHERE cu.id = c.customer_id), "
+    # The API key's "still active" check (loyalty.api.auth) rides along.
+    f"EXISTS (SELECT 1 FROM {ApiKey._meta.db_table} k "
+    f"JOIN {Merchant._meta.db_table} m ON m.id = k.merchant_id "
+    f"JOIN {Location._meta.db_table} l ON l.id = k.location_id "
+    "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active AND l.is_active), "
+)
+_LOCK_SQL = {
+    "postgresql": (
+        f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
+        f"nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')), "
+        f"nextval(pg_get_serial_sequence('{Lot._meta.db_table}', 'id')) "
+        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s FOR UPDATE OF c"
+    ),
+    # SQLite: the transaction took the write lock at BEGIN (IMMEDIATE), so MAX + 1 is ours.
+    "sqlite": (
+        f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
+        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {Purchase._meta.db_table}), "
+        f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {Lot._meta.db_table}) "
+        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s"
+    ),
+}
+
+
+def _fields(model: type[Model], with_id: bool) -> list:
+    return [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
+
+
+_PURCHASE_FIELDS = _fields(Purchase, with_id=True)
+_LOT_FIELDS = _fields(Lot, with_id=True)
+_ENTRY_FIELDS = _fields(LedgerEntry, with_id=False)
+
+
+def _card_field(name: str) -> Field:
+    field = Card._meta.get_field(name)
+    assert isinstance(field, Field)  # a column of the card, not a relation's other side
+    return field
+
+
+_CARD_FIELDS = [_card_field(name) for name in CARD_COUNTER_FIELDS]
+_IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
+
+
+def _columns(fields: list, prefix: str = "") -> str:
+    return ", ".join(prefix + f.column for f in fields)
+
+
+def _values(obj: Model, fields: list, conn) -> list:
+    if conn.vendor == "postgresql":
+        # The attributes as they are: psycopg adapts them, and _json writes decimals and times as text.
+        return [getattr(obj, f.attname) for f in fields]
+    return [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields]
+
+
+# PostgreSQL: every write of the purchase in one statement, a chain of
+# data-modifying CTEs, with the wallet pass's mark as its main query. Rows
+# travel as JSON (json_populate_record(set)), so the statement's text and its
+# dozen parameters are the same for every purchase (psycopg caches its
+# parsing; the entries and lots are lists, empty or not).
+_PG_WRITE_SQL = (
+    # The idempotency row is written first: the other inserts read its RETURNING row. A replay
+    # then always fails on the key's unique index (and waits there for a concurrent first request).
+    f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
+    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+    f"p AS (INSERT INTO {Purchase._meta.db_table} ({_columns(_PURCHASE_FIELDS)}) "
+    f"SELECT {_columns(_PURCHASE_FIELDS, 'r.')} "
+    f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"l AS (INSERT INTO {Lot._meta.db_table} ({_columns(_LOT_FIELDS)}) "
+    f"SELECT {_columns(_LOT_FIELDS, 'r.')} "
+    f"FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"e AS (INSERT INTO {LedgerEntry._meta.db_table} ({_columns(_ENTRY_FIELDS)}) "
+    f"SELECT {_columns(_ENTRY_FIELDS, 'r.')} "
+    f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"c AS (UPDATE {Card._meta.db_table} SET ({_columns(_CARD_FIELDS)}) = "
+    f"(SELECT {_columns(_CARD_FIELDS, 'r.')} FROM json_populate_record(NULL::{Card._meta.db_table}, %s::json) r) "
+    "WHERE id = %s) "
+)
+
+
+def _json(fields: list, values: list) -> dict:
+    return {
+        f.column: (v if v is None or isinstance(v, int | str) else str(v)) for f, v in zip(fields, values, strict=True)
+    }
+
+
+# SQLite: the same rows, one plain statement each.
+def _sqlite_insert(table: str, fields: list) -> str:
+    return f"INSERT INTO {table} ({_columns(fields)}) VALUES ({', '.join(['%s'] * len(fields))})"
+
+
+_SQLITE_SQL = {
+    "idempotency": (
+        f"INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)"
+    ),
+    "purchase": _sqlite_insert(Purchase._meta.db_table, _PURCHASE_FIELDS),
+    "lot": _sqlite_insert(Lot._meta.db_table, _LOT_FIELDS),
+    "entry": _sqlite_insert(LedgerEntry._meta.db_table, _ENTRY_FIELDS),
+    "card": f"UPDATE {Card._meta.db_table} SET {', '.join(f'{f.column} = %s' for f in _CARD_FIELDS)} WHERE id = %s",
+}
+
+
+_converters: dict[str, list] = {}
+
+
+def _card_from_row(values: tuple) -> Card:
+    """The locked card from its columns, converted as the ORM would (SQLite
+    returns dates and decimals as text and numbers)."""
+    converters = _converters.get(connection.vendor)
+    if converters is None:
+        converters = []
+        for index, name in enumerate(_CARD_COLUMNS):
+            field = _card_field(name)
+            column = field.get_col(Card._meta.db_table)
+            for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+                converters.append((index, convert, column))
+        _converters[connection.vendor] = converters
+    row = list(values)
+    for index, convert, column in converters:
+        row[index] = convert(row[index], column, connection)
+    return Card(**dict(zip(_CARD_COLUMNS, row, strict=True)))
+
+
+def card_number_digits(card_number: str) -> str | None:
+    """A card number as stored (spaces and dashes ignored), or None if it cannot be one."""
+    digits = re.sub(r"[\s-]", "", card_number)
+    return digits if digits.isdigit() and len(digits) <= 20 else None
+
+
+def quick_purchase(
+    *,
+    api_key: ApiKey,
+    card_number: str,
+    bill: Decimal,
+    receipt_id: str,
+    key: str,
+    fingerprint: str,
+    respond: Callable[[Purchase], tuple[int, bytes]],
+    now: datetime | None = None,
+) -> IdempotentResponse:
+    """An accrual-only purchase at ``api_key``'s location, once per
+    Idempotency-Key ``key``. ``respond(purchase)`` gives the response's status
+    and body (``purchase.card`` is the card after it, with its tier); it is
+    stored with the purchase. Raises NotQuick for what the general path must do."""
+    now = now or timezone.now()
+    merchant = api_key.merchant
+    bill = check_money(bill, field="bill_amount")
+    digits = card_number_digits(card_number)
+    if digits is None or not receipt_id or bill <= 0:
+        raise NotQuick()
+    vendor = connection.vendor
+    if vendor not in _LOCK_SQL:
+        raise NotQuick()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_SQL[vendor], [api_key.pk, merchant.pk, digits])
+                row = cursor.fetchone()
+                if row is None:
+                    raise NotQuick()
+                version_id, tier_name, referral_waits, key_active, purchase_id, lot_id = row[len(_CARD_COLUMNS) :]
+                if not key_active or version_id is None:
+                    raise NotQuick()
+                card = _card_from_row(row[: len(_CARD_COLUMNS)])
+                if card.is_blocked or (card.settle_after is not None and card.settle_after <= now):
+                    raise NotQuick()
+                rules = rules_for_version_id(version_id)
+                if rules.tier_window_months and rules.tiers and card.tier_id != rules.tiers[-1].id:
+                    # Spend in a window is summed over the purchases, this one included: general path.
+                    raise NotQuick()
+                plan = _plan(
+                    api_key=api_key,
+                    card=card,
+                    rules=rules,
+                    bill=bill,
+                    receipt_id=receipt_id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    respond=respond,
+                    now=now,
+                    ids=(int(purchase_id), int(lot_id)),
+                    referral_waits=bool(referral_waits),
+                    tier_name=tier_name,
+                )
+                if vendor == "postgresql":
+                    mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
+                    params = [
+                        *plan.idempotency,
+                        json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
+                        json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
+                        json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
+                        json.dumps(_json(_CARD_FIELDS, plan.card)),
+                        card.pk,
+                        *mark_params,
+                    ]
+                    cursor.execute(_PG_WRITE_SQL + mark_sql, params)
+                    wallet.card_marked(cursor.fetchall())
+                else:
+                    cursor.execute(_SQLITE_SQL["idempotency"], plan.idempotency)
+                    cursor.execute(_SQLITE_SQL["purchase"], plan.purchase)
+                    for lot in plan.lots:
+                        cursor.execute(_SQLITE_SQL["lot"], lot)
+                    for entry in plan.entries:
+                        cursor.execute(_SQLITE_SQL["entry"], entry)
+                    cursor.execute(_SQLITE_SQL["card"], [*plan.card, card.pk])
+                    wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
+    except IntegrityError as exc:
+        if idempotency.is_key_conflict(exc):
+            return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)
+        raise NotQuick() from exc
+    return plan.response
+
+
+@dataclass
+class _Plan:
+    """The purchase's rows, as database values in the order of their fields."""
+
+    idempotency: list
+    purchase: list
+    lots: list[list]
+    entries: list[list]
+    card: list
+    response: IdempotentResponse
+
+
+def _plan(
+    *, api_key, card, rules, bill, receipt_id, key, fingerprint, respond, now, ids, referral_waits, tier_name
+) -> _Plan:
+    """The rows the purchase writes (the rules applied in memory) and its
+    response. Raises NotQuick for the general path's cases."""
+    merchant = api_key.merchant
+    purchase_id, lot_id = ids
+    batch = Batch(merchant=merchant, rules=rules, now=now, api_key=api_key, persist=False)
+    settle(batch, card)  # nothing is due (see above) but stamps that have lapsed
+    calc = calculate(merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=0, now=now, check=True)
+    p = new_purchase(
+        merchant=merchant,
+        card=card,
+        location=api_key.location,
+        rules=rules,
+        calc=calc,
+        bill=bill,
+        redeem_points=0,
+        redeem_rewards=0,
+        receipt_id=receipt_id,
+        key=key,
+        actor=None,
+        api_key=api_key,
+        now=now,
+    )
+    p.pk = purchase_id
+    tier_before = card.tier_id
+    first_purchase = apply_purchase(batch, card, p, calc, redeem_points=0, redeem_rewards=0, key=key)
+    if (first_purchase and referral_waits) or promotion_due(batch, card):
+        raise NotQuick()
+    if card.tier_id != tier_before:
+        # A card without a tier was put on the lowest (no promotion): name it as the general path would.
+        tier_name = Tier.objects.filter(pk=card.tier_id).values_list("name", flat=True).first()
+    # The new lot (a debt repayment's entries name it too); lots that existed are the general path's.
+    lots = list({id(entry.lot): entry.lot for entry in batch.entries if entry.lot is not None}.values())
+    if batch.dirty_lots or len(lots) > 1 or any(lot.pk is not None for lot in lots):
+        raise NotQuick()
+    for lot in lots:
+        lot.pk = lot_id
+    for entry in batch.entries:
+        # Set before the lot had its id; the purchase had its id before any entry.
+        entry.lot_id = entry.lot.pk if entry.lot is not None else None
+
+    card.updated_at = now
+    p.card = card
+    if card.tier_id is not None:
+        card.tier = Tier(id=card.tier_id, name=tier_name or "")
+    status_code, content = respond(p)
+
+    conn = connections[DEFAULT_DB_ALIAS]
+    return _Plan(
+        idempotency=[merchant.pk, key, fingerprint, status_code, content.decode(), now],
+        purchase=_values(p, _PURCHASE_FIELDS, conn),
+        lots=[_values(lot, _LOT_FIELDS, conn) for lot in lots],
+        entries=[_values(entry, _ENTRY_FIELDS, conn) for entry in batch.entries],
+        card=_values(card, _CARD_FIELDS, conn),
+        response=IdempotentResponse(status_code, content, replayed=False),
+    )

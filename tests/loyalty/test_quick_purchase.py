@@ -1,0 +1,146 @@
+"""The purchase's quick path (loyalty/ledger/quick.py): two SQL statements on
+PostgreSQL with or without a wallet pass, the same rows as the general path,
+the wallet pass marked in the same transaction, and an OpenAPI schema that
+has not changed."""
+
+# The fixtures are imported from api_support, so pytest arguments "redefine" them.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from loyalty import ledger
+from loyalty.enrollment.services import enroll_customer
+from loyalty.ledger.verification import verify_ledger
+from loyalty.models import Card, IdempotentRequest, LedgerEntry, Lot, Purchase, WalletPass
+from loyalty.wallet import contract as wallet
+from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401  (fixtures)
+
+SCHEMA_SNAPSHOT = Path(__file__).parent / "openapi_pos_v1.yaml"
+
+
+def _buy(pos, card, bill="123.45", **extra):
+    body = {"card_number": card.number, "bill_amount": bill, "receipt_id": uuid.uuid4().hex, **extra}
+    return pos.post("/purchases/", body)
+
+
+def _statements(pos, card) -> list[str]:
+    _buy(pos, card)  # the worker verifies the API key once (general path)
+    with CaptureQueriesContext(connection) as queries:
+        response = _buy(pos, card)
+    assert response.status_code == 201, response.content
+    return _without_savepoints(queries)
+
+
+def _without_savepoints(queries) -> list[str]:
+    # The test runs inside a transaction, so the purchase's BEGIN/COMMIT are savepoints here.
+    return [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
+
+
+@pytest.mark.django_db
+def test_a_purchase_is_two_statements_without_a_wallet_pass(pos, pos_card):
+    statements = _statements(pos, pos_card)
+    assert len(statements) == 2, statements
+    lock, write = statements
+    assert "FOR UPDATE" in lock
+    assert write.count("INSERT INTO") == 4  # idempotency row, purchase, lot, entry
+    assert 'UPDATE "loyalty_card"' in write or "UPDATE loyalty_card" in write
+
+
+@pytest.mark.django_db
+def test_a_purchase_is_two_statements_with_a_wallet_pass(pos, pos_card, django_capture_on_commit_callbacks):
+    wallet_pass = wallet.wallet_pass_for(card=pos_card)
+    statements = _statements(pos, pos_card)
+    assert len(statements) == 2, statements
+    assert "loyalty_walletpass" in statements[1]
+    # The pass is marked in the purchase's own transaction; a sync is queued only
+    # for the change that starts a burst (the pass was already marked by the first purchase).
+    marked = WalletPass.objects.get(pk=wallet_pass.pk)
+    assert marked.needs_sync_since is not None
+    assert marked.update_tag > wallet_pass.update_tag
+    assert marked.updated_at > wallet_pass.updated_at
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert _buy(pos, pos_card).status_code == 201
+    assert callbacks == []
+    WalletPass.objects.filter(pk=wallet_pass.pk).update(needs_sync_since=None)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert _buy(pos, pos_card).status_code == 201
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db
+def test_quick_and_general_paths_write_the_same(pos, pos_card, merchant, location, pos_key):
+    other = enroll_customer(merchant=merchant, phone="+79161234500", name="Борис", location=location)
+    _buy(pos, other, bill="10.00")  # both cards have one purchase, and the key is verified
+    ledger.purchase(
+        merchant=merchant,
+        card=pos_card,
+        location=location,
+        bill_amount=Decimal("10.00"),
+        receipt_id="warm",
+        idempotency_key="warm",
+        api_key=pos_key.api_key,
+    )
+    with CaptureQueriesContext(connection) as quick_queries:
+        quick = _buy(pos, other, bill="999.99")
+    assert quick.status_code == 201 and len(_without_savepoints(quick_queries)) == 2
+    general = ledger.purchase(
+        merchant=merchant,
+        card=Card.objects.get(pk=pos_card.pk),
+        location=location,
+        bill_amount=Decimal("999.99"),
+        receipt_id="general",
+        idempotency_key="general",
+        api_key=pos_key.api_key,
+    )
+    quick_purchase = Purchase.objects.get(pk=quick.json()["id"])
+    skip = {"id", "card_id", "receipt_id", "idempotency_key", "created_at"}
+    for field in Purchase._meta.concrete_fields:
+        if field.attname not in skip:
+            assert getattr(quick_purchase, field.attname) == getattr(general, field.attname), field.attname
+
+    def shape(card_id):
+        entries = LedgerEntry.objects.filter(card_id=card_id).order_by("pk")
+        lots = Lot.objects.filter(card_id=card_id).order_by("pk")
+        card = Card.objects.get(pk=card_id)
+        return (
+            [(e.kind, e.points, e.stamps, e.rewards, e.lot_id is not None, e.reason) for e in entries],
+            [(lot.kind, lot.points, lot.remaining, lot.activated_at is not None) for lot in lots],
+            (card.balance, card.pending_points, card.debt, card.stamps, card.purchase_count, card.lifetime_spend),
+        )
+
+    assert shape(other.pk) == shape(pos_card.pk)
+    body = quick.json()
+    assert body["points_earned"] == general.points_earned and body["card"]["balance"] == shape(other.pk)[2][0]
+    stored = IdempotentRequest.objects.get(key=quick.request["HTTP_IDEMPOTENCY_KEY"])
+    assert stored.response_status == 201 and stored.response_body.encode() == quick.content
+    assert verify_ledger(merchant_id=merchant.pk).ok
+
+
+@pytest.mark.django_db
+def test_a_replay_on_the_quick_path_returns_the_first_response(pos, pos_card):
+    _buy(pos, pos_card)
+    body = {"card_number": pos_card.number, "bill_amount": "50.00", "receipt_id": "R-1"}
+    first = pos.post("/purchases/", body, key="same-key")
+    again = pos.post("/purchases/", body, key="same-key")
+    other = pos.post("/purchases/", {**body, "bill_amount": "51.00"}, key="same-key")
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content and again["Idempotent-Replayed"] == "true"
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert Purchase.objects.filter(receipt_id="R-1").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_openapi_schema_is_unchanged(tmp_path):
+    # The POS API's contract: the quick purchase path must not change a byte of it.
+    # After an intended change, regenerate: manage.py spectacular --file tests/loyalty/openapi_pos_v1.yaml
+    call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
+    assert (tmp_path / "schema.yaml").read_text() == SCHEMA_SNAPSHOT.read_text()
