@@ -7,6 +7,7 @@ SECRET_KEY, SECRETS_ENCRYPTION_KEY, ALLOWED_HOSTS, PUBLIC_BASE_URL and DEBUG=0.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "merchants",
     "loyalty",
     "campaigns",
@@ -105,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "merchants.middleware.MerchantTimezoneMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -146,6 +150,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "merchants.User"
+# django-axes first: a locked-out account or address is refused before its password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (dashboard and admin log-in alike): after AXES_FAILURE_LIMIT wrong passwords in a row for
+# one account, or from one address, every further attempt is refused unchecked until the cool-off has passed
+# since the last counted failure. The address is the proxy-aware one (BEHIND_HTTPS_PROXY, see
+# merchants.ratelimit.client_ip). Attempts are counted in the database, so every web worker sees them.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "merchants.ratelimit.login_client_ip"
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field (the e-mail), as authenticate() receives it
+AXES_USERNAME_CALLABLE = "merchants.ratelimit.login_username"
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not push its end further: the owner of the account knows when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "merchants.views.login_locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Password reset requests: per address, and per typed e-mail (known or not, so the limit reveals nothing).
+PASSWORD_RESET_LIMIT_PER_IP = (env_int("PASSWORD_RESET_PER_IP_PER_HOUR", 10), 3600)
+PASSWORD_RESET_LIMIT_PER_ACCOUNT = (env_int("PASSWORD_RESET_PER_ACCOUNT_PER_HOUR", 3), 3600)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -10,8 +10,10 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -372,3 +374,25 @@ def onboarding_mark(*, merchant: Merchant, key: str, on: bool = True, now: datet
         )
     else:
         OnboardingMark.objects.for_merchant(merchant).filter(key=key).delete()
+
+
+# Password reset ---------------------------------------------------------------
+
+
+def password_reset_send(*, email: str) -> int:
+    """E-mail a reset link to the active user with this e-mail, if there is one;
+    the number of e-mails sent (0 or 1). Runs in a task, so that the page answers
+    alike, and as fast, whether or not the address belongs to anyone."""
+    form = PasswordResetForm({"email": email.strip().lower()})
+    if not form.is_valid():
+        return 0
+    base = urlsplit(settings.PUBLIC_BASE_URL)
+    sent = len(list(form.get_users(form.cleaned_data["email"])))
+    form.save(
+        domain_override=base.netloc,
+        use_https=base.scheme == "https",
+        subject_template_name="registration/password_reset_subject.txt",
+        email_template_name="registration/password_reset_email.txt",
+        extra_email_context={"base_url": settings.PUBLIC_BASE_URL},
+    )
+    return sent
