@@ -48,6 +48,7 @@ from .permissions import (
     CAN_MANAGE_LOCATIONS,
     CAN_MANAGE_PROFILE,
     CAN_MANAGE_STAFF,
+    CAN_SEE_AUDIT_LOG,
     CAN_USE_TILL,
     MerchantStaffRequiredMixin,
     forbidden,
@@ -598,8 +599,29 @@ class ApiKeyRevokeView(MerchantStaffRequiredMixin, MerchantObjectMixin, Template
         if api_key.revoked_at is not None:
             messages.info(request, _("API key “%(name)s” was already revoked.") % {"name": api_key.name})
         else:
-            services.api_key_revoke(api_key=api_key)
+            services.api_key_revoke(api_key=api_key, actor=request.user)
             messages.success(
                 request, _("API key “%(name)s” revoked. Tills using it can no longer connect.") % {"name": api_key.name}
             )
         return redirect("api_key_list")
+
+
+# Audit log ----------------------------------------------------------------------
+
+
+class AuditLogView(MerchantStaffRequiredMixin, ListView):
+    """The owner's view of the audit log: what staff and platform support did in this business."""
+
+    allowed_roles = CAN_SEE_AUDIT_LOG
+    template_name = "merchants/audit_log.html"
+    context_object_name = "events"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return selectors.audit_events(merchant=self.merchant, action=self.request.GET.get("action", ""))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["actions"] = selectors.audit_actions(merchant=self.merchant)
+        context["action"] = self.request.GET.get("action", "")
+        return context
