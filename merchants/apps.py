@@ -13,3 +13,10 @@ class MerchantsConfig(AppConfig):
         from .admin_audit import audit_every_admin
 
         audit_every_admin(admin.site)
+
+        from django.db.models.signals import post_migrate
+
+        from .platform_roles import sync_after_migrate
+
+        # Once per migrate, after the last app's (analytics) permissions exist; the sync creates any missing.
+        post_migrate.connect(sync_after_migrate, sender=self, dispatch_uid="merchants.platform_roles")
