@@ -284,6 +284,8 @@ AUDIT_ACTIONS = {
     "wallet.apple_certificate_removed": _("Apple Wallet certificate removed"),
     "wallet.google_credentials_uploaded": _("Google Wallet key uploaded"),
     "wallet.google_credentials_removed": _("Google Wallet key removed"),
+    "customer.contact_corrected": _("Customer's contact details corrected"),
+    "customer.card_link_sent": _("Card link sent again"),
     "customer.merged": _("Customers merged"),
     "customer.deleted": _("Customer's personal data erased"),
     "customer.exported": _("Customer's data exported"),

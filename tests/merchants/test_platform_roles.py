@@ -94,7 +94,8 @@ def test_support_agent_works_on_cards_and_customers_only(client, agent, card, me
     assert client.post(user_url, {"email": "x@x.test"}).status_code == 403
     assert client.get(reverse("admin:auth_group_changelist")).status_code == 403
     location = factories.LocationFactory(merchant=merchant)
-    assert client.post(reverse("admin:merchants_location_delete", args=[location.pk]), {"post": "yes"}).status_code == 403
+    delete_url = reverse("admin:merchants_location_delete", args=[location.pk])
+    assert client.post(delete_url, {"post": "yes"}).status_code == 403
     assert client.get(reverse("admin:merchants_user_add")).status_code == 403
 
 

@@ -1,0 +1,77 @@
+"""Support operations on one customer (issue 13): correct the phone or e-mail,
+and the reads of the support console's customer page. Each write records who
+and why in the audit log, in the same transaction."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from loyalty.exceptions import LoyaltyError, ReasonRequired
+from loyalty.models import Customer
+from loyalty.phones import normalize_phone
+from merchants import audit
+from merchants.models import AuditEvent, Merchant
+
+
+@transaction.atomic
+def correct_contact(*, merchant: Merchant, customer: Customer, phone: str, email: str, reason: str, actor) -> Customer:
+    """Set the customer's phone (typed any way, read in the merchant's country) and
+    e-mail. The phone stays unique within the merchant; consent is untouched."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    locked = Customer.objects.for_merchant(merchant).select_for_update().get(pk=customer.pk)
+    e164 = normalize_phone(phone, region=merchant.country)
+    if e164 is None:
+        raise LoyaltyError(_("Enter a valid phone number."), code="invalid_phone", field="phone")
+    email = (email or "").strip().lower()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise LoyaltyError(_("Enter a valid e-mail address."), code="invalid_email", field="email")
+    before = {"phone": locked.phone, "email": locked.email}
+    after = {"phone": e164, "email": email}
+    if before == after:
+        return locked
+    if Customer.objects.for_merchant(merchant).filter(phone=e164).exclude(pk=locked.pk).exists():
+        raise LoyaltyError(
+            _("Another customer of this business already has this phone number."), code="phone_taken", field="phone"
+        )
+    locked.phone, locked.email = e164, email
+    try:
+        with transaction.atomic():
+            locked.save(update_fields=["phone", "email"])
+    except IntegrityError:
+        raise LoyaltyError(
+            _("Another customer of this business already has this phone number."), code="phone_taken", field="phone"
+        )
+    changed_before, changed_after = audit.changes(before, after)
+    audit.record(
+        action="customer.contact_corrected",
+        merchant=merchant,
+        actor=actor,
+        target=locked,
+        before=changed_before,
+        after=changed_after,
+        reason=reason,
+    )
+    return locked
+
+
+def phone_search_regions() -> list[str]:
+    """The countries merchants are in: a number typed without a country code is read in each."""
+    return sorted(set(Merchant.objects.values_list("country", flat=True))) or ["RU"]
+
+
+def audit_trail(customer: Customer) -> QuerySet[AuditEvent]:
+    """Staff actions on the customer and on their cards, newest first."""
+    card_ids = [str(pk) for pk in customer.cards.values_list("pk", flat=True)]
+    return AuditEvent.objects.filter(
+        Q(target_type="loyalty.customer", target_id=str(customer.pk))
+        | Q(target_type="loyalty.card", target_id__in=card_ids)
+    ).order_by("-created_at", "-pk")
