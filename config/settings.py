@@ -318,6 +318,15 @@ CSRF_COOKIE_SECURE = not DEBUG
 # from X-Forwarded-For's last hop (loyalty.ratelimit.client_ip). Off: neither header is trusted.
 BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
+# Production answers HTTPS only: plain HTTP is redirected (behind the proxy, X-Forwarded-Proto says which was
+# used, so set BEHIND_HTTPS_PROXY there or the redirect loops) and browsers are told to stay on HTTPS (HSTS).
+# `manage.py check --deploy` runs clean with DEBUG=0 (CI checks it: .ci/run, tests/test_settings_guards.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,
