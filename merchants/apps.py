@@ -7,6 +7,10 @@ class MerchantsConfig(AppConfig):
     verbose_name = _("Merchants")
 
     def ready(self) -> None:
+        from .labels import translate_default_labels
+
+        translate_default_labels()
+
         # django.contrib.admin comes first in INSTALLED_APPS: every admin module is imported by now.
         from django.contrib import admin
 
