@@ -5,14 +5,17 @@ with a required reason and an audit record."""
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -116,6 +119,7 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             path("<int:id>/support/", view(self.customer_page_view), name="loyalty_customer_support"),
             path("<int:id>/contact/", view(self.correct_contact_view), name="loyalty_customer_contact"),
             path("<int:id>/send-link/", view(self.send_link_view), name="loyalty_customer_send_link"),
+            path("<int:id>/export.<str:fmt>", view(self.export_view), name="loyalty_customer_export"),
         ] + super().get_urls()
 
     def _customer(self, request, id, *, change: bool) -> Customer:
@@ -184,6 +188,23 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
         context = self._context(request, customer, title=gettext("Correct phone or e-mail"), form=form)
         return TemplateResponse(request, "admin/loyalty/customer/contact.html", context)
+
+    def export_view(self, request, id, fmt: str):
+        """The customer's data as a JSON or CSV download; recorded in the audit log."""
+        customer = self._customer(request, id, change=True)
+        if fmt not in ("json", "csv"):
+            raise Http404
+        data = support.export_customer(customer)
+        audit.record(action="customer.exported", actor=request.user, target=customer, after={"format": fmt})
+        if fmt == "json":
+            response = HttpResponse(
+                json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+            )
+        else:
+            response = HttpResponse(support.export_customer_csv(data), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.{fmt}"'
+        add_never_cache_headers(response)
+        return response
 
     def send_link_view(self, request, id):
         customer = self._customer(request, id, change=True)

@@ -4,6 +4,9 @@ and why in the audit log, in the same transaction."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -11,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from loyalty.exceptions import LoyaltyError, ReasonRequired
-from loyalty.models import Customer
+from loyalty.models import Customer, LedgerEntry, Purchase, Refund
 from loyalty.phones import normalize_phone
 from merchants import audit
 from merchants.models import AuditEvent, Merchant
@@ -75,3 +78,68 @@ def audit_trail(customer: Customer) -> QuerySet[AuditEvent]:
         Q(target_type="loyalty.customer", target_id=str(customer.pk))
         | Q(target_type="loyalty.card", target_id__in=card_ids)
     ).order_by("-created_at", "-pk")
+
+
+def export_customer(customer: Customer) -> dict:
+    """Everything the platform keeps about one customer (a data-subject request):
+    personal fields, cards, the ledger, purchases, refunds and consent history."""
+    cards = list(customer.cards.select_related("tier").order_by("pk"))
+    return audit.jsonable(
+        {
+            "customer": {
+                "phone": customer.phone,
+                "name": customer.name,
+                "email": customer.email,
+                "birthday": customer.birthday,
+                "joined": customer.created_at,
+                "source": customer.source,
+                "marketing_consent": customer.marketing_consent,
+                "merchant": customer.merchant.name,
+            },
+            "cards": [
+                {
+                    "number": card.number,
+                    "status": card.status,
+                    "tier": card.tier.name if card.tier else None,
+                    "balance": card.balance,
+                    "stamps": card.stamps,
+                    "created_at": card.created_at,
+                }
+                for card in cards
+            ],
+            "ledger": list(
+                LedgerEntry.objects.filter(card__customer=customer)
+                .order_by("created_at", "pk")
+                .values("created_at", "kind", "points", "stamps", "rewards", "reason", "card__number")
+            ),
+            "purchases": list(
+                Purchase.objects.filter(card__customer=customer)
+                .order_by("created_at", "pk")
+                .values("created_at", "receipt_id", "bill_amount", "currency", "points_earned", "points_redeemed")
+            ),
+            "refunds": list(
+                Refund.objects.filter(card__customer=customer)
+                .order_by("created_at", "pk")
+                .values("created_at", "purchase__receipt_id", "amount", "points_reversed")
+            ),
+            "consents": list(
+                customer.consents.order_by("created_at", "pk").values(
+                    "created_at", "granted", "channel", "text_version"
+                )
+            ),
+        }
+    )
+
+
+def export_customer_csv(data: dict) -> str:
+    """The export as one CSV: a ``section`` column, then each record's fields as ``field``/``value`` pairs."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "row", "field", "value"])
+    for field, value in data["customer"].items():
+        writer.writerow(["customer", 1, field, value])
+    for section in ("cards", "ledger", "purchases", "refunds", "consents"):
+        for index, record in enumerate(data[section], start=1):
+            for field, value in record.items():
+                writer.writerow([section, index, field, value])
+    return out.getvalue()

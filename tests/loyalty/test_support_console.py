@@ -143,3 +143,21 @@ def test_withdrawn_consent_shows_in_the_history(client, agent, card, merchant):
     html = client.get(reverse("admin:loyalty_customer_support", args=[card.customer_id])).content.decode()
     consents = html[html.index('id="customer-consents"') : html.index('id="customer-audit"')]
     assert "отозвано" in consents and "support" in consents
+
+
+def test_export_the_customers_data_as_json_and_csv(client, agent, card, merchant, owner):
+    ledger.adjust(merchant=merchant, card=card, points=70, reason="Подарок", actor=owner)
+    record_consent(merchant=merchant, customer=card.customer, granted=True, channel="qr", text_version="v1")
+    response = client.get(reverse("admin:loyalty_customer_export", args=[card.customer_id, "json"]))
+    assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
+    data = response.json()
+    assert data["customer"]["phone"] == "+79165550303" and data["customer"]["email"] == "vera@example.test"
+    assert [c["number"] for c in data["cards"]] == [card.number]
+    assert any(e["reason"] == "Подарок" and e["points"] == 70 for e in data["ledger"])
+    assert [(c["granted"], c["channel"], c["text_version"]) for c in data["consents"]] == [(True, "qr", "v1")]
+    csv_text = client.get(reverse("admin:loyalty_customer_export", args=[card.customer_id, "csv"])).content.decode()
+    assert "customer,1,phone,+79165550303" in csv_text and "Подарок" in csv_text
+    events = AuditEvent.objects.filter(action="customer.exported", target_id=str(card.customer_id))
+    assert sorted(e.after["format"] for e in events) == ["csv", "json"]
+    assert all(e.actor_id == agent.pk for e in events)
+    assert client.get(f"/admin/loyalty/customer/{card.customer_id}/export.xml").status_code == 404
