@@ -26,8 +26,8 @@ def translate_default_labels(app_labels: tuple[str, ...] = PROJECT_APPS) -> int:
         except LookupError:
             continue
         for model in config.get_models():
-            for field in model._meta.get_fields():
-                if not getattr(field, "concrete", False) or getattr(field, "_verbose_name", "") is not None:
+            for field in model._meta.concrete_fields:
+                if getattr(field, "_verbose_name", "") is not None:
                     continue
                 if isinstance(field.verbose_name, str) and field.verbose_name == field.name.replace("_", " "):
                     field.verbose_name = gettext_lazy(field.verbose_name)
