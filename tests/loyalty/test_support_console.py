@@ -161,3 +161,18 @@ def test_export_the_customers_data_as_json_and_csv(client, agent, card, merchant
     assert sorted(e.after["format"] for e in events) == ["csv", "json"]
     assert all(e.actor_id == agent.pk for e in events)
     assert client.get(f"/admin/loyalty/customer/{card.customer_id}/export.xml").status_code == 404
+
+
+def test_the_owner_exports_a_customers_data_from_the_dashboard(client, card, owner, marketer, other_owner):
+    client.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get(reverse("card_detail", args=[card.pk])).content.decode()
+    assert reverse("customer_export", args=[card.customer_id, "json"]) in page
+    data = client.get(reverse("customer_export", args=[card.customer_id, "json"])).json()
+    assert data["customer"]["phone"] == "+79165550303"
+    event = AuditEvent.objects.get(action="customer.exported")
+    assert (event.actor_id, event.source, event.merchant_id) == (owner.pk, "web", card.merchant_id)
+    # A marketer cannot; another merchant's owner gets a 404, like for a missing customer.
+    client.force_login(marketer, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(reverse("customer_export", args=[card.customer_id, "json"])).status_code == 403
+    client.force_login(other_owner, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get(reverse("customer_export", args=[card.customer_id, "csv"])).status_code == 404
