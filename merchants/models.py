@@ -286,6 +286,7 @@ AUDIT_ACTIONS = {
     "wallet.google_credentials_removed": _("Google Wallet key removed"),
     "customer.contact_corrected": _("Customer's contact details corrected"),
     "customer.card_link_sent": _("Card link sent again"),
+    "customer.consent_withdrawn": _("Marketing consent withdrawn by support"),
     "customer.merged": _("Customers merged"),
     "customer.deleted": _("Customer's personal data erased"),
     "customer.exported": _("Customer's data exported"),

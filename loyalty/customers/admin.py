@@ -120,6 +120,7 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             path("<int:id>/contact/", view(self.correct_contact_view), name="loyalty_customer_contact"),
             path("<int:id>/send-link/", view(self.send_link_view), name="loyalty_customer_send_link"),
             path("<int:id>/export.<str:fmt>", view(self.export_view), name="loyalty_customer_export"),
+            path("<int:id>/withdraw-consent/", view(self.withdraw_consent_view), name="loyalty_customer_withdraw"),
         ] + super().get_urls()
 
     def _customer(self, request, id, *, change: bool) -> Customer:
@@ -205,6 +206,22 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.{fmt}"'
         add_never_cache_headers(response)
         return response
+
+    def withdraw_consent_view(self, request, id):
+        """Staff record the customer's withdrawal of marketing consent (asked by phone, letter...): from now
+        on the customer gets no marketing. The reason goes to the audit log."""
+        customer = self._customer(request, id, change=True)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, gettext("Say why consent is withdrawn."), messages.ERROR)
+        else:
+            support.withdraw_consent(
+                merchant=customer.merchant, customer=customer, reason=form.cleaned_data["reason"], actor=request.user
+            )
+            self.message_user(request, gettext("Marketing consent withdrawn."), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
 
     def send_link_view(self, request, id):
         customer = self._customer(request, id, change=True)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from loyalty.enrollment.services import record_consent
 from loyalty.exceptions import LoyaltyError, ReasonRequired
 from loyalty.models import Customer, LedgerEntry, Purchase, Refund
 from loyalty.phones import normalize_phone
@@ -64,6 +65,24 @@ def correct_contact(*, merchant: Merchant, customer: Customer, phone: str, email
         reason=reason,
     )
     return locked
+
+
+@transaction.atomic
+def withdraw_consent(*, merchant: Merchant, customer: Customer, reason: str, actor) -> None:
+    """Record that the customer withdrew marketing consent, through support; marketing stops at once
+    (the cached flag campaigns read is cleared in the same transaction)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    record_consent(merchant=merchant, customer=customer, granted=False, channel="support", actor=actor)
+    audit.record(
+        action="customer.consent_withdrawn",
+        merchant=merchant,
+        actor=actor,
+        target=customer,
+        after={"marketing_consent": False},
+        reason=reason,
+    )
 
 
 def phone_search_regions() -> list[str]:

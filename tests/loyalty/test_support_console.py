@@ -176,3 +176,17 @@ def test_the_owner_exports_a_customers_data_from_the_dashboard(client, card, own
     assert client.get(reverse("customer_export", args=[card.customer_id, "json"])).status_code == 403
     client.force_login(other_owner, backend="django.contrib.auth.backends.ModelBackend")
     assert client.get(reverse("customer_export", args=[card.customer_id, "csv"])).status_code == 404
+
+
+def test_support_withdraws_marketing_consent_with_a_reason(client, agent, card, merchant):
+    record_consent(merchant=merchant, customer=card.customer, granted=True, channel="qr", text_version="v1")
+    url = reverse("admin:loyalty_customer_withdraw", args=[card.customer_id])
+    client.post(url, {"reason": ""})
+    assert Customer.objects.get(pk=card.customer_id).marketing_consent
+    client.post(url, {"reason": "Позвонила и попросила не писать"})
+    customer = Customer.objects.get(pk=card.customer_id)
+    assert not customer.marketing_consent
+    latest = ConsentRecord.objects.filter(customer=customer).latest("created_at", "pk")
+    assert (latest.granted, latest.channel, latest.actor_id) == (False, "support", agent.pk)
+    event = AuditEvent.objects.get(action="customer.consent_withdrawn")
+    assert event.reason == "Позвонила и попросила не писать"
