@@ -7,8 +7,8 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from loyalty.customers.support import phone_search_regions
 from loyalty.phones import normalize_phone
+from merchants.selectors import merchant_countries
 
 
 class CappedCountPaginator(Paginator):
@@ -40,7 +40,7 @@ class PhoneSearchMixin:
 
     def phone_regions(self) -> list[str]:
         """Countries a number typed without its country code is read in: every merchant's country."""
-        return phone_search_regions()
+        return merchant_countries()
 
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)

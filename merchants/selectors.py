@@ -142,3 +142,8 @@ def audit_actions(*, merchant: Merchant) -> list[tuple[str, str]]:
     """The kinds of event the merchant has, as (code, label) for a filter."""
     codes = AuditEvent.objects.for_merchant(merchant).values_list("action", flat=True).distinct()
     return sorted(((code, str(AUDIT_ACTIONS.get(code, code))) for code in codes), key=lambda pair: pair[1])
+
+
+def merchant_countries() -> list[str]:
+    """The countries merchants are in (support reads a phone typed without its country code in each)."""
+    return sorted(set(Merchant.objects.values_list("country", flat=True))) or ["RU"]

@@ -85,11 +85,6 @@ def withdraw_consent(*, merchant: Merchant, customer: Customer, reason: str, act
     )
 
 
-def phone_search_regions() -> list[str]:
-    """The countries merchants are in: a number typed without a country code is read in each."""
-    return sorted(set(Merchant.objects.values_list("country", flat=True))) or ["RU"]
-
-
 def audit_trail(customer: Customer) -> QuerySet[AuditEvent]:
     """Staff actions on the customer and on their cards, newest first."""
     card_ids = [str(pk) for pk in customer.cards.values_list("pk", flat=True)]
