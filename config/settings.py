@@ -7,6 +7,7 @@ SECRET_KEY, SECRETS_ENCRYPTION_KEY, ALLOWED_HOSTS, PUBLIC_BASE_URL and DEBUG=0.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "merchants",
     "loyalty",
     "campaigns",
@@ -105,6 +107,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "merchants.middleware.MerchantTimezoneMiddleware",
+    # Who is acting and from which address, for the audit log (merchants.audit.record).
+    "merchants.audit.AuditContextMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -146,6 +152,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "merchants.User"
+# django-axes first: a locked-out account or address is refused before its password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (dashboard and admin log-in alike): after AXES_FAILURE_LIMIT wrong passwords in a row for
+# one account, or from one address, every further attempt is refused unchecked until the cool-off has passed
+# since the last counted failure. The address is the proxy-aware one (BEHIND_HTTPS_PROXY, see
+# merchants.ratelimit.client_ip). Attempts are counted in the database, so every web worker sees them.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "merchants.ratelimit.login_client_ip"
+AXES_USERNAME_FORM_FIELD = "username"  # the login forms' field (the e-mail), as authenticate() receives it
+AXES_USERNAME_CALLABLE = "merchants.ratelimit.login_username"
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not push its end further: the owner of the account knows when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "merchants.views.login_locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Password reset requests: per address, and per typed e-mail (known or not, so the limit reveals nothing).
+PASSWORD_RESET_LIMIT_PER_IP = (env_int("PASSWORD_RESET_PER_IP_PER_HOUR", 10), 3600)
+PASSWORD_RESET_LIMIT_PER_ACCOUNT = (env_int("PASSWORD_RESET_PER_ACCOUNT_PER_HOUR", 3), 3600)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -288,6 +318,15 @@ CSRF_COOKIE_SECURE = not DEBUG
 # from X-Forwarded-For's last hop (loyalty.ratelimit.client_ip). Off: neither header is trusted.
 BEHIND_HTTPS_PROXY = env_bool("BEHIND_HTTPS_PROXY", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_HTTPS_PROXY else None
+# Production answers HTTPS only: plain HTTP is redirected (behind the proxy, X-Forwarded-Proto says which was
+# used, so set BEHIND_HTTPS_PROXY there or the redirect loops) and browsers are told to stay on HTTPS (HSTS).
+# `manage.py check --deploy` runs clean with DEBUG=0 (CI checks it: .ci/run, tests/test_settings_guards.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 LOGGING = {
     "version": 1,

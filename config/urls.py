@@ -2,10 +2,11 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
-admin.site.site_header = "Loyalty platform support"
-admin.site.site_title = "Loyalty support"
+admin.site.site_header = _("Loyalty platform support")
+admin.site.site_title = _("Loyalty support")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard", permanent=False)),

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 from loyalty.phones import normalize_phone
+from merchants.selectors import merchant_countries
 from merchants.templatetags.merchant_format import money
 
 
@@ -53,13 +54,17 @@ class PhoneSearchMixin:
 
     phone_lookup = "phone"
 
+    def phone_regions(self) -> list[str]:
+        """Countries a number typed without its country code is read in: every merchant's country."""
+        return merchant_countries()
+
     def get_search_results(self, request, queryset, search_term):
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if term:
-            e164 = normalize_phone(term, region="RU")
-            if e164:
-                results |= queryset.filter(**{self.phone_lookup: e164})
+            numbers = {normalize_phone(term, region=region) for region in self.phone_regions()} - {None}
+            if numbers:
+                results |= queryset.filter(**{f"{self.phone_lookup}__in": sorted(numbers)})
         return results, may_have_duplicates
 
 

@@ -1,48 +1,7 @@
-"""Fixed-window rate limits in the Django cache, and the client address they count by.
+"""Rate limits moved to ``merchants.ratelimit`` (the login and password-reset
+limits live in merchants, which never imports loyalty); kept here so loyalty's
+imports stay short."""
 
-The counters live in the cache, so every web worker must share one: set
-CACHE_URL (Redis) in production; the local-memory default counts per process.
-"""
+from merchants.ratelimit import Limit, client_ip, hit
 
-from __future__ import annotations
-
-import time
-from dataclasses import dataclass
-
-from django.conf import settings
-from django.core.cache import cache
-
-
-@dataclass(frozen=True)
-class Limit:
-    """At most ``count`` hits per ``seconds`` for one key."""
-
-    count: int
-    seconds: int
-
-
-def hit(key: str, limit: Limit, *, now: float | None = None) -> bool:
-    """Count one hit for ``key``; False once it is over ``limit`` in the current window."""
-    now = time.time() if now is None else now
-    window = int(now // limit.seconds)
-    cache_key = f"ratelimit:{key}:{limit.seconds}:{window}"
-    if cache.add(cache_key, 1, timeout=limit.seconds + 5):
-        return limit.count >= 1
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:
-        # The window's counter expired between add() and incr().
-        cache.set(cache_key, 1, timeout=limit.seconds + 5)
-        count = 1
-    return count <= limit.count
-
-
-def client_ip(request) -> str:
-    """The client's address. Behind our HTTPS proxy (settings.BEHIND_HTTPS_PROXY)
-    it is X-Forwarded-For's last hop, the one our proxy appended; the hops before
-    it are whatever the client sent. Otherwise REMOTE_ADDR only."""
-    if getattr(settings, "BEHIND_HTTPS_PROXY", False):
-        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if hops and hops[-1]:
-            return hops[-1][:64]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+__all__ = ["Limit", "client_ip", "hit"]

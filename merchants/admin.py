@@ -10,13 +10,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
 from .choices import country_choices, country_codes, currency_choices, currency_codes
 from .forms import CodeChoiceField, TimeZoneField
-from .models import ApiKey, Invitation, Location, Merchant, User
+from .models import ApiKey, AuditEvent, Invitation, Location, Merchant, User
 
 
 class MerchantAdminForm(forms.ModelForm):
@@ -200,9 +201,47 @@ class ApiKeyAdmin(admin.ModelAdmin):
         now = timezone.now()
         count = 0
         for api_key in queryset.filter(revoked_at__isnull=True):
-            services.api_key_revoke(api_key=api_key, now=now)
+            services.api_key_revoke(api_key=api_key, now=now, actor=request.user)
             count += 1
         self.message_user(
             request,
             ngettext("%(count)d API key revoked.", "%(count)d API keys revoked.", count) % {"count": count},
         )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log: read-only for everyone (the database refuses changes anyway)."""
+
+    list_display = ("created_at", "action", "merchant", "actor_label", "ip_address", "source", "target_label", "reason")
+    list_filter = ("action", "source", "merchant", "target_type")
+    search_fields = ("=actor_label", "target_label", "=target_id", "=ip_address", "reason", "merchant__name")
+    list_select_related = ("merchant",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = (
+        *("created_at", "merchant", "actor", "actor_label", "ip_address", "source", "action"),
+        *("target_type", "target_id", "target_label", "reason", "changes"),
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("values before and after"))
+    def changes(self, obj: AuditEvent):
+        before, after = obj.before or {}, obj.after or {}
+        rows = [
+            format_html("<tr><th>{}</th><td>{}</td><td>{}</td></tr>", key, before.get(key, "—"), after.get(key, "—"))
+            for key in sorted(before.keys() | after.keys())
+        ]
+        if not rows:
+            return "—"
+        head = format_html("<tr><th></th><th>{}</th><th>{}</th></tr>", _("before"), _("after"))
+        return format_html("<table>{}{}</table>", head, format_html("".join(str(row) for row in rows)))
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -265,3 +265,92 @@ class MerchantSlugAlias(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+AUDIT_ACTIONS = {
+    "api_key.created": _("API key created"),
+    "api_key.revoked": _("API key revoked"),
+    "staff.invited": _("Staff member invited"),
+    "staff.invitation_revoked": _("Invitation revoked"),
+    "staff.removed": _("Staff member switched off"),
+    "staff.reactivated": _("Staff member switched back on"),
+    "staff.role_changed": _("Staff role changed"),
+    "merchant.profile_changed": _("Business profile changed"),
+    "program.changed": _("Program rules or tiers changed"),
+    "balance.adjusted": _("Balance adjusted"),
+    "card.blocked": _("Card blocked"),
+    "card.unblocked": _("Card unblocked"),
+    "wallet.apple_certificate_uploaded": _("Apple Wallet certificate uploaded"),
+    "wallet.apple_certificate_removed": _("Apple Wallet certificate removed"),
+    "wallet.google_credentials_uploaded": _("Google Wallet key uploaded"),
+    "wallet.google_credentials_removed": _("Google Wallet key removed"),
+    "customer.contact_corrected": _("Customer's contact details corrected"),
+    "customer.card_link_sent": _("Card link sent again"),
+    "customer.consent_withdrawn": _("Marketing consent withdrawn by support"),
+    "customer.merged": _("Customers merged"),
+    "customer.deleted": _("Customer's personal data erased"),
+    "customer.exported": _("Customer's data exported"),
+    "secrets.rotated": _("Stored secrets re-encrypted under a new key"),
+    "admin.added": _("Added in the support console"),
+    "admin.changed": _("Changed in the support console"),
+    "admin.deleted": _("Deleted in the support console"),
+}
+
+
+class AuditEvent(models.Model):
+    """One recorded staff action (issue 13): who, when, from where, on what, and
+    the values before and after. Append-only: PostgreSQL refuses any UPDATE or
+    DELETE of a row (migration 0006_audit), like the ledger. Written only by
+    ``merchants.audit.record``.
+
+    The actor and merchant are kept as plain ids (no database constraint) with a
+    label beside them, so that an event outlives the person or business it names
+    and nothing ever has to rewrite it."""
+
+    created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    merchant = models.ForeignKey(
+        Merchant,
+        verbose_name=_("merchant"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("who"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("who (as recorded)"), max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(_("from address"), null=True, blank=True)
+    source = models.CharField(_("where"), max_length=16, blank=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    target_type = models.CharField(_("object type"), max_length=100, blank=True)
+    target_id = models.CharField(_("object id"), max_length=64, blank=True)
+    target_label = models.CharField(_("object"), max_length=300, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    objects = MerchantScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit log")
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="audit_merchant_time"),
+            models.Index(fields=["target_type", "target_id"], name="audit_target"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.target_label}".strip()
+
+    @property
+    def action_label(self) -> str:
+        return str(AUDIT_ACTIONS.get(self.action, self.action))

@@ -39,6 +39,7 @@ from .permissions import (
     CAN_MANAGE_PROFILE,
     CAN_MANAGE_PROGRAM,
     CAN_MANAGE_STAFF,
+    CAN_SEE_AUDIT_LOG,
     CAN_USE_TILL,
     role_allows,
 )
@@ -262,6 +263,14 @@ SETTINGS_PAGES.extend(
             order=30,
             icon="key",
             summary=_summary("api_keys_summary"),
+        ),
+        SettingsPage(
+            "audit_log",
+            _("Audit log"),
+            _("Who changed what and when: keys, staff, rules, balances, and the platform's support."),
+            CAN_SEE_AUDIT_LOG,
+            order=90,
+            icon="list",
         ),
     ]
 )

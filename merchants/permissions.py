@@ -19,6 +19,9 @@ CAN_SEE_CUSTOMERS = CAN_SEE_ANALYTICS
 CAN_MANAGE_WALLET = frozenset({Role.OWNER})
 CAN_MANAGE_PROFILE = frozenset({Role.OWNER})
 CAN_SEE_CARD_WALLETS = CAN_MANAGE_PROGRAM
+CAN_SEE_AUDIT_LOG = frozenset({Role.OWNER})
+# A customer's data-subject request (export): the owner answers it.
+CAN_EXPORT_CUSTOMER_DATA = frozenset({Role.OWNER})
 
 
 def forbidden(request, message: str) -> TemplateResponse:

@@ -10,7 +10,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .models import ApiKey, Invitation, Location, Merchant, MerchantSlugAlias, OnboardingMark, Role, User
+from .models import (
+    AUDIT_ACTIONS,
+    ApiKey,
+    AuditEvent,
+    Invitation,
+    Location,
+    Merchant,
+    MerchantSlugAlias,
+    OnboardingMark,
+    Role,
+    User,
+)
 
 
 def location_list(*, merchant: Merchant) -> QuerySet[Location]:
@@ -117,3 +128,22 @@ def merchant_for_old_slug(slug: str):
     """The active merchant that used to have ``slug``, or None."""
     alias = MerchantSlugAlias.objects.select_related("merchant").filter(slug=slug, merchant__is_active=True).first()
     return alias.merchant if alias is not None else None
+
+
+def audit_events(*, merchant: Merchant, action: str = "") -> QuerySet[AuditEvent]:
+    """The merchant's audit events, newest first; ``action`` narrows to one kind."""
+    events = AuditEvent.objects.for_merchant(merchant).order_by("-created_at", "-pk")
+    if action:
+        events = events.filter(action=action)
+    return events
+
+
+def audit_actions(*, merchant: Merchant) -> list[tuple[str, str]]:
+    """The kinds of event the merchant has, as (code, label) for a filter."""
+    codes = AuditEvent.objects.for_merchant(merchant).values_list("action", flat=True).distinct()
+    return sorted(((code, str(AUDIT_ACTIONS.get(code, code))) for code in codes), key=lambda pair: pair[1])
+
+
+def merchant_countries() -> list[str]:
+    """The countries merchants are in (support reads a phone typed without its country code in each)."""
+    return sorted(set(Merchant.objects.values_list("country", flat=True))) or ["RU"]

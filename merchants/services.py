@@ -10,8 +10,10 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -19,7 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import slugs
+from . import audit, slugs
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
 from .models import ApiKey, Invitation, Location, Merchant, MerchantSlugAlias, OnboardingMark, Role, User
 
@@ -97,6 +99,7 @@ def merchant_update_profile(
             field="currency",
         )
     old_slug = merchant.slug
+    before = audit.snapshot(merchant)
     merchant.name = name.strip()
     merchant.slug = slug
     merchant.country = country.upper()
@@ -107,7 +110,13 @@ def merchant_update_profile(
         MerchantSlugAlias.objects.for_merchant(merchant).filter(slug=slug).delete()
         MerchantSlugAlias.objects.create(merchant=merchant, slug=old_slug)
     merchant.save()
+    audit.record(action="merchant.profile_changed", target=merchant, **_diff(before, audit.snapshot(merchant)))
     return merchant
+
+
+def _diff(before: dict, after: dict) -> dict:
+    changed_before, changed_after = audit.changes(before, after)
+    return {"before": changed_before, "after": changed_after}
 
 
 def location_save(*, location: Location) -> Location:
@@ -171,6 +180,7 @@ def invitation_create(
         created_at=now,
         expires_at=now + timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
+    audit.record(action="staff.invited", actor=actor, target=invitation, after={"email": email, "role": role})
     return IssuedInvitation(invitation=invitation, token=token)
 
 
@@ -204,6 +214,7 @@ def invitation_revoke(*, merchant: Merchant, invitation: Invitation, now: dateti
     )
     if not updated:
         raise MerchantError(_("This invitation is no longer pending."))
+    audit.record(action="staff.invitation_revoked", target=invitation, after={"email": invitation.email})
 
 
 def invitation_send_email(*, issued: IssuedInvitation) -> bool:
@@ -271,7 +282,16 @@ def staff_deactivate(*, merchant: Merchant, user: User, actor: User) -> None:
     ):
         raise MerchantError(_("A merchant must keep at least one active owner."))
     user.is_active = False
-    user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        user.save(update_fields=["is_active"])
+        audit.record(
+            action="staff.removed",
+            merchant=merchant,
+            actor=actor,
+            target=user,
+            before={"is_active": True},
+            after={"is_active": False},
+        )
 
 
 @transaction.atomic
@@ -293,8 +313,12 @@ def staff_change_role(*, merchant: Merchant, user: User, role: str) -> User:
                 _("%(email)s is the only active owner. Make someone else an owner first.") % {"email": member.email},
                 field="role",
             )
+    old_role = member.role
     member.role = role
     member.save(update_fields=["role"])
+    audit.record(
+        action="staff.role_changed", merchant=merchant, target=member, before={"role": old_role}, after={"role": role}
+    )
     return member
 
 
@@ -302,7 +326,15 @@ def staff_reactivate(*, merchant: Merchant, user: User) -> None:
     if user.merchant_id != merchant.pk:
         raise MerchantError(_("Unknown staff member."))
     user.is_active = True
-    user.save(update_fields=["is_active"])
+    with transaction.atomic():
+        user.save(update_fields=["is_active"])
+        audit.record(
+            action="staff.reactivated",
+            merchant=merchant,
+            target=user,
+            before={"is_active": False},
+            after={"is_active": True},
+        )
 
 
 @dataclass(frozen=True)
@@ -311,6 +343,7 @@ class IssuedApiKey:
     secret: str
 
 
+@transaction.atomic
 def api_key_create(*, merchant: Merchant, location: Location, name: str, actor: User | None) -> IssuedApiKey:
     if location.merchant_id != merchant.pk:
         raise MerchantError(_("Unknown location."), field="location")
@@ -326,11 +359,23 @@ def api_key_create(*, merchant: Merchant, location: Location, name: str, actor: 
         key_hash=_sha256(secret),
         created_by=actor,
     )
+    audit.record(
+        action="api_key.created",
+        actor=actor,
+        target=api_key,
+        after={"name": api_key.name, "prefix": prefix, "location_id": location.pk},
+    )
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
-def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now or timezone.now())
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey, now: datetime | None = None, actor: User | None = None) -> bool:
+    """Revoke the key; False if it already was."""
+    now = now or timezone.now()
+    if not ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now):
+        return False
+    audit.record(action="api_key.revoked", actor=actor, target=api_key, after={"revoked_at": now})
+    return True
 
 
 def api_key_for_secret(secret: str) -> ApiKey | None:
@@ -372,3 +417,25 @@ def onboarding_mark(*, merchant: Merchant, key: str, on: bool = True, now: datet
         )
     else:
         OnboardingMark.objects.for_merchant(merchant).filter(key=key).delete()
+
+
+# Password reset ---------------------------------------------------------------
+
+
+def password_reset_send(*, email: str) -> int:
+    """E-mail a reset link to the active user with this e-mail, if there is one;
+    the number of e-mails sent (0 or 1). Runs in a task, so that the page answers
+    alike, and as fast, whether or not the address belongs to anyone."""
+    form = PasswordResetForm({"email": email.strip().lower()})
+    if not form.is_valid():
+        return 0
+    base = urlsplit(settings.PUBLIC_BASE_URL)
+    sent = len(list(form.get_users(form.cleaned_data["email"])))
+    form.save(
+        domain_override=base.netloc,
+        use_https=base.scheme == "https",
+        subject_template_name="registration/password_reset_subject.txt",
+        email_template_name="registration/password_reset_email.txt",
+        extra_email_context={"base_url": settings.PUBLIC_BASE_URL},
+    )
+    return sent

@@ -45,6 +45,7 @@ urlpatterns = [
         "dashboard/staff/invitations/<int:pk>/resend/", views.InvitationResendView.as_view(), name="invitation_resend"
     ),
     path("dashboard/staff/<int:pk>/activate/", views.StaffSetActiveView.as_view(is_active=True), name="staff_activate"),
+    path("dashboard/audit/", views.AuditLogView.as_view(), name="audit_log"),
     path("dashboard/api-keys/", views.ApiKeyListView.as_view(), name="api_key_list"),
     path("dashboard/api-keys/new/", views.ApiKeyCreateView.as_view(), name="api_key_create"),
     path("dashboard/api-keys/<int:pk>/revoke/", views.ApiKeyRevokeView.as_view(), name="api_key_revoke"),

@@ -4,7 +4,9 @@ so another merchant's object is a 404, exactly like a missing one."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from functools import partial
 
 from cryptography.fernet import InvalidToken
 from django.conf import settings
@@ -12,11 +14,12 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -45,11 +48,14 @@ from .permissions import (
     CAN_MANAGE_LOCATIONS,
     CAN_MANAGE_PROFILE,
     CAN_MANAGE_STAFF,
+    CAN_SEE_AUDIT_LOG,
     CAN_USE_TILL,
     MerchantStaffRequiredMixin,
     forbidden,
     public_route,
 )
+from .ratelimit import Limit, client_ip, hit
+from .tasks import password_reset_email_task
 
 _AUTH_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -127,15 +133,36 @@ class LoginView(auth_views.LoginView):
         return super().get_default_redirect_url()
 
 
+def login_locked_out(request, original_response=None, credentials=None) -> TemplateResponse:
+    """django-axes' answer to a login refused during a lockout (dashboard and admin)."""
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    response = TemplateResponse(
+        request, "registration/locked_out.html", {"minutes": minutes}, status=settings.AXES_HTTP_RESPONSE_CODE
+    )
+    return response.render()
+
+
+PASSWORD_RESET_PER_IP = Limit(*settings.PASSWORD_RESET_LIMIT_PER_IP)
+PASSWORD_RESET_PER_ACCOUNT = Limit(*settings.PASSWORD_RESET_LIMIT_PER_ACCOUNT)
+
+
 @public_route
 class PasswordResetView(auth_views.PasswordResetView):
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
+    """Ask for a reset link. The answer never tells whether the e-mail is known:
+    the same page, after the same work (count, queue a task), either way; the
+    task looks the user up and sends. Limited per address and per typed e-mail."""
 
-    @property
-    def extra_email_context(self):
-        # Links in e-mails point at the public address, not whatever Host the request had.
-        return {"base_url": settings.PUBLIC_BASE_URL}
+    def form_valid(self, form):
+        email = form.cleaned_data["email"].strip().lower()
+        by_ip = hit(f"password-reset:ip:{client_ip(self.request)}", PASSWORD_RESET_PER_IP)
+        by_account = hit(
+            f"password-reset:account:{hashlib.sha256(email.encode()).hexdigest()}", PASSWORD_RESET_PER_ACCOUNT
+        )
+        if not (by_ip and by_account):
+            return TemplateResponse(self.request, "registration/password_reset_limited.html", status=429)
+        language = translation.get_language()
+        transaction.on_commit(partial(password_reset_email_task.delay, email, language))
+        return HttpResponseRedirect(self.get_success_url())
 
 
 @public_route
@@ -572,8 +599,29 @@ class ApiKeyRevokeView(MerchantStaffRequiredMixin, MerchantObjectMixin, Template
         if api_key.revoked_at is not None:
             messages.info(request, _("API key “%(name)s” was already revoked.") % {"name": api_key.name})
         else:
-            services.api_key_revoke(api_key=api_key)
+            services.api_key_revoke(api_key=api_key, actor=request.user)
             messages.success(
                 request, _("API key “%(name)s” revoked. Tills using it can no longer connect.") % {"name": api_key.name}
             )
         return redirect("api_key_list")
+
+
+# Audit log ----------------------------------------------------------------------
+
+
+class AuditLogView(MerchantStaffRequiredMixin, ListView):
+    """The owner's view of the audit log: what staff and platform support did in this business."""
+
+    allowed_roles = CAN_SEE_AUDIT_LOG
+    template_name = "merchants/audit_log.html"
+    context_object_name = "events"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return selectors.audit_events(merchant=self.merchant, action=self.request.GET.get("action", ""))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["actions"] = selectors.audit_actions(merchant=self.merchant)
+        context["action"] = self.request.GET.get("action", "")
+        return context

@@ -1,15 +1,42 @@
-"""Support console: customers, their consent records and cards."""
+"""Support console: customers, their consent records and cards, and the one
+customer page (issue 13) where support sees everything about a customer, in the
+merchant's time zone, and acts through the product's own services, each action
+with a required reason and an audit record."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from loyalty.admin_base import PhoneSearchMixin
+from loyalty.customers import support
+from loyalty.enrollment.services import send_card_link
+from loyalty.exceptions import LoyaltyError
 from loyalty.models import (
     Card,
     ConsentRecord,
     Customer,
+    LedgerEntry,
+    Lot,
+    Purchase,
+    Refund,
+    WalletPass,
 )
+from merchants import audit
+
+LEDGER_PAGE_SIZE = 25
 
 
 class ConsentInline(admin.TabularInline):
@@ -35,11 +62,23 @@ class CardInline(admin.TabularInline):
         return False
 
 
+class CorrectContactForm(forms.Form):
+    phone = forms.CharField(
+        label=_("Phone"), max_length=40, help_text=_("Typed any way; read in the merchant's country.")
+    )
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+
 @admin.register(Customer)
 class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
-    list_display = ("phone", "name", "email", "merchant", "source", "marketing_consent", "created_at")
+    list_display = ("phone", "name", "email", "merchant", "source", "marketing_consent", "created_at", "support_page")
     list_filter = ("merchant", "source", "marketing_consent")
-    search_fields = ("=phone", "name", "email", "=cards__number", "=referral_code")
+    search_fields = ("=phone", "name", "email", "=cards__number", "=cards__barcode", "=referral_code")
     list_select_related = ("merchant",)
     readonly_fields = (
         "merchant",
@@ -67,3 +106,149 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description=_("customer page"))
+    def support_page(self, obj: Customer):
+        return format_html('<a href="{}">{}</a>', reverse("admin:loyalty_customer_support", args=[obj.pk]), _("open"))
+
+    # --- the one customer page ------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:id>/support/", view(self.customer_page_view), name="loyalty_customer_support"),
+            path("<int:id>/contact/", view(self.correct_contact_view), name="loyalty_customer_contact"),
+            path("<int:id>/send-link/", view(self.send_link_view), name="loyalty_customer_send_link"),
+            path("<int:id>/export.<str:fmt>", view(self.export_view), name="loyalty_customer_export"),
+            path("<int:id>/withdraw-consent/", view(self.withdraw_consent_view), name="loyalty_customer_withdraw"),
+        ] + super().get_urls()
+
+    def _customer(self, request, id, *, change: bool) -> Customer:
+        customer = get_object_or_404(Customer.objects.select_related("merchant"), pk=id)
+        check = self.has_change_permission if change else self.has_view_permission
+        if not check(request, customer):
+            raise PermissionDenied
+        return customer
+
+    def _context(self, request, customer: Customer, **extra):
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "customer": customer,
+            "merchant": customer.merchant,
+            "original": customer,
+            "can_change": self.has_change_permission(request, customer),
+            **extra,
+        }
+
+    def customer_page_view(self, request, id):
+        customer = self._customer(request, id, change=False)
+        cards = list(customer.cards.select_related("tier").order_by("pk"))
+        ledger = Paginator(
+            LedgerEntry.objects.filter(card__customer=customer)
+            .select_related("card", "actor", "api_key", "purchase")
+            .order_by("-created_at", "-pk"),
+            LEDGER_PAGE_SIZE,
+        ).get_page(request.GET.get("page"))
+        context = self._context(
+            request,
+            customer,
+            title=gettext("Customer %(phone)s") % {"phone": customer.phone},
+            cards=cards,
+            lots=Lot.objects.filter(card__customer=customer, remaining__gt=0).order_by("expires_at", "pk"),
+            ledger=ledger,
+            purchases=Purchase.objects.filter(card__customer=customer).order_by("-created_at", "-pk")[:20],
+            refunds=Refund.objects.filter(card__customer=customer).select_related("purchase").order_by("-created_at")[
+                :20
+            ],
+            passes=WalletPass.objects.filter(card__customer=customer).prefetch_related("registrations__device"),
+            consents=customer.consents.select_related("actor").order_by("-created_at", "-pk"),
+            audit_events=support.audit_trail(customer)[:50],
+            contact_form=CorrectContactForm(initial={"phone": customer.phone, "email": customer.email}),
+            link_form=ReasonForm(),
+        )
+        return TemplateResponse(request, "admin/loyalty/customer/support.html", context)
+
+    def correct_contact_view(self, request, id):
+        customer = self._customer(request, id, change=True)
+        form = CorrectContactForm(request.POST or None, initial={"phone": customer.phone, "email": customer.email})
+        if request.method == "POST" and form.is_valid():
+            try:
+                support.correct_contact(
+                    merchant=customer.merchant,
+                    customer=customer,
+                    phone=form.cleaned_data["phone"],
+                    email=form.cleaned_data["email"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except LoyaltyError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(request, gettext("Contact details corrected."), messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+        context = self._context(request, customer, title=gettext("Correct phone or e-mail"), form=form)
+        return TemplateResponse(request, "admin/loyalty/customer/contact.html", context)
+
+    def export_view(self, request, id, fmt: str):
+        """The customer's data as a JSON or CSV download; recorded in the audit log."""
+        customer = self._customer(request, id, change=True)
+        if fmt not in ("json", "csv"):
+            raise Http404
+        data = support.export_customer(customer)
+        audit.record(action="customer.exported", actor=request.user, target=customer, after={"format": fmt})
+        if fmt == "json":
+            response = HttpResponse(
+                json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json; charset=utf-8"
+            )
+        else:
+            response = HttpResponse(support.export_customer_csv(data), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.{fmt}"'
+        add_never_cache_headers(response)
+        return response
+
+    def withdraw_consent_view(self, request, id):
+        """Staff record the customer's withdrawal of marketing consent (asked by phone, letter...): from now
+        on the customer gets no marketing. The reason goes to the audit log."""
+        customer = self._customer(request, id, change=True)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, gettext("Say why consent is withdrawn."), messages.ERROR)
+        else:
+            support.withdraw_consent(
+                merchant=customer.merchant, customer=customer, reason=form.cleaned_data["reason"], actor=request.user
+            )
+            self.message_user(request, gettext("Marketing consent withdrawn."), messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+
+    def send_link_view(self, request, id):
+        customer = self._customer(request, id, change=True)
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+        form = ReasonForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, gettext("Say why the link is sent again."), messages.ERROR)
+        elif send_card_link(merchant=customer.merchant, phone_e164=customer.phone):
+            audit.record(
+                action="customer.card_link_sent",
+                actor=request.user,
+                target=customer,
+                after={"email": customer.email},
+                reason=form.cleaned_data["reason"],
+            )
+            self.message_user(
+                request,
+                gettext("The card link was e-mailed to %(email)s.") % {"email": customer.email},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                gettext(
+                    "No e-mail was sent: the customer has no e-mail address, or a link was sent in the last minutes."
+                ),
+                messages.WARNING,
+            )
+        return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))

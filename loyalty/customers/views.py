@@ -3,21 +3,26 @@ keyset pages; each row opens the card page."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 from django.views import View
 
+from loyalty.customers import support
 from loyalty.customers.selectors import MAX_QUERY_LENGTH, customer_page
 from loyalty.display import card_number_text, phone_text, points_text
-from loyalty.models import Card, Mechanic
+from loyalty.models import Card, Customer, Mechanic
 from loyalty.program.services import current_rules
-from merchants.permissions import CAN_SEE_CUSTOMERS, MerchantStaffRequiredMixin
+from merchants import audit
+from merchants.permissions import CAN_EXPORT_CUSTOMER_DATA, CAN_SEE_CUSTOMERS, MerchantStaffRequiredMixin
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,26 @@ class CustomerListView(MerchantStaffRequiredMixin, View):
             joined_at=customer.created_at,
             blocked=card.is_blocked,
         )
+
+
+class CustomerExportView(MerchantStaffRequiredMixin, View):
+    """A customer's data as a JSON or CSV download, for the owner answering a data
+    request; the same export as the support console's, recorded in the audit log."""
+
+    allowed_roles = CAN_EXPORT_CUSTOMER_DATA
+    model = Customer
+
+    def get(self, request: HttpRequest, pk: int, format: str) -> HttpResponse:
+        customer = get_object_or_404(Customer.objects.for_merchant(self.merchant).select_related("merchant"), pk=pk)
+        if format not in ("json", "csv"):
+            raise Http404
+        data = support.export_customer(customer)
+        audit.record(action="customer.exported", actor=request.user, target=customer, after={"format": format})
+        if format == "json":
+            body = json.dumps(data, ensure_ascii=False, indent=2)
+            response = HttpResponse(body, content_type="application/json; charset=utf-8")
+        else:
+            response = HttpResponse(support.export_customer_csv(data), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}.{format}"'
+        add_never_cache_headers(response)
+        return response

@@ -30,6 +30,7 @@ from loyalty.models import (
     EntryKind,
     LedgerEntry,
 )
+from merchants import audit
 
 
 def adjust(
@@ -79,6 +80,16 @@ def adjust(
         batch.write()
         first = first_entry(batch, EntryKind.ADJUSTMENT)
         first.replayed = False
+        audit.record(
+            action="balance.adjusted",
+            merchant=merchant,
+            actor=actor,
+            target=locked,
+            target_label=locked.number,
+            before={"balance": card.balance},
+            after={"balance": locked.balance, "points": points, "entry_id": first.pk},
+            reason=reason,
+        )
     card.balance, card.pending_points, card.debt = locked.balance, locked.pending_points, locked.debt
     return first
 
@@ -105,6 +116,15 @@ def set_card_blocked(*, merchant, card: Card, blocked: bool, reason: str, actor,
                 reason=reason,
                 actor=actor,
                 created_at=now,
+            )
+            audit.record(
+                action="card.blocked" if blocked else "card.unblocked",
+                merchant=merchant,
+                actor=actor,
+                target=locked,
+                target_label=locked.number,
+                after={"status": status},
+                reason=reason,
             )
             notify_card_changed(locked.pk)
     return locked

@@ -156,6 +156,10 @@ class AppleDevice(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = _("Apple device")
+        verbose_name_plural = _("Apple devices")
+
     def __str__(self) -> str:
         return self.device_library_identifier
 
@@ -213,6 +217,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["wallet_pass", "channel", "-created_at"], name="delivery_pass_recent_idx")]
+        verbose_name = _("wallet delivery")
+        verbose_name_plural = _("wallet deliveries")
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status}"
@@ -223,6 +229,10 @@ class DeviceLog(models.Model):
 
     message = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("device log line")
+        verbose_name_plural = _("device log")
 
     def __str__(self) -> str:
         return self.message[:80]
@@ -245,6 +255,10 @@ class WalletCredentials(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     objects = MerchantScopedManager()
+
+    class Meta:
+        verbose_name = _("wallet credentials")
+        verbose_name_plural = _("wallet credentials")
 
     def __str__(self) -> str:
         return f"wallet credentials of merchant {self.merchant_id}"

@@ -23,6 +23,7 @@ from loyalty.program.limits import (
     tier_limits,
 )
 from loyalty.program.rules import RULE_FIELDS, Rules, cached_rules, rules_for_version, snapshot
+from merchants import audit
 
 # A café's sensible start: 5 % cashback, 100 welcome points, points pay at most
 # 30 % of a bill, and three tiers by lifetime spend.
@@ -120,6 +121,7 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         raise InvalidProgram(errors={name: [_("Unknown setting.")] for name in sorted(unknown)})
 
     mechanic_changed = "mechanic" in changes and changes["mechanic"] != program.mechanic
+    state_before = _audit_state(program)
     for name, value in changes.items():
         setattr(program, name, value)
     try:
@@ -229,4 +231,26 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         tier.delete()
     for tier in tiers:
         tier.save()
-    return _new_version(program=program, actor=actor)
+    version = _new_version(program=program, actor=actor)
+    # Read back, so that values compare as stored (7 and 7.00 are one percentage).
+    changed_before, changed_after = audit.changes(state_before, _audit_state(Program.objects.get(pk=program.pk)))
+    if changed_before or changed_after:
+        audit.record(
+            action="program.changed",
+            merchant=merchant,
+            actor=actor,
+            target=program,
+            before=changed_before,
+            after={**(changed_after or {}), "version": version.number},
+        )
+    return version
+
+
+def _audit_state(program: Program) -> dict[str, Any]:
+    """The program's rules and its tiers, as the audit log compares them."""
+    state = {name: getattr(program, name) for name in (*RULE_FIELDS, "name")}
+    state["tiers"] = [
+        {name: getattr(tier, name) for name in ("id", *TIER_FIELDS)}
+        for tier in Tier.objects.filter(program=program).order_by("threshold", "pk")
+    ]
+    return audit.jsonable(state)

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from loyalty.models import WalletCredentials
 from loyalty.wallet import render
 from loyalty.wallet.certificates import CertificateError, PassCertificate, load_bundle, load_upload
-from merchants import secretbox
+from merchants import audit, secretbox
 from merchants.models import Merchant, Role, User
 
 logger = logging.getLogger(__name__)
@@ -209,11 +209,24 @@ def upload_apple_certificate(
         creds.apple_expiry_warned = ""
         creds.updated_at = now
         creds.save()
+        audit.record(
+            action="wallet.apple_certificate_uploaded",
+            merchant=merchant,
+            target=creds,
+            target_label=cert.pass_type_identifier,
+            after={
+                "pass_type_identifier": cert.pass_type_identifier,
+                "team_identifier": cert.team_identifier,
+                "expires_at": cert.not_valid_after,
+            },
+        )
     logger.info("merchant %s uploaded Apple pass certificate %s", merchant.pk, cert.pass_type_identifier)
     return creds
 
 
+@transaction.atomic
 def remove_apple_certificate(*, merchant: Merchant, now: dt.datetime | None = None) -> None:
+    audit.record(action="wallet.apple_certificate_removed", merchant=merchant)
     WalletCredentials.objects.for_merchant(merchant).update(
         apple_certificate=None,
         apple_pass_type_identifier="",
@@ -270,10 +283,23 @@ def upload_google_credentials(
             creds.google_service_account_email = str(info["client_email"])
         creds.updated_at = now
         creds.save()
+        audit.record(
+            action="wallet.google_credentials_uploaded",
+            merchant=merchant,
+            target=creds,
+            target_label=creds.google_service_account_email,
+            after={
+                "issuer_id": issuer_id,
+                "service_account_email": creds.google_service_account_email,
+                "new_key": info is not None,
+            },
+        )
     return creds
 
 
+@transaction.atomic
 def remove_google_credentials(*, merchant: Merchant, now: dt.datetime | None = None) -> None:
+    audit.record(action="wallet.google_credentials_removed", merchant=merchant)
     WalletCredentials.objects.for_merchant(merchant).update(
         google_issuer_id="",
         google_service_account=None,

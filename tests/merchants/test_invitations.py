@@ -215,7 +215,8 @@ def test_owner_deactivates_and_reactivates_staff(client, owner, cashier):
     cashier.refresh_from_db()
     assert not cashier.is_active
     other = client.__class__()
-    assert not other.login(username=cashier.email, password="correct-horse-battery")
+    other.post(reverse("login"), {"username": cashier.email, "password": "correct-horse-battery"})
+    assert "_auth_user_id" not in other.session
 
     client.post(reverse("staff_activate", args=[cashier.pk]))
     cashier.refresh_from_db()

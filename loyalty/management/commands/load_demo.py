@@ -12,6 +12,7 @@ on top of it."""
 
 import sys
 
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from tqdm import tqdm
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from loyalty import demo
 from merchants import demo_status
 from merchants.models import Location, Merchant, Role, User
+from merchants.platform_roles import SUPPORT_AGENT, sync_platform_groups
 
 DEMO_SLUG = "zerno-demo"
 DEMO_PASSWORD = "zerno-demo-2026"
@@ -92,7 +94,12 @@ class Command(BaseCommand):
                 if not User.objects.filter(email=email).exists():
                     User.objects.create_user(email, DEMO_PASSWORD, full_name=full_name, merchant=merchant, role=role)
             if not User.objects.filter(email="support@platform.demo").exists():
-                User.objects.create_superuser("support@platform.demo", DEMO_PASSWORD, full_name="Platform support")
+                # A support agent, not a superuser: the least a support person needs (merchants.platform_roles).
+                support = User.objects.create_user(
+                    "support@platform.demo", DEMO_PASSWORD, full_name="Platform support", is_staff=True
+                )
+                sync_platform_groups()
+                support.groups.add(Group.objects.get(name=SUPPORT_AGENT))
         self.stdout.write(self.style.SUCCESS(f"Created demo merchant {merchant.name} with {len(STAFF)} staff logins"))
         return merchant
 
