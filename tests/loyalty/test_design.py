@@ -71,7 +71,7 @@ def test_page_shows_form_and_both_previews(logged_in, merchant):
     html = response.content.decode()
     assert 'id="design-preview"' in html
     assert "Apple Wallet" in html and "Google Wallet" in html
-    assert "350" in html and "Silver" in html and "Анна" in html
+    assert "350" in html and "Серебро" in html and "Анна" in html
     assert 'href="/dashboard/design/"' in html  # in the navigation
     assert "js/design-preview.js" in html
 

@@ -21,7 +21,7 @@ TEXT = {
         "bonus": "Не больше 100\xa0000 баллов.",
         "percent": "Не больше 100 %.",
         "name": "Укажите название программы: клиенты видят его на карте.",
-        "tiers": "Уровень 3 «Gold» начинается с 10\xa0000 — ниже, чем Уровень 2 «Silver» (30\xa0000).",
+        "tiers": "Уровень 3 «Золото» начинается с 10\xa0000 — ниже, чем Уровень 2 «Серебро» (30\xa0000).",
         "checklist": "С чего начать",
         "web_only": "Только веб-карта, без кошельков",
         "web_only_note": "Вы выбрали только веб-карту",
@@ -36,7 +36,7 @@ TEXT = {
         "bonus": "At most 100,000 points.",
         "percent": "At most 100 %.",
         "name": "Give the program a name: customers see it on their card.",
-        "tiers": "Tier 3 “Gold” starts at 10,000, below Tier 2 “Silver” (30,000).",
+        "tiers": "Tier 3 “Золото” starts at 10,000, below Tier 2 “Серебро” (30,000).",
         "checklist": "Getting started",
         "web_only": "Offer the web card only",
         "web_only_note": "Your choice: web card only.",
@@ -61,7 +61,7 @@ def test_program_with_bad_values_gets_human_errors(live_server, transactional_db
     page.locator("[name=welcome_bonus]").fill("1000000000000")
     page.locator("[name=referral_referrer_bonus]").fill("1000000000000")
     page.locator("[name=max_redeem_percent]").fill("150")
-    page.locator("[name=tiers-1-threshold]").fill("30000")  # Silver above Gold
+    page.locator("[name=tiers-1-threshold]").fill("30000")  # Серебро above Золото
     page.locator("[name=tiers-2-threshold]").fill("10000")
     page.get_by_role("button", name=t["save"]).click()
     expect(page.locator("#id_name_error")).to_have_text(t["name"])
