@@ -49,7 +49,7 @@ def _quoted(name: str) -> str:
             char = "„"
         elif char == "»":
             char = "“"
-        elif char in "\"”":
+        elif char in '"”':
             # Straight or closing quotes: open or close by what was last open.
             char = "“" if inner.count("„") > inner.count("“") else "„"
         inner.append(char)

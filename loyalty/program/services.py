@@ -9,9 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import number_format
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 

@@ -323,8 +323,8 @@ def test_other_merchant_sees_only_its_own_draft(client, merchant, other_owner):
     assert "Секрет A" not in response.content.decode()
     # The other owner does see the designer, with a draft of their own merchant.
     assert response.status_code == 200
-    assert response.context["form"].instance.merchant_id == other_owner.merchant_id
-    assert CardDesign.objects.for_merchant(other_owner.merchant).exists()
+    assert response.context["form"].instance.merchant_id == other_owner.memberships.get().merchant_id
+    assert CardDesign.objects.for_merchant(other_owner.memberships.get().merchant).exists()
     assert "Секрет A" not in client.get(URL).content.decode()
 
 
