@@ -59,11 +59,14 @@ def grant_birthday_bonuses(*, merchant, now: datetime | None = None) -> int:
         return 0
     today = timezone.localtime(now, merchant.tzinfo).date()
     days = [today + timedelta(days=n) for n in range(rules.birthday_days_before + 1)]
+    # Month and day as the end of the ISO date ("…-05-17"): a plain LIKE on both databases
+    # (PostgreSQL casts the date to text; SQLite stores it so), where __month/__day make
+    # SQLite call a Python function for every customer's row, every day.
     match = Q()
     for day in days:
-        match |= Q(birthday__month=day.month, birthday__day=day.day)
+        match |= Q(birthday__endswith=f"-{day.month:02d}-{day.day:02d}")
         if day.month == 2 and day.day == 28 and not _is_leap(day.year):
-            match |= Q(birthday__month=2, birthday__day=29)
+            match |= Q(birthday__endswith="-02-29")
     customers = (
         Customer.objects.for_merchant(merchant)
         .filter(match, birthday__isnull=False, cards__status=CardStatus.ACTIVE)
