@@ -19,11 +19,13 @@ import heapq
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -188,6 +190,20 @@ def _bill(rng: random.Random, person: Persona) -> Decimal:
     return Decimal(int(amount / 10) * 10)
 
 
+@contextmanager
+def _sql_not_logged() -> Iterator[None]:
+    """With DEBUG on (as `make run` has it) Django logs every SQL statement, and on SQLite
+    it quotes each statement's parameters with one more query to do so: about half of the
+    demo's work. The loader runs in its own process (``load_demo``), so it turns that off
+    while it writes; the web server beside it keeps DEBUG."""
+    debug = settings.DEBUG
+    settings.DEBUG = False
+    try:
+        yield
+    finally:
+        settings.DEBUG = debug
+
+
 def generate(
     merchant,
     customers: int = 2000,
@@ -211,6 +227,25 @@ def generate(
     ``commit_every`` (seconds) also commits the open batch when it has been open
     that long, so that a web server sharing an SQLite file is never kept waiting
     for its write lock while the demo loads behind it."""
+    with _sql_not_logged():
+        return _generate(
+            merchant, customers, months, seed, end=end, refund_share=refund_share, visit_rate=visit_rate,
+            progress=progress, commit_every=commit_every,
+        )  # fmt: skip
+
+
+def _generate(
+    merchant,
+    customers: int,
+    months: int,
+    seed: int,
+    *,
+    end: datetime | None,
+    refund_share: float,
+    visit_rate: float,
+    progress: Callable[[int, int], None] | None,
+    commit_every: float | None,
+) -> Summary:
     started = time.monotonic()
     rng = random.Random(seed)
     end = end or timezone.now()

@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from . import services
 from .choices import country_choices, country_codes, currency_choices, currency_codes
 from .forms import CodeChoiceField, TimeZoneField
-from .models import ApiKey, AuditEvent, Invitation, Location, Merchant, User
+from .models import ApiKey, AuditEvent, Invitation, Location, Membership, Merchant, Role, User
 
 
 class MerchantAdminForm(forms.ModelForm):
@@ -49,12 +49,20 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 class PlatformStaffRuleMixin:
-    """The rule of the ``merchant_staff_*`` database constraints, as field errors:
-    a user is either merchant staff (merchant + role) or platform staff, not both."""
+    """A user is either merchant staff (team memberships) or platform staff, not both."""
+
+    def _team_merchant(self, cleaned):
+        """A merchant this user is (or is being made) staff of, if any."""
+        if cleaned.get("merchant") is not None:
+            return cleaned["merchant"]
+        if self.instance.pk:
+            membership = self.instance.memberships.select_related("merchant").first()
+            return membership.merchant if membership else None
+        return None
 
     def clean(self):
         cleaned = super().clean()
-        merchant = cleaned.get("merchant")
+        merchant = self._team_merchant(cleaned)
         role = cleaned.get("role")
         if merchant is not None:
             if cleaned.get("is_staff"):
@@ -64,7 +72,7 @@ class PlatformStaffRuleMixin:
                 )
             if cleaned.get("is_superuser"):
                 self.add_error("is_superuser", _("Staff of a merchant cannot be superusers."))
-            if not role:
+            if "role" in self.fields and cleaned.get("merchant") is not None and not role:
                 self.add_error("role", _("Staff of a merchant need a role."))
         elif role:
             self.add_error("merchant", _("Choose the merchant this role is for, or clear the role."))
@@ -84,25 +92,37 @@ class UserAdminChangeForm(PlatformStaffRuleMixin, UserChangeForm):
     class Meta:
         model = User
         fields = [
-            *("email", "password", "full_name", "merchant", "role"),
+            *("email", "password", "full_name"),
             *("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
         ]
 
 
 class UserAdminCreationForm(PlatformStaffRuleMixin, AdminUserCreationForm):
+    # The first team membership, made with the user (more in the change page's table).
+    merchant = forms.ModelChoiceField(label=_("Merchant"), queryset=Merchant.objects.all(), required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=[("", "---------"), *Role.choices], required=False)
+
     class Meta:
         model = User
-        fields = ("email", "full_name", "merchant", "role", "is_staff")
+        fields = ("email", "full_name", "is_staff")
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ("merchant", "role", "is_active", "created_at")
+    readonly_fields = ("created_at",)
+    autocomplete_fields = ("merchant",)
+    extra = 0
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserAdminChangeForm
     add_form = UserAdminCreationForm
+    inlines = [MembershipInline]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         (_("Personal info"), {"fields": ("full_name",)}),
-        (_("Merchant"), {"fields": ("merchant", "role")}),
         (
             _("Permissions"),
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
@@ -121,13 +141,29 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
-    list_display = ("email", "full_name", "merchant", "role", "is_active", "is_staff", "last_login")
-    list_filter = ("role", "is_staff", "is_superuser", "is_active")
-    search_fields = ("email", "full_name", "merchant__name", "merchant__slug")
-    list_select_related = ("merchant",)
-    autocomplete_fields = ("merchant",)
+    list_display = ("email", "full_name", "teams", "is_active", "is_staff", "last_login")
+    list_filter = ("memberships__role", "is_staff", "is_superuser", "is_active")
+    search_fields = ("email", "full_name", "memberships__merchant__name", "memberships__merchant__slug")
     ordering = ("email",)
     readonly_fields = ("last_login", "date_joined")
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("memberships__merchant")
+
+    @admin.display(description=_("merchants"))
+    def teams(self, obj: User) -> str:
+        return ", ".join(f"{m.merchant.name} ({m.get_role_display()})" for m in obj.memberships.all())
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        merchant = form.cleaned_data.get("merchant") if not change else None
+        if merchant is not None:
+            Membership.objects.get_or_create(
+                user=form.instance, merchant=merchant, defaults={"role": form.cleaned_data["role"]}
+            )
 
 
 @admin.register(Location)

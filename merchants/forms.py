@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -208,9 +208,7 @@ class BusinessProfileForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.merchant = merchant
         if currency_locked:
-            self.fields["currency"].help_text = _(
-                "Fixed: your customers already have purchases in this currency."
-            )
+            self.fields["currency"].help_text = _("Fixed: your customers already have purchases in this currency.")
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -276,10 +274,9 @@ class InvitationForm(forms.Form):
     )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise ValidationError(_("A user with this e-mail already exists."), code="duplicate")
-        return email
+        # Whether the address has a login (elsewhere) is never said to the inviter; the
+        # service refuses only someone already in this merchant's team.
+        return self.cleaned_data["email"].strip().lower()
 
 
 class InvitationAcceptForm(PasswordPairMixin, forms.Form):
@@ -295,6 +292,30 @@ class InvitationAcceptForm(PasswordPairMixin, forms.Form):
 
     def _password_user(self) -> User:
         return User(email=self.invitation.email, full_name=self.cleaned_data.get("full_name", ""))
+
+
+class InvitationLoginForm(forms.Form):
+    """An invited address that already has a login joins with its password."""
+
+    password = forms.CharField(
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+    def __init__(self, *args, invitation: Invitation, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+        self.request = request
+        self.user: User | None = None
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            # Through the authentication backends (and their signals), as the login page does.
+            self.user = authenticate(self.request, username=self.invitation.email, password=password)
+            if self.user is None:
+                raise ValidationError(_("Wrong password. Try again, or reset it from the login page."))
+        return cleaned
 
 
 class ApiKeyForm(forms.Form):

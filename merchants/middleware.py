@@ -2,19 +2,36 @@ import zoneinfo
 
 from django.utils import timezone
 
+from .selectors import memberships_for
+
+# The merchant a person with several (an agency marketer, say) chose last, by id.
+SESSION_MERCHANT_KEY = "merchants.current_merchant_id"
+
 
 class MerchantTimezoneMiddleware:
     """Resolve the merchant of a logged-in staff member once, at the edge, and
-    show times in the merchant's time zone."""
+    show times in the merchant's time zone.
+
+    A person may work for several merchants: ``request.memberships`` lists their
+    active memberships, and ``request.membership`` is the one chosen in the session
+    (the header's switcher), or the first. The choice is checked on every request,
+    so a membership that was removed or deactivated stops giving access at once."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        merchant = None
-        if user is not None and user.is_authenticated and user.merchant_id:
-            merchant = user.merchant
+        memberships = []
+        if user is not None and user.is_authenticated:
+            memberships = memberships_for(user=user)
+        membership = None
+        if memberships:
+            chosen = request.session.get(SESSION_MERCHANT_KEY)
+            membership = next((m for m in memberships if m.merchant_id == chosen), memberships[0])
+        request.memberships = memberships
+        request.membership = membership
+        merchant = membership.merchant if membership is not None else None
         request.merchant = merchant
         if merchant is not None:
             timezone.activate(zoneinfo.ZoneInfo(merchant.time_zone))

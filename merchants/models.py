@@ -74,12 +74,17 @@ class Role(models.TextChoices):
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def create_user(self, email: str, password: str | None = None, **extra) -> User:
+    def create_user(
+        self, email: str, password: str | None = None, *, merchant: Merchant | None = None, role: str = "", **extra
+    ) -> User:
+        """A login; with ``merchant`` and ``role``, also its membership of that merchant's team."""
         if not email:
             raise ValueError("E-mail is required")
         user = self.model(email=self.normalize_email(email).lower(), **extra)
         user.set_password(password)
         user.save(using=self._db)
+        if merchant is not None:
+            Membership.objects.using(self._db).create(user=user, merchant=merchant, role=role)
         return user
 
     def create_superuser(self, email: str, password: str | None = None, **extra) -> User:
@@ -89,13 +94,12 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person who logs in: merchant staff (with a merchant and a role) or
-    platform support staff (``is_staff``, no merchant). E-mail is the login."""
+    """A person who logs in: merchant staff (one ``Membership`` per merchant they work
+    for, each with its own role) or platform support staff (``is_staff``, no
+    membership). E-mail is the login; one login serves every merchant of the person."""
 
     email = models.EmailField(_("e-mail"), unique=True)
     full_name = models.CharField(_("name"), max_length=200, blank=True)
-    merchant = models.ForeignKey(Merchant, null=True, blank=True, on_delete=models.CASCADE, related_name="staff")
-    role = models.CharField(_("role"), max_length=16, choices=Role.choices, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(
         _("platform staff"), default=False, help_text=_("Platform support staff may log into admin.")
@@ -111,18 +115,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
-        constraints = [
-            # Merchant staff never get into admin; platform staff belong to no merchant.
-            models.CheckConstraint(
-                condition=models.Q(merchant__isnull=True) | models.Q(is_staff=False, is_superuser=False),
-                name="merchant_staff_not_platform_staff",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(merchant__isnull=True, role="")
-                | models.Q(merchant__isnull=False) & ~models.Q(role=""),
-                name="merchant_staff_have_role",
-            ),
-        ]
 
     def __str__(self) -> str:
         return self.email
@@ -130,6 +122,40 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.lower()
         super().save(*args, **kwargs)
+
+
+class Membership(models.Model):
+    """A person's place in one merchant's team: the role there, and whether it is active
+    (an owner deactivates a membership, not the person's login, which other merchants
+    may still use). Platform staff hold none (the services refuse it)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = MerchantScopedManager()
+
+    class Meta:
+        verbose_name = _("team membership")
+        verbose_name_plural = _("team memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "merchant"], name="membership_one_per_merchant"),
+            models.CheckConstraint(condition=~models.Q(role=""), name="membership_has_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} @ {self.merchant_id} ({self.role})"
+
+    # The staff list shows memberships; these read like the person's own fields.
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+    @property
+    def full_name(self) -> str:
+        return self.user.full_name
 
 
 class Location(models.Model):

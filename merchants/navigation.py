@@ -159,9 +159,9 @@ def register_settings_page(page: SettingsPage) -> None:
         SETTINGS_PAGES.append(page)
 
 
-def settings_pages_for(user) -> list[SettingsPage]:
-    """The settings pages ``user`` may open, in order."""
-    return [page for page in sorted(SETTINGS_PAGES, key=lambda p: p.order) if role_allows(user, page.roles)]
+def settings_pages_for(request) -> list[SettingsPage]:
+    """The settings pages the person may open in the request's merchant, in order."""
+    return [page for page in sorted(SETTINGS_PAGES, key=lambda p: p.order) if role_allows(request, page.roles)]
 
 
 @dataclass(frozen=True)
@@ -179,8 +179,7 @@ def _url_or_none(url_name: str) -> str | None:
 
 
 def nav_for(request) -> list[NavLink]:
-    """The entries ``request.user`` may see, in order, marking the current one."""
-    user = request.user
+    """The entries the person may see in the request's merchant, in order, marking the current one."""
     match = getattr(request, "resolver_match", None)
     route_name = match.url_name if match is not None else None
     path = request.path
@@ -189,11 +188,11 @@ def nav_for(request) -> list[NavLink]:
     for item in sorted(NAV_ITEMS, key=lambda i: i.order):
         section = item.section
         if item.url_name == SETTINGS_URL_NAME:
-            pages = settings_pages_for(user)
+            pages = settings_pages_for(request)
             if not pages:
                 continue
             section = section + tuple(page.url_name for page in pages)
-        elif not role_allows(user, item.roles):
+        elif not role_allows(request, item.roles):
             continue
         url = reverse(item.url_name)
         index = len(entries)

@@ -32,7 +32,8 @@ def forbidden(request, message: str) -> TemplateResponse:
 
 
 class MerchantStaffRequiredMixin(AccessMixin):
-    """A logged-in, active staff member of a merchant, with one of ``allowed_roles``.
+    """A logged-in, active staff member of a merchant, with one of ``allowed_roles``
+    in the merchant chosen for this request (the role is per membership).
     Sets ``self.merchant``; everything the view reads starts from it."""
 
     allowed_roles: frozenset[str] = CAN_USE_TILL
@@ -44,7 +45,7 @@ class MerchantStaffRequiredMixin(AccessMixin):
             return forbidden(request, _("This page is for the staff of a business."))
         if not request.merchant.is_active:
             return forbidden(request, _("This business account is suspended. Please contact support."))
-        if request.user.role not in self.allowed_roles:
+        if request.membership.role not in self.allowed_roles:
             return forbidden(request, _("Your role does not give access to this page."))
         self.merchant = request.merchant
         return super().dispatch(request, *args, **kwargs)
@@ -58,7 +59,14 @@ def public_route(view):
     return view
 
 
-def role_allows(user, roles: frozenset[str]) -> bool:
-    # ``user`` may be None: a DRF view (the POS API's docs page) renders its template with
-    # DRF's request, whose user is None when the view has no authentication classes.
-    return bool(getattr(user, "is_authenticated", False) and user.merchant_id and user.role in roles)
+def role_allows(request, roles: frozenset[str]) -> bool:
+    """Whether the person's role in the request's merchant is one of ``roles``."""
+    # ``request`` may be DRF's (the POS API's docs page), which passes attribute reads on
+    # to Django's request; a request that never went through the middleware has no membership.
+    membership = getattr(request, "membership", None)
+    return bool(membership is not None and membership.role in roles)
+
+
+def current_role(request) -> str:
+    membership = getattr(request, "membership", None)
+    return membership.role if membership is not None else ""

@@ -16,6 +16,7 @@ from .models import (
     AuditEvent,
     Invitation,
     Location,
+    Membership,
     Merchant,
     MerchantSlugAlias,
     OnboardingMark,
@@ -28,13 +29,24 @@ def location_list(*, merchant: Merchant) -> QuerySet[Location]:
     return Location.objects.for_merchant(merchant).order_by("-is_active", "name", "pk")
 
 
-def staff_list(*, merchant: Merchant) -> QuerySet[User]:
-    return merchant.staff.order_by("-is_active", "email")
+def memberships_for(*, user: User) -> list[Membership]:
+    """The merchants ``user`` works for now (active memberships), by merchant name."""
+    return list(
+        Membership.objects.filter(user=user, is_active=True)
+        .select_related("merchant")
+        .order_by("merchant__name", "merchant_id")
+    )
 
 
-def staff_member(*, merchant: Merchant, pk: int) -> User:
-    """Raises User.DoesNotExist for another merchant's staff, as for a missing one."""
-    return merchant.staff.get(pk=pk)
+def staff_list(*, merchant: Merchant) -> QuerySet[Membership]:
+    """The merchant's team: one membership per person (``member.email``, ``member.role``…)."""
+    return Membership.objects.for_merchant(merchant).select_related("user").order_by("-is_active", "user__email")
+
+
+def staff_member(*, merchant: Merchant, pk: int) -> Membership:
+    """The membership of the user ``pk`` in ``merchant``. Raises Membership.DoesNotExist
+    for another merchant's staff, as for a missing one."""
+    return Membership.objects.for_merchant(merchant).select_related("user").get(user_id=pk)
 
 
 def pending_invitations(*, merchant: Merchant, now: datetime | None = None) -> QuerySet[Invitation]:
@@ -75,7 +87,7 @@ def onboarding_status(*, merchant: Merchant) -> OnboardingStatus:
 def has_invited_cashier(*, merchant: Merchant) -> bool:
     """A cashier works here, or one was invited (and the invitation not revoked)."""
     return (
-        merchant.staff.filter(role=Role.CASHIER).exists()
+        Membership.objects.for_merchant(merchant).filter(role=Role.CASHIER).exists()
         or Invitation.objects.for_merchant(merchant).filter(role=Role.CASHIER, revoked_at__isnull=True).exists()
     )
 
@@ -95,7 +107,7 @@ def locations_summary(*, merchant: Merchant) -> str:
 
 
 def staff_summary(*, merchant: Merchant, now: datetime | None = None) -> str:
-    people = merchant.staff.filter(is_active=True).count()
+    people = Membership.objects.for_merchant(merchant).filter(is_active=True).count()
     text = ngettext("%(count)d person", "%(count)d people", people) % {"count": people}
     invited = pending_invitations(merchant=merchant, now=now).count()
     if invited:

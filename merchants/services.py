@@ -23,7 +23,17 @@ from django.utils.translation import gettext as _
 
 from . import audit, slugs
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
-from .models import ApiKey, Invitation, Location, Merchant, MerchantSlugAlias, OnboardingMark, Role, User
+from .models import (
+    ApiKey,
+    Invitation,
+    Location,
+    Membership,
+    Merchant,
+    MerchantSlugAlias,
+    OnboardingMark,
+    Role,
+    User,
+)
 
 API_KEY_PREFIX = "lk_"
 
@@ -52,12 +62,13 @@ def merchant_sign_up(
     )
     merchant.full_clean()
     merchant.save()
-    owner = User(email=email, full_name=full_name, merchant=merchant, role=Role.OWNER)
+    owner = User(email=email, full_name=full_name)
     validate_password(password, owner)
     owner.set_password(password)
     try:
         with transaction.atomic():
             owner.save()
+            Membership.objects.create(user=owner, merchant=merchant, role=Role.OWNER)
     except IntegrityError as exc:
         raise MerchantError(_("A user with this e-mail already exists."), field="email") from exc
     return merchant, owner
@@ -156,8 +167,14 @@ def invitation_create(
     email = email.strip().lower()
     if role not in Role.values:
         raise MerchantError(_("Unknown role."), field="role")
-    if User.objects.filter(email=email).exists():
-        raise MerchantError(_("A user with this e-mail already exists."), field="email")
+    # Whether the address already has a login (with this or another merchant) is not
+    # said here: the person decides on the invitation page (join with their password,
+    # or set one). Only this merchant's own team is checked.
+    if Membership.objects.for_merchant(merchant).filter(user__email=email).exists():
+        raise MerchantError(
+            _("%(email)s is already in your team. Change their role or activate them in the list.") % {"email": email},
+            field="email",
+        )
     open_ones = (
         Invitation.objects.for_merchant(merchant)
         .select_for_update()
@@ -252,89 +269,128 @@ def invitation_for_token(token: str, *, now: datetime | None = None) -> Invitati
     return invitation
 
 
-@transaction.atomic
-def invitation_accept(*, token: str, password: str, full_name: str = "", now: datetime | None = None) -> User:
-    now = now or timezone.now()
+def _locked_pending_invitation(token: str, now: datetime) -> Invitation:
     invitation = invitation_for_token(token, now=now)
-    # Lock the invitation so that two tabs accepting at once create one user.
-    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    # Lock the invitation so that two tabs accepting at once use it once.
+    invitation = Invitation.objects.select_for_update().select_related("merchant").get(pk=invitation.pk)
     if invitation.accepted_at is not None:
         raise InvitationInvalid(_("This invitation has already been used. Log in with your e-mail and password."))
+    return invitation
+
+
+def invitation_has_account(invitation: Invitation) -> bool:
+    """Whether the invited address already has a login (shown only to the invitee, who
+    holds the link, so they are asked for their password instead of a new one)."""
+    return User.objects.filter(email=invitation.email).exists()
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, password: str, full_name: str = "", now: datetime | None = None) -> User:
+    """A new login for the invited address, in the inviting merchant's team."""
+    now = now or timezone.now()
+    invitation = _locked_pending_invitation(token, now)
     if User.objects.filter(email=invitation.email).exists():
         raise InvitationInvalid(_("A user with this e-mail already exists."))
-    user = User(email=invitation.email, full_name=full_name, merchant=invitation.merchant, role=invitation.role)
+    user = User(email=invitation.email, full_name=full_name)
     validate_password(password, user)
     user.set_password(password)
     user.save()
+    Membership.objects.create(user=user, merchant=invitation.merchant, role=invitation.role, created_at=now)
     invitation.accepted_at = now
     invitation.save(update_fields=["accepted_at"])
     return user
 
 
-def staff_deactivate(*, merchant: Merchant, user: User, actor: User) -> None:
-    if user.merchant_id != merchant.pk:
+@transaction.atomic
+def invitation_join(*, token: str, user: User, now: datetime | None = None) -> Membership:
+    """An existing login joins the inviting merchant's team (one login, several merchants).
+    The caller has authenticated ``user`` (their session or their password)."""
+    now = now or timezone.now()
+    invitation = _locked_pending_invitation(token, now)
+    if user.email != invitation.email:
+        raise InvitationInvalid(_("This invitation is for another e-mail address."))
+    if user.is_staff or user.is_superuser:
+        raise InvitationInvalid(_("Platform staff cannot join a business team. Use another e-mail address."))
+    membership, created = Membership.objects.select_for_update().get_or_create(
+        user=user, merchant=invitation.merchant, defaults={"role": invitation.role, "created_at": now}
+    )
+    if not created:
+        membership.role, membership.is_active = invitation.role, True
+        membership.save(update_fields=["role", "is_active"])
+    invitation.accepted_at = now
+    invitation.save(update_fields=["accepted_at"])
+    return membership
+
+
+def _membership(merchant: Merchant, user: User) -> Membership:
+    membership = Membership.objects.for_merchant(merchant).select_for_update().filter(user=user).first()
+    if membership is None:
         raise MerchantError(_("Unknown staff member."))
-    if user.pk == actor.pk:
-        raise MerchantError(_("You cannot deactivate yourself."))
-    if (
-        user.role == Role.OWNER
-        and not merchant.staff.filter(role=Role.OWNER, is_active=True).exclude(pk=user.pk).exists()
-    ):
-        raise MerchantError(_("A merchant must keep at least one active owner."))
-    user.is_active = False
-    with transaction.atomic():
-        user.save(update_fields=["is_active"])
-        audit.record(
-            action="staff.removed",
-            merchant=merchant,
-            actor=actor,
-            target=user,
-            before={"is_active": True},
-            after={"is_active": False},
-        )
+    return membership
+
+
+def _other_active_owner(merchant: Merchant, user: User) -> bool:
+    # Lock the merchant's owners so that two owners demoting or deactivating each
+    # other at once cannot both succeed.
+    owners = list(Membership.objects.for_merchant(merchant).select_for_update().filter(role=Role.OWNER).order_by("pk"))
+    return any(o.is_active and o.user_id != user.pk for o in owners)
 
 
 @transaction.atomic
-def staff_change_role(*, merchant: Merchant, user: User, role: str) -> User:
-    """Give a staff member another role. The merchant always keeps an active owner."""
+def staff_deactivate(*, merchant: Merchant, user: User, actor: User) -> Membership:
+    """Take ``user`` off this merchant's team (their login still works for their other
+    merchants, if any)."""
+    if user.pk == actor.pk:
+        raise MerchantError(_("You cannot deactivate yourself."))
+    has_other_owner = _other_active_owner(merchant, user)  # owners first, as in staff_change_role
+    membership = _membership(merchant, user)
+    if membership.role == Role.OWNER and not has_other_owner:
+        raise MerchantError(_("A merchant must keep at least one active owner."))
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    audit.record(
+        action="staff.removed",
+        merchant=merchant,
+        actor=actor,
+        target=user,
+        before={"is_active": True},
+        after={"is_active": False},
+    )
+    return membership
+
+
+@transaction.atomic
+def staff_change_role(*, merchant: Merchant, user: User, role: str) -> Membership:
+    """Give a staff member another role here. The merchant always keeps an active owner."""
     if role not in Role.values:
         raise MerchantError(_("Unknown role."), field="role")
-    # Lock the merchant's owners so that two owners demoting each other at once
-    # cannot both succeed.
-    owners = list(merchant.staff.select_for_update().filter(role=Role.OWNER).order_by("pk"))
-    member = merchant.staff.select_for_update().filter(pk=user.pk).first()
-    if member is None:
-        raise MerchantError(_("Unknown staff member."))
-    if member.role == role:
-        return member
-    if member.role == Role.OWNER and member.is_active:
-        if not any(o.is_active and o.pk != member.pk for o in owners):
-            raise MerchantError(
-                _("%(email)s is the only active owner. Make someone else an owner first.") % {"email": member.email},
-                field="role",
-            )
-    old_role = member.role
-    member.role = role
-    member.save(update_fields=["role"])
-    audit.record(
-        action="staff.role_changed", merchant=merchant, target=member, before={"role": old_role}, after={"role": role}
-    )
-    return member
-
-
-def staff_reactivate(*, merchant: Merchant, user: User) -> None:
-    if user.merchant_id != merchant.pk:
-        raise MerchantError(_("Unknown staff member."))
-    user.is_active = True
-    with transaction.atomic():
-        user.save(update_fields=["is_active"])
-        audit.record(
-            action="staff.reactivated",
-            merchant=merchant,
-            target=user,
-            before={"is_active": False},
-            after={"is_active": True},
+    has_other_owner = _other_active_owner(merchant, user)
+    membership = _membership(merchant, user)
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and membership.is_active and not has_other_owner:
+        raise MerchantError(
+            _("%(email)s is the only active owner. Make someone else an owner first.") % {"email": user.email},
+            field="role",
         )
+    old_role = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit.record(
+        action="staff.role_changed", merchant=merchant, target=user, before={"role": old_role}, after={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def staff_reactivate(*, merchant: Merchant, user: User) -> Membership:
+    membership = _membership(merchant, user)
+    membership.is_active = True
+    membership.save(update_fields=["is_active"])
+    audit.record(
+        action="staff.reactivated", merchant=merchant, target=user, before={"is_active": False}, after={"is_active": True}
+    )
+    return membership
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("invite/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
     # Dashboard.
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("dashboard/switch/", views.MerchantSwitchView.as_view(), name="merchant_switch"),
     path("dashboard/settings/", views.SettingsView.as_view(), name="merchant_settings"),
     path("dashboard/profile/", views.BusinessProfileView.as_view(), name="business_profile"),
     path("dashboard/locations/", views.LocationListView.as_view(), name="location_list"),

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
@@ -36,12 +37,14 @@ from .forms import (
     EmailAuthenticationForm,
     InvitationAcceptForm,
     InvitationForm,
+    InvitationLoginForm,
     LocationForm,
     SignUpForm,
     StaffRoleForm,
     apply_service_error,
 )
-from .models import ApiKey, Invitation, Location, Role, User
+from .middleware import SESSION_MERCHANT_KEY
+from .models import ApiKey, Invitation, Location, Membership, Role, User
 from .navigation import checklist_for, settings_pages_for
 from .permissions import (
     CAN_MANAGE_API_KEYS,
@@ -53,6 +56,7 @@ from .permissions import (
     MerchantStaffRequiredMixin,
     forbidden,
     public_route,
+    role_allows,
 )
 from .ratelimit import Limit, client_ip, hit
 from .tasks import password_reset_email_task
@@ -128,7 +132,7 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self):
         # Platform support staff have no dashboard; their place is admin.
         user = self.request.user
-        if user.is_authenticated and user.merchant_id is None and user.is_staff:
+        if user.is_authenticated and user.is_staff and not user.memberships.exists():
             return reverse("admin:index")
         return super().get_default_redirect_url()
 
@@ -183,40 +187,88 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 @public_route
 @method_decorator(never_cache, name="dispatch")
 class InvitationAcceptView(View):
+    """The invitation link. A new address sets a name and password; an address that
+    already has a login (staff of another merchant) joins with that login: at once
+    when logged in as it, else with its password. One login, several merchants."""
+
     template_name = "merchants/invitation_accept.html"
 
     def _invalid(self, request, exc: InvitationInvalid) -> TemplateResponse:
         return TemplateResponse(request, "merchants/invitation_invalid.html", {"reason": exc.message}, status=410)
 
-    def _render(self, request, invitation, form) -> TemplateResponse:
-        return TemplateResponse(request, self.template_name, {"invitation": invitation, "form": form})
+    def _render(self, request, invitation, form, *, status: int = 200) -> TemplateResponse:
+        context = {"invitation": invitation, "form": form, "mode": self._mode(request, invitation)}
+        return TemplateResponse(request, self.template_name, context, status=status)
+
+    @staticmethod
+    def _mode(request, invitation) -> str:
+        user = request.user
+        if user.is_authenticated:
+            return "join" if user.email == invitation.email else "other_login"
+        return "password" if services.invitation_has_account(invitation) else "new"
+
+    @staticmethod
+    def _form(mode: str, invitation, data=None, request=None):
+        if mode == "new":
+            return InvitationAcceptForm(data, invitation=invitation)
+        if mode == "password":
+            return InvitationLoginForm(data, invitation=invitation, request=request)
+        return None
 
     def get(self, request, token: str):
         try:
             invitation = services.invitation_for_token(token)
         except InvitationInvalid as exc:
             return self._invalid(request, exc)
-        return self._render(request, invitation, InvitationAcceptForm(invitation=invitation))
+        return self._render(request, invitation, self._form(self._mode(request, invitation), invitation))
 
     def post(self, request, token: str):
         try:
             invitation = services.invitation_for_token(token)
         except InvitationInvalid as exc:
             return self._invalid(request, exc)
-        form = InvitationAcceptForm(request.POST, invitation=invitation)
-        if not form.is_valid():
+        mode = self._mode(request, invitation)
+        if mode == "other_login":
+            return self._render(request, invitation, None, status=409)
+        form = self._form(mode, invitation, request.POST, request)
+        if form is not None and not form.is_valid():
             return self._render(request, invitation, form)
         try:
-            user = services.invitation_accept(
-                token=token, password=form.cleaned_data["password1"], full_name=form.cleaned_data["full_name"]
-            )
+            if mode == "new":
+                user = services.invitation_accept(
+                    token=token, password=form.cleaned_data["password1"], full_name=form.cleaned_data["full_name"]
+                )
+            else:
+                user = request.user if mode == "join" else form.user
+                services.invitation_join(token=token, user=user)
         except InvitationInvalid as exc:
             return self._invalid(request, exc)
         except ValidationError as exc:
             apply_service_error(form, exc)
             return self._render(request, invitation, form)
-        login(request, user, backend=_AUTH_BACKEND)
+        if mode != "join":
+            login(request, user, backend=_AUTH_BACKEND)
+        # Open the dashboard of the business that invited them.
+        request.session[SESSION_MERCHANT_KEY] = invitation.merchant_id
         messages.success(request, _("Welcome to the team of %(name)s!") % {"name": invitation.merchant.name})
+        return redirect("dashboard")
+
+
+class MerchantSwitchView(LoginRequiredMixin, View):
+    """The header's switcher: work on another business the person belongs to. The
+    choice is kept in the session and checked again on every request (middleware)."""
+
+    def post(self, request):
+        try:
+            merchant_id = int(request.POST.get("merchant", ""))
+        except ValueError:
+            merchant_id = None
+        membership = next((m for m in request.memberships if m.merchant_id == merchant_id), None)
+        if membership is None:
+            # Not a business of theirs (or no longer): the same answer for both.
+            return forbidden(request, _("You are not in the team of this business."))
+        request.session[SESSION_MERCHANT_KEY] = membership.merchant_id
+        messages.success(request, _("You are now working on %(name)s.") % {"name": membership.merchant.name})
         return redirect("dashboard")
 
 
@@ -229,7 +281,7 @@ class DashboardView(MerchantStaffRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if self.request.user.role in CAN_MANAGE_STAFF:
+        if role_allows(self.request, CAN_MANAGE_STAFF):
             context["onboarding"] = checklist_for(self.merchant)
             context["web_card_only"] = selectors.onboarding_mark_at(merchant=self.merchant, key="web_card_only")
         context["merchant_country_name"] = country_name(self.merchant.country)
@@ -259,7 +311,7 @@ class SettingsView(MerchantStaffRequiredMixin, TemplateView):
     template_name = "merchants/settings.html"
 
     def get(self, request, *args, **kwargs):
-        pages = settings_pages_for(request.user)
+        pages = settings_pages_for(request)
         if not pages:
             return forbidden(request, _("Your role does not give access to this page."))
         cards = [
@@ -479,19 +531,21 @@ class InvitationResendView(MerchantStaffRequiredMixin, MerchantObjectMixin, View
 
 class StaffRoleView(MerchantStaffRequiredMixin, View):
     allowed_roles = CAN_MANAGE_STAFF
-    model = User
+    model = User  # the URL names the person; their membership here is looked up
 
     def post(self, request, pk: int):
         try:
             member = selectors.staff_member(merchant=self.merchant, pk=pk)
-        except User.DoesNotExist:
+        except Membership.DoesNotExist:
             raise Http404
         form = StaffRoleForm(request.POST)
         if not form.is_valid():
             messages.error(request, _("Choose a role."))
             return redirect("staff_list")
         try:
-            member = services.staff_change_role(merchant=self.merchant, user=member, role=form.cleaned_data["role"])
+            member = services.staff_change_role(
+                merchant=self.merchant, user=member.user, role=form.cleaned_data["role"]
+            )
         except MerchantError as exc:
             messages.error(request, exc.message)
         else:
@@ -519,24 +573,28 @@ class InvitationRevokeView(MerchantStaffRequiredMixin, MerchantObjectMixin, View
 
 class StaffSetActiveView(MerchantStaffRequiredMixin, View):
     allowed_roles = CAN_MANAGE_STAFF
-    model = User
+    model = User  # the URL names the person; their membership here is looked up
     is_active = False
 
     def post(self, request, pk: int):
         try:
             member = selectors.staff_member(merchant=self.merchant, pk=pk)
-        except User.DoesNotExist:
+        except Membership.DoesNotExist:
             raise Http404
         try:
             if self.is_active:
-                services.staff_reactivate(merchant=self.merchant, user=member)
+                services.staff_reactivate(merchant=self.merchant, user=member.user)
             else:
-                services.staff_deactivate(merchant=self.merchant, user=member, actor=request.user)
+                services.staff_deactivate(merchant=self.merchant, user=member.user, actor=request.user)
         except MerchantError as exc:
             messages.error(request, exc.message)
         else:
-            done = _("%(email)s can log in again.") if self.is_active else _("%(email)s can no longer log in.")
-            messages.success(request, done % {"email": member.email})
+            # Only this merchant's access changes: the person may work for other merchants too.
+            if self.is_active:
+                done = _("%(email)s has access to %(merchant)s again.")
+            else:
+                done = _("%(email)s no longer has access to %(merchant)s.")
+            messages.success(request, done % {"email": member.email, "merchant": self.merchant.name})
         return redirect("staff_list")
 
 

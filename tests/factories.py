@@ -1,6 +1,6 @@
 import factory
 
-from merchants.models import Location, Merchant, User
+from merchants.models import Location, Membership, Merchant, User
 
 PASSWORD = "correct-horse-battery"
 
@@ -37,6 +37,14 @@ class UserFactory(factory.django.DjangoModelFactory):
     role = "owner"
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
+    @classmethod
+    def _create(cls, model_class, *args, merchant=None, role="", **kwargs):
+        # ``merchant`` and ``role`` make the person's membership (merchant=None: platform staff).
+        user = super()._create(model_class, *args, **kwargs)
+        if merchant is not None:
+            Membership.objects.create(user=user, merchant=merchant, role=role or "owner")
+        return user
+
     @factory.post_generation
     def _save(obj, create, extracted, **kwargs):
         if create:
@@ -55,3 +63,8 @@ class SegmentFactory(factory.django.DjangoModelFactory):
             "groups": [{"match": "all", "conditions": [{"field": "balance", "op": "gte", "value": 1}]}],
         }
     )
+
+
+def join(user: User, merchant: Merchant, role: str) -> Membership:
+    """Put an existing login in another merchant's team (one login, several merchants)."""
+    return Membership.objects.create(user=user, merchant=merchant, role=role)

@@ -76,7 +76,7 @@ def _location(merchant: Merchant):
 
 
 def _invitation(merchant: Merchant):
-    owner = merchant.staff.filter(role=Role.OWNER).first()
+    owner = User.objects.filter(memberships__merchant=merchant, memberships__role=Role.OWNER).first()
     return services.invitation_create(
         merchant=merchant, email=f"invitee-{uuid.uuid4().hex[:8]}@tenancy.test", role=Role.CASHIER, actor=owner
     ).invitation

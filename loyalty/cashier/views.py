@@ -46,7 +46,7 @@ from loyalty.money import (
 )
 from loyalty.program.services import program_for
 from merchants.models import Location, Role
-from merchants.permissions import CAN_MANAGE_STAFF, CAN_USE_TILL, MerchantStaffRequiredMixin
+from merchants.permissions import CAN_MANAGE_STAFF, CAN_USE_TILL, MerchantStaffRequiredMixin, current_role
 from merchants.templatetags.merchant_format import local_time
 
 SESSION_LOCATION = "till_location_id"
@@ -180,7 +180,7 @@ class TillMixin(MerchantStaffRequiredMixin):
 
     def can_refund(self) -> bool:
         """Refunds of past purchases: the owner, or any till user when the owner allows it."""
-        return self.request.user.role == Role.OWNER or self.merchant.cashiers_can_refund
+        return current_role(self.request) == Role.OWNER or self.merchant.cashiers_can_refund
 
 
 class TillPageView(TillMixin, View):

@@ -45,7 +45,7 @@ class PreviewSample:
 
     stamps: bool
     points: int = 350
-    tier: str = "Silver"
+    tier: str = ""
     name: str = "Анна"
     card_number: str = "2048 1937 5561"
     barcode_payload: str = "LC1-preview-sample-0000"
@@ -66,4 +66,6 @@ def preview_sample(*, merchant) -> PreviewSample:
             stamp_rule=free_visit_text(rules.stamps_per_reward),
             reward=rules.reward_description,
         )
-    return PreviewSample(stamps=False)
+    # The sample card sits on the merchant's second tier (its own name: "Серебро", "Silver", …).
+    tiers = rules.tiers
+    return PreviewSample(stamps=False, tier=tiers[min(1, len(tiers) - 1)].name if tiers else "")

@@ -16,8 +16,9 @@ from loyalty.program.services import current_rules
 from loyalty.wallet.images import hex_to_rgb, readable_on
 from merchants.models import Merchant
 
-# The built-in wording's version; bump it when the default text changes.
-DEFAULT_CONSENT_VERSION = "default-1"
+# The built-in wording's version; bump it when the default text changes (in any language).
+# default-1: "согласие Кофейня «Зерно»"; default-2 (issue 12): "согласие компании «Кофейня „Зерно“»".
+DEFAULT_CONSENT_VERSION = "default-2"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _quoted(name: str) -> str:
             char = "„"
         elif char == "»":
             char = "“"
-        elif char in "\"”":
+        elif char in '"”':
             # Straight or closing quotes: open or close by what was last open.
             char = "“" if inner.count("„") > inner.count("“") else "„"
         inner.append(char)

@@ -12,7 +12,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from loyalty import ledger
-from loyalty.models import Card, CardStatus, Customer, EntryKind, Lot
+from loyalty.models import Card, CardStatus, Customer, EntryKind, LedgerEntry, Lot
 from loyalty.program.services import current_rules
 
 logger = logging.getLogger(__name__)
@@ -59,21 +59,35 @@ def grant_birthday_bonuses(*, merchant, now: datetime | None = None) -> int:
         return 0
     today = timezone.localtime(now, merchant.tzinfo).date()
     days = [today + timedelta(days=n) for n in range(rules.birthday_days_before + 1)]
+    # Month and day as the end of the ISO date ("…-05-17"): a plain LIKE on both databases
+    # (PostgreSQL casts the date to text; SQLite stores it so), where __month/__day make
+    # SQLite call a Python function for every customer's row, every day.
     match = Q()
     for day in days:
-        match |= Q(birthday__month=day.month, birthday__day=day.day)
+        match |= Q(birthday__endswith=f"-{day.month:02d}-{day.day:02d}")
         if day.month == 2 and day.day == 28 and not _is_leap(day.year):
-            match |= Q(birthday__month=2, birthday__day=29)
+            match |= Q(birthday__endswith="-02-29")
     customers = (
         Customer.objects.for_merchant(merchant)
         .filter(match, birthday__isnull=False, cards__status=CardStatus.ACTIVE)
         .values_list("pk", "birthday", "cards__pk")
     )
-    granted = 0
+    due = []
     for customer_id, birthday, card_id in customers:
         # The occurrence inside the window decides the year of the key.
         occurrence = next(_birthday_on(birthday, d.year) for d in days if _birthday_on(birthday, d.year) == d)
-        key = f"birthday:{customer_id}:{occurrence.year}"
+        due.append((f"birthday:{customer_id}:{occurrence.year}", card_id, occurrence))
+    # A customer stays in the window for ``birthday_days_before`` + 1 days: skip those already
+    # granted in one query instead of a locked replay each (grant_bonus still checks under the lock).
+    done = set(
+        LedgerEntry.objects.for_merchant(merchant)
+        .filter(idempotency_key__in=[key for key, _card, _day in due])
+        .values_list("idempotency_key", flat=True)
+    )
+    granted = 0
+    for key, card_id, occurrence in due:
+        if key in done:
+            continue
         entry = ledger.grant_bonus(
             merchant=merchant,
             card=card_id,

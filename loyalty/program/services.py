@@ -9,9 +9,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import Mechanic, Program, ProgramVersion, Tier
@@ -27,11 +28,29 @@ from merchants import audit
 
 # A café's sensible start: 5 % cashback, 100 welcome points, points pay at most
 # 30 % of a bill, and three tiers by lifetime spend.
+# Names here are the English ones; ``default_tiers`` writes them in the merchant's language
+# (they are stored text from then on: the owner renames them).
 DEFAULT_TIERS = [
     {"name": "Bronze", "threshold": Decimal("0"), "earn_rate": None, "discount_percent": Decimal("3")},
     {"name": "Silver", "threshold": Decimal("10000"), "earn_rate": Decimal("7"), "discount_percent": Decimal("5")},
     {"name": "Gold", "threshold": Decimal("30000"), "earn_rate": Decimal("10"), "discount_percent": Decimal("10")},
 ]
+
+# Countries where a business most likely speaks to its customers in Russian. The program is
+# made on first use (which may be a customer's request in any language), so the merchant's
+# country decides, not the language of whoever happens to trigger it.
+RUSSIAN_SPEAKING_COUNTRIES = frozenset({"RU", "BY", "KZ", "KG"})
+
+
+def merchant_language(merchant) -> str:
+    return "ru" if merchant.country in RUSSIAN_SPEAKING_COUNTRIES else "en"
+
+
+def default_tiers(*, merchant) -> list[dict[str, Any]]:
+    """The default tiers with their names in the merchant's language ("Бронза" or "Bronze")."""
+    with translation.override(merchant_language(merchant)):
+        names = (pgettext("tier", "Bronze"), pgettext("tier", "Silver"), pgettext("tier", "Gold"))
+    return [{**spec, "name": name} for spec, name in zip(DEFAULT_TIERS, names, strict=True)]
 
 
 def program_for(*, merchant) -> Program:
@@ -44,7 +63,7 @@ def program_for(*, merchant) -> Program:
             program, _created = Program.objects.get_or_create(merchant=merchant, defaults={"name": merchant.name})
             program = Program.objects.select_for_update().get(pk=program.pk)
             if program.current_version_id is None:
-                for spec in DEFAULT_TIERS:
+                for spec in default_tiers(merchant=merchant):
                     Tier.objects.create(merchant=merchant, program=program, **spec)
                 _new_version(program=program, actor=None)
     except IntegrityError:

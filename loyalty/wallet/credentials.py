@@ -342,7 +342,9 @@ def warn_expiring_certificates(*, now: dt.datetime | None = None) -> int:
 def _send_expiry_warning(creds: WalletCredentials, *, days_left: int) -> int:
     merchant = creds.merchant
     recipients = list(
-        User.objects.filter(merchant=merchant, role=Role.OWNER, is_active=True).values_list("email", flat=True)
+        User.objects.filter(
+            memberships__merchant=merchant, memberships__role=Role.OWNER, memberships__is_active=True, is_active=True
+        ).values_list("email", flat=True)
     )
     if not recipients:
         logger.warning("merchant %s: certificate expiry warning has no owner to go to", merchant.pk)

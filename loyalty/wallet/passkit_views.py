@@ -41,8 +41,8 @@ def _not_offered(request, wallet_pass: WalletPass, reason: str) -> TemplateRespo
     """The merchant has not set this wallet up. The customer (who followed an old or
     shared link) is sent to their web card with no set-up talk; the reason, which is
     instructions for the merchant, is shown only to the merchant's own staff."""
-    user = request.user
-    is_staff_of_merchant = user.is_authenticated and getattr(user, "merchant_id", None) == wallet_pass.merchant_id
+    memberships = getattr(request, "memberships", None) or []
+    is_staff_of_merchant = any(m.merchant_id == wallet_pass.merchant_id for m in memberships)
     return TemplateResponse(
         request,
         "loyalty/wallet_unavailable.html",

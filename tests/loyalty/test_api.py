@@ -80,7 +80,7 @@ def test_lookup_finds_the_card_by_phone_number_or_barcode(pos, pos_card, params)
     assert body["number"] == pos_card.number
     assert body["customer"] == {"name": "Анна", "phone": "+79161234567"}
     assert body["status"] == "active"
-    assert body["tier"] == "Bronze"
+    assert body["tier"] == "Бронза"
     assert body["balance"] == 0 and body["spendable_points"] == 0
     assert body["currency"] == "RUB"
 

@@ -68,7 +68,7 @@ def test_nav_links_to_the_till(cashier, location, pos_program):
 
 def test_other_merchant_staff_cannot_use_json_views(other_owner, pos_card):
     client = login(other_owner)
-    factories.LocationFactory(merchant=other_owner.merchant)
+    factories.LocationFactory(merchant=other_owner.memberships.get().merchant)
     response = client.get("/dashboard/till/lookup/", {"q": pos_card.number})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "card_not_found"

@@ -129,9 +129,9 @@ def test_happy_path_creates_customer_card_and_consents(client, merchant, locatio
     assert card.balance == 100  # welcome bonus
     # Both consents carry the version of the text the customer saw.
     data_consent = PersonalDataConsent.objects.get(customer=customer)
-    assert (data_consent.text_version, data_consent.channel) == ("default-1", "qr")
+    assert (data_consent.text_version, data_consent.channel) == ("default-2", "qr")
     marketing = ConsentRecord.objects.get(customer=customer)
-    assert (marketing.granted, marketing.channel, marketing.text_version) == (True, "qr", "default-1")
+    assert (marketing.granted, marketing.channel, marketing.text_version) == (True, "qr", "default-2")
     assert customer.marketing_consent is True
 
     welcome = client.get(response["Location"])
@@ -454,3 +454,16 @@ def test_join_offer_counts_the_paid_visits_before_the_free_one(
     )  # fmt: skip
     page = client.get(join_url, HTTP_ACCEPT_LANGUAGE=language).content.decode()
     assert words in " ".join(page.split())
+
+
+def test_a_new_enrolment_stores_the_version_of_the_reworded_default_consent(client, merchant, program, join_url):
+    # Issue 12 reworded the built-in consent ("согласие компании «…»"), so the customer who
+    # agrees to it now agreed to default-2, not to the default-1 text of earlier customers.
+    merchant.name = "Кофейня «Зерно»"
+    merchant.save()
+    page = " ".join(client.get(join_url, HTTP_ACCEPT_LANGUAGE="ru").content.decode().split())
+    assert "согласие компании «Кофейня „Зерно“»" in page
+    assert client.post(join_url, good_data(), HTTP_ACCEPT_LANGUAGE="ru").status_code == 302
+    customer = Customer.objects.for_merchant(merchant).get()
+    assert PersonalDataConsent.objects.get(customer=customer).text_version == "default-2"
+    assert ConsentRecord.objects.get(customer=customer).text_version == "default-2"

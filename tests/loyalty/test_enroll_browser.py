@@ -74,7 +74,7 @@ def test_from_qr_to_web_card_on_a_phone(live_server, browser, russian, wallets_o
 
     customer = Customer.objects.get(phone="+79161234567")
     assert customer.source == "qr" and customer.joined_location == Location.objects.get(pk=location.pk)
-    assert PersonalDataConsent.objects.get(customer=customer).text_version == "default-1"
+    assert PersonalDataConsent.objects.get(customer=customer).text_version == "default-2"
     assert Card.objects.get(customer=customer).balance == 100
 
     # The same phone again: the card is not shown; it can be sent to the e-mail on file.

@@ -30,7 +30,7 @@ def test_enroll_normalises_phone_and_creates_card(merchant, location, program):
     assert (customer.name, customer.email, customer.source) == ("Анна", "anna@example.com", "qr")
     assert customer.joined_location == location
     assert len(customer.referral_code) == 8
-    assert card.status == "active" and card.tier.name == "Bronze"
+    assert card.status == "active" and card.tier.name == "Бронза"
     assert card.balance == 100  # welcome bonus
 
 

@@ -287,12 +287,12 @@ def test_crossing_purchase_earns_the_old_tiers_rate_in_quote_and_purchase(card, 
     30 000 that crosses the threshold earns Bronze's 5 % (1 500, not 3 000), and
     the quote says the same before it; the card is Gold after it."""
     q = ledger.quote(merchant=merchant, card=fresh(card), bill_amount=Decimal("30000"))
-    assert (q.tier, q.points_to_earn) == ("Bronze", 1500)
+    assert (q.tier, q.points_to_earn) == ("Бронза", 1500)
     p = buy(card, "30000")
     assert p.points_earned == q.points_to_earn == 1500
-    assert fresh(card).tier.name == "Gold"
+    assert fresh(card).tier.name == "Золото"
     q = ledger.quote(merchant=merchant, card=fresh(card), bill_amount=Decimal("1000"))
-    assert (q.tier, q.points_to_earn) == ("Gold", 100)
+    assert (q.tier, q.points_to_earn) == ("Золото", 100)
 
 
 def test_every_6th_visit_is_free_means_buy_5_the_6th_is_free(card, buy, rules, merchant, owner):

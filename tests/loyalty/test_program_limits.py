@@ -112,18 +112,18 @@ def test_page_errors_in_russian(client, owner, merchant, field, value, message):
 def test_page_refuses_inverted_tiers(client, owner, merchant):
     client.force_login(owner)
     data = form_data(client)
-    data["tiers-1-threshold"], data["tiers-2-threshold"] = "30000", "10000"  # Silver above Gold
+    data["tiers-1-threshold"], data["tiers-2-threshold"] = "30000", "10000"  # Серебро above Золото
     response = client.post(URL, data, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 400
     errors = list(response.context["tiers"].non_form_errors())
     assert errors == [
-        "Tier 3 “Gold” starts at 10,000, below Tier 2 “Silver” (30,000). "
+        "Tier 3 “Золото” starts at 10,000, below Tier 2 “Серебро” (30,000). "
         "List the tiers from the lowest spend to the highest."
     ]
     assert list(Tier.objects.filter(merchant=merchant).order_by("threshold").values_list("name", flat=True)) == [
-        "Bronze",
-        "Silver",
-        "Gold",
+        "Бронза",
+        "Серебро",
+        "Золото",
     ]
 
 

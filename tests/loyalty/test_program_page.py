@@ -88,12 +88,12 @@ def test_bad_values_show_errors_and_change_nothing(client, owner, merchant, fiel
 def test_add_rename_and_delete_tiers(client, owner, merchant):
     client.force_login(owner)
     data = form_data(client)
-    data["tiers-1-name"] = "Серебро"
-    data["tiers-2-DELETE"] = "on"  # Gold
+    data["tiers-1-name"] = "Серебряный"
+    data["tiers-2-DELETE"] = "on"  # Золото
     data.update({"tiers-3-name": "Platinum", "tiers-3-threshold": "100000", "tiers-3-discount_percent": "15"})
     assert client.post(URL, data).status_code == 302
     names = list(Tier.objects.filter(merchant=merchant).order_by("threshold").values_list("name", flat=True))
-    assert names == ["Bronze", "Серебро", "Platinum"]
+    assert names == ["Бронза", "Серебряный", "Platinum"]
     version = Program.objects.get(merchant=merchant).current_version
     assert [t["name"] for t in version.rules["tiers"]] == names
 

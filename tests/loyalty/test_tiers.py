@@ -20,18 +20,18 @@ def tier_name(card):
 
 
 def test_new_card_starts_on_the_lowest_tier(card):
-    assert card.tier.name == "Bronze"
+    assert card.tier.name == "Бронза"
 
 
 def test_promotion_on_the_purchase_that_crosses_the_threshold(card, buy):
     buy(card, "9999.99")
-    assert tier_name(card) == "Bronze"
+    assert tier_name(card) == "Бронза"
     p = buy(card, "0.01", now=T0 + timedelta(minutes=1))
-    assert tier_name(card) == "Silver"
+    assert tier_name(card) == "Серебро"
     change = TierChange.objects.get()
     assert (change.from_tier_name, change.to_tier_name, change.reason, change.purchase_id) == (
-        "Bronze",
-        "Silver",
+        "Бронза",
+        "Серебро",
         "promotion",
         p.pk,
     )
@@ -40,9 +40,9 @@ def test_promotion_on_the_purchase_that_crosses_the_threshold(card, buy):
 
 def test_promotion_can_skip_a_tier_and_new_rate_applies_after(card, buy):
     p = buy(card, "30000")
-    assert p.points_earned == 1500  # earned at the tier the card had (Bronze 5 %)
-    assert tier_name(card) == "Gold"
-    assert buy(card, "1000", now=T0 + timedelta(minutes=1)).points_earned == 100  # Gold 10 %
+    assert p.points_earned == 1500  # earned at the tier the card had (Бронза 5 %)
+    assert tier_name(card) == "Золото"
+    assert buy(card, "1000", now=T0 + timedelta(minutes=1)).points_earned == 100  # Золото 10 %
 
 
 def test_tier_earn_rate_and_discount(card, buy, rules):
@@ -55,25 +55,25 @@ def test_tier_earn_rate_and_discount(card, buy, rules):
 def test_refunds_reduce_tier_spend(card, buy, merchant, rules):
     rules(tier_demotion_enabled=True)
     p = buy(card, "12000")
-    assert tier_name(card) == "Silver"
+    assert tier_name(card) == "Серебро"
     ledger.refund(merchant=merchant, purchase=p, amount=Decimal("5000"), idempotency_key="r")
-    assert tier_name(card) == "Silver"  # demotion waits for the nightly job
+    assert tier_name(card) == "Серебро"  # demotion waits for the nightly job
     assert demote_tiers(merchant=merchant, now=T0 + timedelta(days=1)) == 1
-    assert tier_name(card) == "Bronze"
-    assert TierChange.objects.filter(reason="demotion").get().to_tier_name == "Bronze"
+    assert tier_name(card) == "Бронза"
+    assert TierChange.objects.filter(reason="demotion").get().to_tier_name == "Бронза"
 
 
 def test_rolling_window_demotion_only_if_enabled(card, buy, merchant, rules):
     rules(tier_window_months=3)
     buy(card, "15000")
-    assert tier_name(card) == "Silver"
+    assert tier_name(card) == "Серебро"
     later = T0 + timedelta(days=100)
     assert demote_tiers(merchant=merchant, now=later) == 0  # demotion disabled
-    assert tier_name(card) == "Silver"
+    assert tier_name(card) == "Серебро"
     rules(tier_demotion_enabled=True)
     assert demote_tiers(merchant=merchant, now=T0 + timedelta(days=80)) == 0  # still inside the window
     assert demote_tiers_task(merchant.pk, now_iso=later.isoformat()) == 1
-    assert tier_name(card) == "Bronze"
+    assert tier_name(card) == "Бронза"
     assert demote_tiers(merchant=merchant, now=later) == 0  # idempotent
 
 
@@ -81,9 +81,9 @@ def test_rolling_window_counts_only_recent_spend_for_promotion(card, buy, rules)
     rules(tier_window_months=1)
     buy(card, "6000")
     buy(card, "6000", now=T0 + timedelta(days=40))
-    assert tier_name(card) == "Bronze"
+    assert tier_name(card) == "Бронза"
     buy(card, "4000", now=T0 + timedelta(days=41))
-    assert tier_name(card) == "Silver"
+    assert tier_name(card) == "Серебро"
 
 
 def test_nightly_dispatcher_uses_the_merchants_local_night(card, buy, merchant, rules, settings):
@@ -92,10 +92,10 @@ def test_nightly_dispatcher_uses_the_merchants_local_night(card, buy, merchant, 
     buy(card, "10000")
     with time_machine.travel(datetime(2026, 6, 1, 23, 40, tzinfo=UTC), tick=False):  # 02:40 Moscow
         assert nightly_tier_demotion_task() == 0
-    assert tier_name(card) == "Silver"
+    assert tier_name(card) == "Серебро"
     with time_machine.travel(datetime(2026, 6, 2, 0, 40, tzinfo=UTC), tick=False):  # 03:40 Moscow
         assert nightly_tier_demotion_task() == 1
-    assert tier_name(card) == "Bronze"
+    assert tier_name(card) == "Бронза"
 
 
 def test_tiers_are_editable(card, buy, merchant, owner, rules):

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.utils import translation
 
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import LedgerEntry, Program, ProgramVersion
 from loyalty.program.services import program_for, save_program
+from tests.factories import MerchantFactory
 from tests.loyalty.conftest import T0, fresh
 
 pytestmark = pytest.mark.django_db
@@ -19,9 +21,30 @@ def test_default_program_is_a_cafe_program(merchant):
     program = program_for(merchant=merchant)
     assert program.mechanic == "cashback"
     assert (program.cashback_percent, program.welcome_bonus, program.max_redeem_percent) == (5, 100, 30)
-    assert [t.name for t in program.tiers.order_by("threshold")] == ["Bronze", "Silver", "Gold"]
+    assert [t.name for t in program.tiers.order_by("threshold")] == ["Бронза", "Серебро", "Золото"]
     assert program.current_version.number == 1
     assert program_for(merchant=merchant).pk == program.pk  # get, not create again
+
+
+@pytest.mark.parametrize(
+    ("country", "names"),
+    [
+        ("RU", ["Бронза", "Серебро", "Золото"]),
+        ("KZ", ["Бронза", "Серебро", "Золото"]),
+        ("BY", ["Бронза", "Серебро", "Золото"]),
+        ("GB", ["Bronze", "Silver", "Gold"]),
+        ("JP", ["Bronze", "Silver", "Gold"]),
+    ],
+)
+@pytest.mark.parametrize("page_language", ["ru", "en"])
+def test_default_tier_names_speak_the_merchants_language(country, names, page_language):
+    # Issue 12: a Russian café's customers see "Золото", not "Gold", whoever's request made the
+    # program (the language of the page that happened to create it does not matter).
+    merchant = MerchantFactory(country=country)
+    with translation.override(page_language):
+        program = program_for(merchant=merchant)
+    assert [t.name for t in program.tiers.order_by("threshold")] == names
+    assert [t["name"] for t in program.current_version.rules["tiers"]] == names
 
 
 def test_each_save_creates_a_new_version(merchant, owner):

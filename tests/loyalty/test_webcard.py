@@ -53,7 +53,7 @@ def test_shows_live_balance_after_a_purchase(client, merchant, location, card, u
     # Times in the merchant's zone: 18:30 UTC is 21:30 in Moscow.
     assert "03/11/2026 9:30 p.m." in page and "6:30" not in page
     assert "11.03.2026 21:30" in client.get(url, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "Bronze" in page and "Анна" in page
+    assert "Бронза" in page and "Анна" in page
     assert response["Cache-Control"].startswith("no-store") or "no-store" in response["Cache-Control"]
     assert response["Referrer-Policy"] == "no-referrer"
     assert response["X-Robots-Tag"].startswith("noindex")

@@ -2,15 +2,23 @@
 
 from django.forms.models import model_to_dict
 
-from merchants.models import ApiKey, Invitation, Location, Merchant, User
+from merchants.models import ApiKey, Invitation, Location, Membership, Merchant, User
 
 
 def snapshot() -> dict:
     """Every row of the merchants app, so a test can prove a bad input changed nothing."""
     return {
         model.__name__: [model_to_dict(obj) for obj in model.objects.order_by("pk")]
-        for model in (Merchant, User, Location, Invitation, ApiKey)
+        for model in (Merchant, User, Membership, Location, Invitation, ApiKey)
     }
+
+
+def membership(user, merchant) -> Membership:
+    return Membership.objects.get(user=user, merchant=merchant)
+
+
+def role_in(user, merchant) -> str:
+    return membership(user, merchant).role
 
 
 def login(client, user) -> None:

@@ -67,7 +67,10 @@ def test_admin_filters_work(support_client, everything):
         == 200
     )
     assert (
-        support_client.get(admin_url(User, "changelist"), {"role": "owner", "is_staff__exact": "0"}).status_code == 200
+        support_client.get(
+            admin_url(User, "changelist"), {"memberships__role": "owner", "is_staff__exact": "0"}
+        ).status_code
+        == 200
     )
     response = support_client.get(admin_url(User, "changelist"), {"q": "Зерно"})
     assert everything[User].email in response.content.decode()
@@ -96,8 +99,6 @@ def test_making_merchant_staff_platform_staff_is_a_clean_form_error(support_clie
     data = {
         "email": owner.email,
         "full_name": owner.full_name,
-        "merchant": owner.merchant_id,
-        "role": owner.role,
         "is_active": "on",
         "is_staff": "on",
         "date_joined_0": "2026-01-01",
@@ -116,7 +117,7 @@ def test_support_creates_a_platform_staff_user_and_a_merchant_user(support_clien
     response = support_client.post(admin_url(User, "add"), {**base, "email": "Helper@Platform.test", "is_staff": "on"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     helper = User.objects.get(email="helper@platform.test")
-    assert helper.is_staff and helper.merchant is None
+    assert helper.is_staff and not helper.memberships.exists()
 
     response = support_client.post(admin_url(User, "add"), {**base, "email": "x@zerno.test", "merchant": merchant.pk})
     assert response.status_code == 200
@@ -127,6 +128,13 @@ def test_support_creates_a_platform_staff_user_and_a_merchant_user(support_clien
     )
     assert "is_staff" in response.context["adminform"].form.errors
     assert not User.objects.filter(email="x@zerno.test").exists()
+    # A merchant user: the login and its first membership.
+    response = support_client.post(
+        admin_url(User, "add"), {**base, "email": "x@zerno.test", "merchant": merchant.pk, "role": "cashier"}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    made = User.objects.get(email="x@zerno.test")
+    assert [(m.merchant, m.role) for m in made.memberships.all()] == [(merchant, "cashier")] and not made.is_staff
 
 
 def test_api_key_and_invitation_cannot_be_added_in_admin(support_client):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from merchants import services
 from merchants.models import Invitation, Role, User
-from tests.merchants.helpers import login, snapshot
+from tests.merchants.helpers import login, membership, snapshot
 
 PASSWORD = "quiet-harbour-lamp-7"
 
@@ -80,14 +80,16 @@ def test_link_is_shown_when_the_email_cannot_be_sent(client, owner, settings):
     assert Invitation.objects.count() == 1
 
 
-def test_inviting_an_existing_user_is_refused_and_changes_nothing(client, owner, cashier):
+def test_inviting_someone_already_in_the_team_is_refused_and_changes_nothing(client, owner, cashier):
     login(client, owner)
     before = snapshot()
 
     response = invite(client, email=cashier.email.upper())
 
     assert response.status_code == 200
-    assert response.context["form"].errors["email"] == ["Пользователь с таким e-mail уже существует."]
+    assert response.context["form"].errors["email"] == [
+        "cashier@zerno.test уже в вашей команде. Измените роль или активируйте сотрудника в списке."
+    ]
     assert snapshot() == before
     assert mail.outbox == []
 
@@ -113,7 +115,8 @@ def test_accepting_creates_the_account_and_logs_in(client, issued, merchant):
 
     assert response.status_code == 302 and response["Location"] == reverse("dashboard")
     user = User.objects.get(email="new@zerno.test")
-    assert (user.merchant, user.role, user.full_name) == (merchant, "cashier", "Иван Петров")
+    assert [(m.merchant, m.role) for m in user.memberships.all()] == [(merchant, "cashier")]
+    assert user.full_name == "Иван Петров"
     assert user.check_password(PASSWORD)
     assert client.session["_auth_user_id"] == str(user.pk)
     issued.invitation.refresh_from_db()
@@ -208,19 +211,24 @@ def test_revoking_an_accepted_invitation_says_so(client, owner, issued):
     assert "Это приглашение уже не ожидает ответа" in response.content.decode()
 
 
-def test_owner_deactivates_and_reactivates_staff(client, owner, cashier):
+def test_owner_deactivates_and_reactivates_staff(client, merchant, owner, cashier):
     login(client, owner)
+    other = client.__class__()
+    assert other.login(username=cashier.email, password="correct-horse-battery")
+    assert other.get(reverse("till")).status_code == 200
 
     client.post(reverse("staff_deactivate", args=[cashier.pk]))
-    cashier.refresh_from_db()
-    assert not cashier.is_active
-    other = client.__class__()
-    other.post(reverse("login"), {"username": cashier.email, "password": "correct-horse-battery"})
-    assert "_auth_user_id" not in other.session
+    assert not membership(cashier, merchant).is_active
+    # The merchant is out of reach at once, in the session already open too. The login
+    # itself stays (it may serve other merchants) but opens nothing of this one.
+    assert other.get(reverse("till")).status_code == 403
+    fresh = client.__class__()
+    assert fresh.login(username=cashier.email, password="correct-horse-battery")
+    assert fresh.get(reverse("till")).status_code == 403
 
     client.post(reverse("staff_activate", args=[cashier.pk]))
-    cashier.refresh_from_db()
-    assert cashier.is_active
+    assert membership(cashier, merchant).is_active
+    assert other.get(reverse("till")).status_code == 200
 
 
 def test_owner_cannot_deactivate_themselves(client, owner):

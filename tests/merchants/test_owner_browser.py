@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from loyalty.models import ProgramVersion
 from merchants import services
 from merchants.models import OnboardingMark, Role
+from tests import factories
 from tests.browser import PHONE, logged_in_page, screenshot
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -21,7 +22,7 @@ TEXT = {
         "bonus": "Не больше 100\xa0000 баллов.",
         "percent": "Не больше 100 %.",
         "name": "Укажите название программы: клиенты видят его на карте.",
-        "tiers": "Уровень 3 «Gold» начинается с 10\xa0000 — ниже, чем Уровень 2 «Silver» (30\xa0000).",
+        "tiers": "Уровень 3 «Золото» начинается с 10\xa0000 — ниже, чем Уровень 2 «Серебро» (30\xa0000).",
         "checklist": "С чего начать",
         "web_only": "Только веб-карта, без кошельков",
         "web_only_note": "Вы выбрали только веб-карту",
@@ -36,7 +37,7 @@ TEXT = {
         "bonus": "At most 100,000 points.",
         "percent": "At most 100 %.",
         "name": "Give the program a name: customers see it on their card.",
-        "tiers": "Tier 3 “Gold” starts at 10,000, below Tier 2 “Silver” (30,000).",
+        "tiers": "Tier 3 “Золото” starts at 10,000, below Tier 2 “Серебро” (30,000).",
         "checklist": "Getting started",
         "web_only": "Offer the web card only",
         "web_only_note": "Your choice: web card only.",
@@ -61,7 +62,7 @@ def test_program_with_bad_values_gets_human_errors(live_server, transactional_db
     page.locator("[name=welcome_bonus]").fill("1000000000000")
     page.locator("[name=referral_referrer_bonus]").fill("1000000000000")
     page.locator("[name=max_redeem_percent]").fill("150")
-    page.locator("[name=tiers-1-threshold]").fill("30000")  # Silver above Gold
+    page.locator("[name=tiers-1-threshold]").fill("30000")  # Серебро above Золото
     page.locator("[name=tiers-2-threshold]").fill("10000")
     page.get_by_role("button", name=t["save"]).click()
     expect(page.locator("#id_name_error")).to_have_text(t["name"])
@@ -103,7 +104,7 @@ def test_checklist_and_web_card_only(live_server, transactional_db, browser, own
 @pytest.mark.parametrize("language", ["ru", "en"])
 def test_owner_changes_a_role_and_reinvites(live_server, transactional_db, browser, owner, merchant, language):
     t = TEXT[language]
-    cashier = merchant.staff.create(email="kassa@zerno.test", full_name="Ольга", role=Role.CASHIER)
+    cashier = factories.UserFactory(email="kassa@zerno.test", full_name="Ольга", merchant=merchant, role=Role.CASHIER)
     services.invitation_create(merchant=merchant, email="new@zerno.test", role=Role.CASHIER, actor=owner)
     page = logged_in_page(
         browser, live_server, owner, viewport=DESKTOP, locale="ru-RU" if language == "ru" else "en-US"
@@ -113,8 +114,7 @@ def test_owner_changes_a_role_and_reinvites(live_server, transactional_db, brows
     row.get_by_test_id("role-kassa@zerno.test").select_option(Role.MARKETER)
     row.get_by_role("button", name=t["change_role"]).click()
     expect(page.locator(".messages")).to_contain_text(t["changed"])
-    cashier.refresh_from_db()
-    assert cashier.role == Role.MARKETER
+    assert cashier.memberships.get(merchant=merchant).role == Role.MARKETER
     screenshot(page, f"owner-05-role-changed-{language}")
 
     page.goto(f"{live_server.url}/dashboard/staff/invite/")

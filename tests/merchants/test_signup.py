@@ -40,7 +40,7 @@ def test_sign_up_creates_merchant_and_owner_and_logs_in(client):
     owner = User.objects.get()
     assert owner.email == "anna@utro.test"
     assert owner.full_name == "Анна Смирнова"
-    assert owner.merchant == merchant and owner.role == Role.OWNER
+    assert [(m.merchant, m.role, m.is_active) for m in owner.memberships.all()] == [(merchant, Role.OWNER, True)]
     assert owner.check_password(GOOD["password1"])
     dashboard = client.get(reverse("dashboard"))
     assert dashboard.status_code == 200

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from merchants import services
 from merchants.models import Invitation, Role
-from tests.merchants.helpers import login, snapshot
+from tests.merchants.helpers import login, role_in, snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -20,12 +20,11 @@ def change_role(client, member, role, language="en"):
     return client.post(reverse("staff_role", args=[member.pk]), {"role": role}, HTTP_ACCEPT_LANGUAGE=language)
 
 
-def test_owner_makes_a_cashier_a_marketer(client, owner, cashier):
+def test_owner_makes_a_cashier_a_marketer(client, merchant, owner, cashier):
     login(client, owner)
     response = change_role(client, cashier, Role.MARKETER)
     assert response.status_code == 302
-    cashier.refresh_from_db()
-    assert cashier.role == Role.MARKETER
+    assert role_in(cashier, merchant) == Role.MARKETER
     page = client.get(reverse("staff_list"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "cashier@zerno.test is now: Marketer." in page or f"{cashier.email} is now: Marketer." in page
 
@@ -44,8 +43,7 @@ def test_the_only_active_owner_cannot_be_demoted(merchant, owner, marketer):
     # Through the service: even with the owner acting on themselves.
     with translation.override("en"), pytest.raises(services.MerchantError, match="only active owner"):
         services.staff_change_role(merchant=merchant, user=owner, role=Role.CASHIER)
-    owner.refresh_from_db()
-    assert owner.role == Role.OWNER
+    assert role_in(owner, merchant) == Role.OWNER
 
 
 def test_an_owner_can_be_demoted_when_another_owner_remains(client, merchant, owner, marketer):
@@ -53,8 +51,7 @@ def test_an_owner_can_be_demoted_when_another_owner_remains(client, merchant, ow
     login(client, marketer)
     response = change_role(client, owner, Role.CASHIER, language="ru")
     assert response.status_code == 302
-    owner.refresh_from_db()
-    assert owner.role == Role.CASHIER
+    assert role_in(owner, merchant) == Role.CASHIER
     # Now the marketer is the only owner: the cashier-ex-owner cannot be the one to demote them either way.
     with pytest.raises(services.MerchantError):
         services.staff_change_role(merchant=merchant, user=marketer, role=Role.MARKETER)
@@ -87,11 +84,10 @@ def test_role_change_needs_the_owner_and_a_known_role(client, owner, marketer, c
     assert snapshot() == before
 
 
-def test_other_merchants_staff_is_not_found(client, owner, other_owner):
+def test_other_merchants_staff_is_not_found(client, owner, other_owner, other_merchant):
     login(client, owner)
     assert change_role(client, other_owner, Role.CASHIER).status_code == 404
-    other_owner.refresh_from_db()
-    assert other_owner.role == Role.OWNER
+    assert role_in(other_owner, other_merchant) == Role.OWNER
 
 
 # Re-inviting --------------------------------------------------------------
