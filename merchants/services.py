@@ -388,7 +388,11 @@ def staff_reactivate(*, merchant: Merchant, user: User) -> Membership:
     membership.is_active = True
     membership.save(update_fields=["is_active"])
     audit.record(
-        action="staff.reactivated", merchant=merchant, target=user, before={"is_active": False}, after={"is_active": True}
+        action="staff.reactivated",
+        merchant=merchant,
+        target=user,
+        before={"is_active": False},
+        after={"is_active": True},
     )
     return membership
 
