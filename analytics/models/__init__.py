@@ -1,5 +1,7 @@
 """The analytics app's tables. Each module is one topic; import new ones here."""
 
+from .imports import ImportJob, ImportRowError
+from .predictions import CustomerPrediction, PredictionFit
 from .settings import AnalyticsSettings
 from .summaries import (
     CohortCell,
@@ -13,6 +15,10 @@ from .summaries import (
 
 __all__ = [
     "AnalyticsSettings",
+    "CustomerPrediction",
+    "ImportJob",
+    "ImportRowError",
+    "PredictionFit",
     "CohortCell",
     "CustomerMonthStats",
     "CustomerStats",
