@@ -79,8 +79,9 @@ def bgnbd_log_likelihood(params: BgNbdParams, frequency, recency, T) -> Array:
 def _minimise(negative_ll, start: Array) -> Array:
     # Parameters are positive: optimise their logarithms (unconstrained), first with
     # Nelder-Mead (robust from a poor start), then polish with BFGS.
-    result = optimize.minimize(negative_ll, np.log(start), method="Nelder-Mead",
-                               options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10})
+    result = optimize.minimize(
+        negative_ll, np.log(start), method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10}
+    )
     polished = optimize.minimize(negative_ll, result.x, method="BFGS", options={"gtol": 1e-8})
     best = polished if polished.success and polished.fun <= result.fun else result
     if not np.all(np.isfinite(best.x)) or not np.isfinite(best.fun):
