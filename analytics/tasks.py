@@ -4,12 +4,15 @@ Each is idempotent (a rerun writes nothing new), so ``acks_late`` is safe."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
-from analytics import imports
+from analytics import imports, predictions
 from analytics.models import ImportJob
+from merchants.models import Merchant
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +36,27 @@ def import_customers_task(job_id: int) -> None:
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
         job.status = ImportJob.Status.QUEUED
     imports.run(job=job)
+
+
+# --- predicted customer value (nightly) --------------------------------------------------------
+
+# Local hour (merchant time zone) of the nightly fit: after the summaries (h10-metrics) at 3.
+PREDICTION_LOCAL_HOUR = 4
+
+
+@shared_task(name="analytics.tasks.fit_predictions_dispatch_task", **TASK_OPTIONS)
+def fit_predictions_dispatch_task(now_iso: str | None = None) -> None:
+    """Hourly: queue the fit of every active merchant whose local clock shows PREDICTION_LOCAL_HOUR."""
+    now = datetime.fromisoformat(now_iso) if now_iso else timezone.now()
+    for merchant in Merchant.objects.filter(is_active=True).only("pk", "time_zone"):
+        if timezone.localtime(now, merchant.tzinfo).hour == PREDICTION_LOCAL_HOUR:
+            fit_predictions_task.delay(merchant.pk)
+
+
+@shared_task(name="analytics.tasks.fit_predictions_task", soft_time_limit=25 * 60, time_limit=30 * 60, **TASK_OPTIONS)
+def fit_predictions_task(merchant_id: int) -> None:
+    merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
+    if merchant is None:
+        logger.info("merchant %s is gone or inactive; nothing to fit", merchant_id)
+        return
+    predictions.fit_merchant(merchant=merchant)
