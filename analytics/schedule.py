@@ -1,0 +1,16 @@
+"""The analytics app's periodic tasks (stored by ``manage.py setup_periodic_tasks``).
+Crontab fields are in UTC. The nightly rebuild runs once for every merchant at
+a quiet hour for Europe and Russia; pages read the old figures until it commits."""
+
+PERIODIC_TASKS = [
+    {
+        "name": "analytics: add new purchases to the summaries",
+        "task": "analytics.tasks.refresh_summaries_task",
+        "crontab": {"minute": "*/5", "hour": "*"},
+    },
+    {
+        "name": "analytics: nightly rebuild of summaries, cohorts and tiers",
+        "task": "analytics.tasks.nightly_summaries_task",
+        "crontab": {"minute": "10", "hour": "0"},
+    },
+]
