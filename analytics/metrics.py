@@ -280,7 +280,9 @@ def standing(*, merchant, period: Period, now: datetime | None = None) -> Standi
             filter=Q(last_purchase_at__gte=lost_from, last_purchase_at__lt=min(lost_to, now - timedelta(days=window))),
         ),
     )
-    money = DailyMerchantStats.objects.for_merchant(merchant).aggregate(bill=Sum("bill_total"), refund=Sum("refund_total"))
+    money = DailyMerchantStats.objects.for_merchant(merchant).aggregate(
+        bill=Sum("bill_total"), refund=Sum("refund_total")
+    )
     return Standing(
         ever_buyers=counts["ever"],
         active_30=counts["active_30"],
@@ -312,7 +314,8 @@ def revenue_series(*, merchant, period: Period, location=None) -> list[SeriesPoi
     daily = daily.filter(day__gte=period.start, day__lte=period.end)
     if period.months == 1:
         rows = {
-            r["day"]: r for r in daily.values("day").annotate(v=Sum("visits"), b=Sum("bill_total"), r=Sum("refund_total"))
+            r["day"]: r
+            for r in daily.values("day").annotate(v=Sum("visits"), b=Sum("bill_total"), r=Sum("refund_total"))
         }
         labels = [period.start + timedelta(days=i) for i in range((period.end - period.start).days + 1)]
     else:

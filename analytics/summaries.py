@@ -106,7 +106,9 @@ def _target(cursor, table: str, hwm: int, cutoff: datetime) -> int:
     return max(hwm, top)
 
 
-def _add(cursor, table: str, constraint: str, keys: tuple[str, ...], cols: tuple[str, ...], source: str, params) -> None:
+def _add(
+    cursor, table: str, constraint: str, keys: tuple[str, ...], cols: tuple[str, ...], source: str, params
+) -> None:
     """Insert-or-add: the ``source`` SELECT yields ``keys`` and some of ``cols``
     (by name); missing columns count 0; an existing row gets the sums added."""
     cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", params)

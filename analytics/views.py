@@ -103,7 +103,12 @@ class AnalyticsView(MerchantStaffRequiredMixin, View):
             if period.months == 1
             else f"{month_label(period.first_month)} — {month_label(period.last_month)}",
             "presets": [
-                {"label": label, "from": f"{a:%Y-%m}", "to": f"{b:%Y-%m}", "active": (a, b) == (period.first_month, period.last_month)}
+                {
+                    "label": label,
+                    "from": f"{a:%Y-%m}",
+                    "to": f"{b:%Y-%m}",
+                    "active": (a, b) == (period.first_month, period.last_month),
+                }
                 for label, a, b in presets
             ],
             "query": request.GET.urlencode(),
@@ -119,7 +124,10 @@ class AnalyticsView(MerchantStaffRequiredMixin, View):
                     "revenueLabel": _("Revenue"),
                     "visitsLabel": _("Visits"),
                 },
-                "tiers": {"labels": [name or _("No tier") for name, _n in report.tiers], "cards": [n for _t, n in report.tiers]},
+                "tiers": {
+                    "labels": [name or _("No tier") for name, _n in report.tiers],
+                    "cards": [n for _t, n in report.tiers],
+                },
             },
         }
         return TemplateResponse(request, self.template_name, context)
@@ -138,7 +146,9 @@ class AnalyticsCsvView(MerchantStaffRequiredMixin, View):
         period, location = _query(request, self.merchant)
         report = analytics_report(merchant=self.merchant, period=period, location=location)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{chart}-{period.first_month:%Y-%m}-{period.last_month:%Y-%m}.csv"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="{chart}-{period.first_month:%Y-%m}-{period.last_month:%Y-%m}.csv"'
+        )
         response.write("\ufeff")  # Excel reads UTF-8 only with the mark
         writer = csv.writer(response)
         if chart == "revenue":
@@ -146,9 +156,13 @@ class AnalyticsCsvView(MerchantStaffRequiredMixin, View):
             for point in report.series:
                 writer.writerow([point.label.isoformat(), point.revenue, point.visits])
         elif chart == "cohorts":
-            writer.writerow([_("Cohort"), _("Customers"), _("LTV") + f" ({self.merchant.currency})"] + [str(k) for k in range(12)])
+            writer.writerow(
+                [_("Cohort"), _("Customers"), _("LTV") + f" ({self.merchant.currency})"] + [str(k) for k in range(12)]
+            )
             for row in report.cohorts:
-                writer.writerow([row.cohort.isoformat(), row.size, row.ltv] + ["" if c is None else c for c in row.counts])
+                writer.writerow(
+                    [row.cohort.isoformat(), row.size, row.ltv] + ["" if c is None else c for c in row.counts]
+                )
         elif chart == "tiers":
             writer.writerow([_("Tier"), _("Cards")])
             for name, cards in report.tiers:
@@ -187,6 +201,3 @@ def figure_rows(report: AnalyticsReport, merchant) -> list[tuple[str, object]]:
             (_("Lost in the period"), s.lost_in_period),
         ]
     return [(label, "" if value is None else value) for label, value in rows]
-
-
-
