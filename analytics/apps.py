@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -9,3 +11,20 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("Analytics")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        import_module("analytics.tasks")
+
+        from merchants.navigation import HomePanel, NavItem, register, register_home_panel
+        from merchants.permissions import CAN_SEE_ANALYTICS
+
+        register(NavItem("analytics", _("Analytics"), CAN_SEE_ANALYTICS, order=50))
+
+        def home_context(request, merchant):
+            from analytics.views import home_panel_context
+
+            return home_panel_context(request, merchant)
+
+        register_home_panel(
+            HomePanel("analytics", "analytics/_home.html", CAN_SEE_ANALYTICS, context=home_context, order=10)
+        )

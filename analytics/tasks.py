@@ -1,5 +1,7 @@
-"""Celery interfaces of the analytics app: take ids, re-fetch, call one service.
-Each is idempotent (a rerun writes nothing new), so ``acks_late`` is safe."""
+"""Celery interfaces of the analytics app (periodic ones declared in analytics/schedule.py).
+Each is idempotent: a rerun finds nothing new (refresh, import), or writes the same
+figures again (rebuilds, predictions), so ``acks_late`` is safe. The summaries cover
+every merchant at once; imports and predictions take ids and re-fetch."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from analytics import imports, predictions
+from analytics import imports, predictions, summaries
 from analytics.models import ImportJob
 from merchants.models import Merchant
 
@@ -23,6 +25,18 @@ TASK_OPTIONS = {
     "max_retries": 5,
     "acks_late": True,
 }
+
+
+@shared_task(name="analytics.tasks.refresh_summaries_task", soft_time_limit=4 * 60, time_limit=5 * 60, **TASK_OPTIONS)
+def refresh_summaries_task() -> dict[str, int]:
+    result = summaries.refresh()
+    return {"purchases": result.purchases, "refunds": result.refunds, "entries": result.entries, "cards": result.cards}
+
+
+@shared_task(name="analytics.tasks.nightly_summaries_task", soft_time_limit=40 * 60, time_limit=45 * 60, **TASK_OPTIONS)
+def nightly_summaries_task() -> None:
+    summaries.rebuild()
+    summaries.rebuild_cohorts()
 
 
 @shared_task(name="analytics.tasks.import_customers_task", soft_time_limit=55 * 60, time_limit=60 * 60, **TASK_OPTIONS)
@@ -40,7 +54,7 @@ def import_customers_task(job_id: int) -> None:
 
 # --- predicted customer value (nightly) --------------------------------------------------------
 
-# Local hour (merchant time zone) of the nightly fit: after the summaries (h10-metrics) at 3.
+# Local hour (merchant time zone) of the nightly fit: a quiet hour for the merchant.
 PREDICTION_LOCAL_HOUR = 4
 
 

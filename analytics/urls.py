@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from analytics import views
+
+urlpatterns = [
+    path("dashboard/analytics/", views.AnalyticsView.as_view(), name="analytics"),
+    path("dashboard/analytics/csv/", views.AnalyticsCsvView.as_view(), name="analytics_csv"),
+]

@@ -75,7 +75,9 @@ class DailyLocationStats(models.Model):
     """Per location (``location`` null: purchases recorded without one)."""
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey("merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(
+        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     day = models.DateField()
     joined = models.IntegerField(default=0)
     visits = models.IntegerField(default=0)
@@ -136,7 +138,9 @@ class CustomerMonthStats(models.Model):
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
     card = models.ForeignKey("loyalty.Card", on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey("merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(
+        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     month = models.DateField()  # the first day of the month
     visits = models.IntegerField(default=0)
     bill_total = models.DecimalField(default=0, **TOTAL)
