@@ -15,10 +15,37 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         import_module("analytics.tasks")
 
-        from merchants.navigation import HomePanel, NavItem, register, register_home_panel
-        from merchants.permissions import CAN_SEE_ANALYTICS
+        from merchants.navigation import (
+            HomePanel,
+            NavItem,
+            SettingsPage,
+            register,
+            register_home_panel,
+            register_settings_page,
+        )
+        from merchants.permissions import CAN_SEE_ANALYTICS, CAN_SEE_CUSTOMERS
 
         register(NavItem("analytics", _("Analytics"), CAN_SEE_ANALYTICS, order=50))
+        register_settings_page(
+            SettingsPage(
+                "customer_import",
+                _("Import and export"),
+                _("Bring customers and balances over from a spreadsheet; download customers, purchases, the ledger."),
+                CAN_SEE_CUSTOMERS,
+                order=60,
+                icon="people",
+            )
+        )
+        register_settings_page(
+            SettingsPage(
+                "roi_calculator",
+                _("ROI calculator"),
+                _("How many returning customers a month pay for the loyalty programme, from your own figures."),
+                CAN_SEE_ANALYTICS,
+                order=65,
+                icon="gear",
+            )
+        )
 
         def home_context(request, merchant):
             from analytics.views import home_panel_context

@@ -17,7 +17,10 @@ All arithmetic is Decimal. Definitions (the page shows them in words):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from analytics.metrics import Period, add_months, local_today, month_start, period_figures
 
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
@@ -71,4 +74,38 @@ def calculate(inputs: RoiInputs) -> RoiResult:
         extra_profit_month=extra_profit,
         payback_months=payback,
         annual_roi_percent=roi,
+    )
+
+
+# --- prefilled from the merchant's own figures ---------------------------------------------------
+
+DEFAULT_MARGIN_PERCENT = Decimal(30)
+DEFAULT_UPLIFT_POINTS = Decimal(5)
+# The platform's monthly price by currency (what the calculator starts from; the merchant may change it).
+DEFAULT_SUBSCRIPTION = {"RUB": Decimal(2990), "KZT": Decimal(15000), "BYN": Decimal(99), "UZS": Decimal(390000)}
+DEFAULT_SUBSCRIPTION_OTHER = Decimal(30)
+
+
+@dataclass(frozen=True)
+class Prefill:
+    inputs: RoiInputs
+    month: date | None  # the month the figures come from (None: no purchases yet)
+
+
+def prefill(*, merchant, now=None) -> Prefill:
+    """The last complete month's figures from the summaries (no scan of purchases):
+    average check, customers who bought, the share of them who had bought before."""
+    month = add_months(month_start(local_today(merchant, now)), -1)
+    figures = period_figures(merchant=merchant, period=Period.month(month))
+    has_data = figures.visits > 0
+    return Prefill(
+        inputs=RoiInputs(
+            average_check=figures.average_check or Decimal(0),
+            margin_percent=DEFAULT_MARGIN_PERCENT,
+            customers_per_month=figures.buyers,
+            return_rate_percent=figures.repeat_rate or Decimal(0),
+            subscription_price=DEFAULT_SUBSCRIPTION.get(merchant.currency, DEFAULT_SUBSCRIPTION_OTHER),
+            uplift_points=DEFAULT_UPLIFT_POINTS,
+        ),
+        month=month if has_data else None,
     )

@@ -46,7 +46,7 @@ from merchants import services
 from merchants.models import Merchant, Role, User
 from tests import factories
 
-MERCHANT_APPS = {"merchants", "loyalty", "campaigns"}
+MERCHANT_APPS = {"merchants", "loyalty", "campaigns", "analytics"}
 # Models that are the tenant itself or people, not rows a merchant owns.
 # A device (one iPhone) may hold cards of several merchants; its log lines are
 # not attributable to one either.
@@ -95,6 +95,13 @@ def _customer(merchant: Merchant):
     return _card(merchant).customer
 
 
+def _import_job(merchant: Merchant):
+    from analytics import imports
+
+    content = b"phone,name\n+79160000001,Tenant A\n"
+    return imports.upload(merchant=merchant, actor=None, filename="tenancy.csv", content=content)
+
+
 MAKERS: dict[str, Callable[[Merchant], models.Model]] = {
     "merchants.Location": _location,
     "merchants.Invitation": _invitation,
@@ -102,6 +109,7 @@ MAKERS: dict[str, Callable[[Merchant], models.Model]] = {
     "merchants.User": _staff_member,
     "loyalty.Card": _card,
     "loyalty.Customer": _customer,
+    "analytics.ImportJob": _import_job,
 }
 
 
