@@ -12,7 +12,7 @@ from analytics.imports import FIELDS, MAX_FILE_BYTES
 
 class RoiForm(forms.Form):
     average_check = forms.DecimalField(
-        label=_("Average check"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2
+        label=_("Average bill"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2
     )
     margin_percent = forms.DecimalField(
         label=_("Margin, %"), min_value=Decimal("0.1"), max_value=Decimal(100), max_digits=5, decimal_places=2

@@ -68,6 +68,22 @@ class ImportFileError(LoyaltyError):
     pass
 
 
+# The report is read later, by someone in their own language: rows store a code and are
+# worded when shown. A code not listed here (a rule of the enrolment service) keeps the
+# message stored in the worker's language.
+ROW_ERROR_MESSAGES = {
+    "bad_phone": gettext_lazy("Not a phone number."),
+    "duplicate": gettext_lazy("The same phone is on an earlier row of the file."),
+    "bad_date": gettext_lazy("Not a date; write it as 31.12.1990 or 1990-12-31."),
+    "bad_balance": gettext_lazy("The balance must be a whole number of points, 0 or more."),
+    "bad_email": gettext_lazy("Enter a valid e-mail address."),
+}
+
+
+def row_error_text(error: ImportRowError) -> str:
+    return str(ROW_ERROR_MESSAGES.get(error.code, error.message))
+
+
 def _decode(content: bytes) -> str:
     for encoding in ("utf-8-sig", "cp1251"):
         try:

@@ -86,7 +86,11 @@ class ImportDetailView(MerchantStaffRequiredMixin, View):
             context["headers"] = job.headers
             context["preview"] = imports.preview_rows(job)
         else:
-            context["row_errors"] = ImportRowError.objects.for_merchant(self.merchant).filter(job=job)[:200]
+            row_errors = ImportRowError.objects.for_merchant(self.merchant).filter(job=job)[:200]
+            context["row_errors"] = [
+                {"row_number": e.row_number, "code": e.code, "value": e.value, "message": imports.row_error_text(e)}
+                for e in row_errors
+            ]
         return TemplateResponse(request, "analytics/import_detail.html", context, status=400 if error else 200)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -156,9 +160,9 @@ class ImportErrorsCsvView(MerchantStaffRequiredMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = get_object_or_404(ImportJob.objects.for_merchant(self.merchant).defer("content"), pk=pk)
         rows = (
-            ImportRowError.objects.for_merchant(self.merchant)
+            (e.row_number, e.code, e.value, imports.row_error_text(e))
+            for e in ImportRowError.objects.for_merchant(self.merchant)
             .filter(job=job)
-            .values_list("row_number", "code", "value", "message")
             .iterator(chunk_size=EXPORT_CHUNK)
         )
         return stream_csv(f"import-{job.pk}-errors.csv", [_("Row"), _("Error"), _("Value"), _("Message")], rows)

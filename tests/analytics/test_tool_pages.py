@@ -80,7 +80,7 @@ def test_a_file_that_is_not_a_table_is_explained(client, merchant, owner):
     client.force_login(owner)
     response = upload(client, "x", name="photo.png")
     assert response.status_code == 400
-    assert "Upload a .csv or .xlsx file." in response.content.decode()
+    assert "Загрузите файл .csv или .xlsx." in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
@@ -129,11 +129,11 @@ def test_the_card_page_shows_the_prediction_or_why_not(client, merchant, owner):
     card = enroll_customer(merchant=merchant, phone="+79161234567")
     client.force_login(owner)
     url = f"/dashboard/cards/{card.pk}/"
-    assert "the model is fitted every night" in client.get(url).content.decode()
+    assert "Прогноза пока нет: модель строится каждую ночь." in client.get(url).content.decode()
 
     predictions.fit_merchant(merchant=merchant, now=datetime.fromisoformat("2026-06-01T12:00:00+03:00"))
     page = client.get(url).content.decode()
-    assert "No prediction yet: there are no purchases to learn from." in page
+    assert "Прогноза пока нет: ещё нет покупок, на которых можно учиться." in page
 
     fit = PredictionFit.objects.for_merchant(merchant).get()
     fit.status, fit.model_mae, fit.baseline_mae, fit.actual_total = "fitted", Decimal("0.412"), Decimal("0.733"), 40
