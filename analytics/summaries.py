@@ -78,6 +78,9 @@ P_MONTH = "date_trunc('month', p.created_at AT TIME ZONE m.time_zone)::date"
 
 @dataclass(frozen=True)
 class RefreshResult:
+    """How far each high-water mark moved (in ids; sequences have gaps, so
+    these are not row counts)."""
+
     purchases: int
     refunds: int
     entries: int
