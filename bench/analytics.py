@@ -509,7 +509,6 @@ def main() -> None:
     job("refresh: nothing new", lambda: summaries.refresh(now=now + timedelta(hours=2), lag=timedelta(0)))
     # The pages read "this month" from the clock: pin it to the data set's last month.
     import time_machine
-
     from django.test.utils import override_settings
 
     # DEBUG is off: serve static URLs without the collectstatic manifest (the bench times views, not files).
