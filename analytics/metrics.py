@@ -49,8 +49,8 @@ from analytics.models import (
     TierCount,
 )
 from analytics.models.settings import DEFAULT_CHURN_WINDOW_DAYS
-from loyalty.models import Mechanic, Program
-from loyalty.program.services import rules_for_version_id
+from loyalty.models import Mechanic, Program, ProgramVersion
+from loyalty.program.rules import rules_for_version
 
 CENT = Decimal("0.01")
 TENTH = Decimal("0.1")
@@ -171,7 +171,7 @@ def point_value(*, merchant) -> Decimal | None:
     version_id = Program.objects.for_merchant(merchant).values_list("current_version_id", flat=True).first()
     if version_id is None:
         return None
-    rules = rules_for_version_id(version_id)
+    rules = rules_for_version(ProgramVersion.objects.get(pk=version_id))
     if rules.mechanic not in Mechanic.with_points():
         return None
     return rules.point_value
