@@ -80,7 +80,7 @@ def _minimise(negative_ll, start: Array) -> Array:
     # Parameters are positive: optimise their logarithms (unconstrained), first with
     # Nelder-Mead (robust from a poor start), then polish with BFGS.
     result = optimize.minimize(
-        negative_ll, np.log(start), method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10}
+        negative_ll, np.log(start), method="Nelder-Mead", options={"maxiter": 2000, "xatol": 1e-7, "fatol": 1e-9}
     )
     polished = optimize.minimize(negative_ll, result.x, method="BFGS", options={"gtol": 1e-8})
     best = polished if polished.success and polished.fun <= result.fun else result
@@ -161,7 +161,8 @@ def fit_gamma_gamma(frequency, monetary) -> GammaGammaParams:
         ll = gamma_gamma_log_likelihood(GammaGammaParams(p, q, v), x, m).sum()
         return -ll if np.isfinite(ll) else np.inf
 
-    p, q, v = _minimise(negative_ll, np.array([1.0, 1.0, float(np.mean(m))]))
+    # Start where the population mean p*v/(q-1) equals the observed mean spend.
+    p, q, v = _minimise(negative_ll, np.array([2.0, 3.0, float(np.mean(m))]))
     return GammaGammaParams(p=float(p), q=float(q), v=float(v))
 
 
