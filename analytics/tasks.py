@@ -49,7 +49,13 @@ def import_customers_task(job_id: int) -> None:
     if job.status == ImportJob.Status.RUNNING:
         ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
         job.status = ImportJob.Status.QUEUED
-    imports.run(job=job)
+    try:
+        imports.run(job=job)
+    except imports.ImportFileError:
+        # The stored file cannot be read (it was checked at upload, so this is a lost or
+        # corrupted file): retrying will not help; say so on the page.
+        logger.exception("import %s: the stored file cannot be read", job_id)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now())
 
 
 # --- predicted customer value (nightly) --------------------------------------------------------

@@ -149,3 +149,17 @@ def test_fifty_thousand_rows(merchant, owner):
     again = run_import(merchant, owner, "big.csv", csv_bytes(lines))
     assert (again.created_count, again.existing_count, again.error_count) == (0, 49_998, 2)
     assert Customer.objects.for_merchant(merchant).count() == 49_998
+
+
+def test_an_unreadable_stored_file_fails_the_job_instead_of_retrying(merchant, owner):
+    from analytics.tasks import import_customers_task
+
+    job = imports.upload(merchant=merchant, actor=owner, filename="c.csv", content=csv_bytes(GOOD_AND_BAD))
+    imports.start(job=job, mapping=job.mapping, with_balances=True)
+    ImportJob.objects.filter(pk=job.pk).update(file_format="xlsx")  # the bytes are CSV: openpyxl refuses them
+
+    import_customers_task(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.FAILED and job.finished_at is not None
+    assert not Customer.objects.for_merchant(merchant).exists()
