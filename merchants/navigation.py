@@ -98,6 +98,43 @@ class ChecklistStep:
     action_template: str = ""
 
 
+@dataclass(frozen=True)
+class HomePanel:
+    """A block on the dashboard home (the owner's numbers), added by another app
+    with ``register_home_panel()`` from ``AppConfig.ready`` so that merchants
+    never imports it. ``context(request, merchant)`` returns the template's
+    context; it is called only for people whose role is in ``roles``."""
+
+    key: str
+    template: str
+    roles: frozenset[str]
+    context: Callable[..., dict]
+    order: int = 100
+
+
+HOME_PANELS: list[HomePanel] = []
+
+
+def register_home_panel(panel: HomePanel) -> None:
+    if all(existing.key != panel.key for existing in HOME_PANELS):
+        HOME_PANELS.append(panel)
+
+
+@dataclass(frozen=True)
+class RenderedPanel:
+    key: str
+    template: str
+    context: dict
+
+
+def home_panels_for(request, merchant) -> list[RenderedPanel]:
+    return [
+        RenderedPanel(key=panel.key, template=panel.template, context=panel.context(request, merchant))
+        for panel in sorted(HOME_PANELS, key=lambda p: p.order)
+        if role_allows(request.user, panel.roles)
+    ]
+
+
 NAV_ITEMS: list[NavItem] = [
     NavItem("dashboard", _("Home"), CAN_USE_TILL, order=0, exact=True),
     NavItem("design", _("Card design"), CAN_MANAGE_PROGRAM, order=22),

@@ -45,7 +45,7 @@ from .forms import (
 )
 from .middleware import SESSION_MERCHANT_KEY
 from .models import ApiKey, Invitation, Location, Membership, Role, User
-from .navigation import checklist_for, settings_pages_for
+from .navigation import checklist_for, home_panels_for, settings_pages_for
 from .permissions import (
     CAN_MANAGE_API_KEYS,
     CAN_MANAGE_LOCATIONS,
@@ -284,6 +284,7 @@ class DashboardView(MerchantStaffRequiredMixin, TemplateView):
         if role_allows(self.request, CAN_MANAGE_STAFF):
             context["onboarding"] = checklist_for(self.merchant)
             context["web_card_only"] = selectors.onboarding_mark_at(merchant=self.merchant, key="web_card_only")
+        context["home_panels"] = home_panels_for(self.request, self.merchant)
         context["merchant_country_name"] = country_name(self.merchant.country)
         context["local_now"] = timezone.now()
         return context

@@ -46,18 +46,20 @@ from merchants import services
 from merchants.models import Merchant, Role, User
 from tests import factories
 
-MERCHANT_APPS = {"merchants", "loyalty", "campaigns"}
+MERCHANT_APPS = {"merchants", "loyalty", "campaigns", "analytics"}
 # Models that are the tenant itself or people, not rows a merchant owns.
 # A device (one iPhone) may hold cards of several merchants; its log lines are
 # not attributable to one either.
 # The audit log names a merchant when there is one (a platform-wide admin change has none); the owner's page
-# reads it through for_merchant (tests/merchants/test_audit.py).
+# reads it through for_merchant (tests/merchants/test_audit.py). The analytics summaries' high-water marks
+# cover all merchants at once.
 NOT_MERCHANT_OWNED = {
     "merchants.Merchant",
     "merchants.User",
     "merchants.AuditEvent",
     "loyalty.AppleDevice",
     "loyalty.DeviceLog",
+    "analytics.SummaryState",
 }
 SKIPPED_PREFIXES = ("admin/", "static/", "media/", "i18n/", "^media/", "^static/")
 SKIPPED_MODULES = ("django.views.static", "django.contrib.staticfiles", "django.views.i18n", "drf_spectacular")
@@ -103,6 +105,13 @@ def _customer(merchant: Merchant):
     return _card(merchant).customer
 
 
+def _import_job(merchant: Merchant):
+    from analytics import imports
+
+    content = b"phone,name\n+79160000001,Tenant A\n"
+    return imports.upload(merchant=merchant, actor=None, filename="tenancy.csv", content=content)
+
+
 MAKERS: dict[str, Callable[[Merchant], models.Model]] = {
     "merchants.Location": _location,
     "merchants.Invitation": _invitation,
@@ -110,6 +119,7 @@ MAKERS: dict[str, Callable[[Merchant], models.Model]] = {
     "merchants.User": _staff_member,
     "loyalty.Card": _card,
     "loyalty.Customer": _customer,
+    "analytics.ImportJob": _import_job,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
@@ -91,12 +92,14 @@ def enroll_customer(
     consent_channel: str = "",
     consent_text_version: str = "",
     referral_code: str = "",
+    welcome_bonus: bool = True,
     actor=None,
     api_key=None,
     now=None,
 ) -> Card:
     """Create the customer and their card on the lowest tier, record consent
-    (if given) and grant the welcome bonus. Raises AlreadyEnrolled if the phone
+    (if given) and grant the welcome bonus (not to customers brought over from
+    another system, ``welcome_bonus=False``: their opening balance is their own). Raises AlreadyEnrolled if the phone
     already has a card with this merchant, InvalidPhone for a bad number."""
     now = now or timezone.now()
     e164, name, email, referrer = _clean(
@@ -139,7 +142,7 @@ def enroll_customer(
                 api_key=api_key,
                 now=now,
             )
-        if rules.uses_points and rules.welcome_bonus:
+        if welcome_bonus and rules.uses_points and rules.welcome_bonus:
             grant_bonus(
                 merchant=merchant,
                 card=card,
@@ -156,6 +159,79 @@ def enroll_customer(
             notify_card_changed(card.pk)
     card.customer = customer
     return card
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    """A customer checked by ``check_new_customer``, ready for ``enroll_many``."""
+
+    phone: str  # E.164
+    name: str
+    email: str
+    birthday: date | None
+
+
+def check_new_customer(
+    *, merchant, phone: str, name: str = "", email: str = "", birthday=None, now=None
+) -> NewCustomer:
+    """The checks ``enroll_customer`` makes, without writing: raises InvalidPhone or
+    LoyaltyError (code ``invalid_email``, ``invalid_birthday``, ...)."""
+    e164, name, email, _referrer = _clean(
+        merchant=merchant,
+        phone=phone,
+        name=name,
+        email=email,
+        birthday=birthday,
+        location=None,
+        source=Source.IMPORT,
+        referral_code="",
+        now=now or timezone.now(),
+    )
+    return NewCustomer(phone=e164, name=name, email=email, birthday=birthday)
+
+
+def enroll_many(*, merchant, customers: list[NewCustomer], source: str = Source.IMPORT, now=None) -> list[Card]:
+    """Bulk enrolment for imports: the customers and their cards (lowest tier, no
+    welcome bonus, no consent) in two INSERTs, all or nothing. Raises IntegrityError
+    if a phone is taken meanwhile or a random code collides; the caller then enrols
+    the rows one by one (``enroll_customer``), which handles both. No card-changed
+    notice: a card created a moment ago has no wallet pass to update."""
+    now = now or timezone.now()
+    if not customers:
+        return []
+    rules = current_rules(merchant=merchant)
+    tier_id = rules.tiers[0].id if rules.tiers else None
+    with transaction.atomic():
+        created = Customer.objects.bulk_create(
+            [
+                Customer(
+                    merchant=merchant,
+                    phone=c.phone,
+                    name=c.name,
+                    email=c.email,
+                    birthday=c.birthday,
+                    source=source,
+                    referral_code=new_referral_code(),
+                    created_at=now,
+                )
+                for c in customers
+            ]
+        )
+        cards = Card.objects.bulk_create(
+            [
+                Card(
+                    merchant=merchant,
+                    customer=customer,
+                    number=new_card_number(),
+                    barcode=new_barcode_payload(),
+                    tier_id=tier_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for customer in created
+            ]
+        )
+    return cards
 
 
 def _create_customer(*, merchant, phone, name, email, birthday, location, source, referrer, now) -> Customer:
