@@ -418,7 +418,7 @@ def home_figures(*, merchant, now: datetime | None = None) -> HomeFigures:
     this = month_start(local_today(merchant, now))
     months = [this, add_months(this, -1), add_months(this, -12)]
     figures = [period_figures(merchant=merchant, period=Period.month(m)) for m in months]
-    active_1 = [_active(merchant=merchant, month=m, months=1) for m in months]
+    active_1 = [f.buyers for f in figures]  # buyers of the month: already counted
     active_3 = [_active(merchant=merchant, month=m, months=3) for m in months]
 
     def row(key, values, **kwargs) -> Comparison:

@@ -32,6 +32,7 @@ LABELS = {
         "design": "Дизайн карты",
         "qr": "QR и плакат",
         "till": "Касса",
+        "analytics": "Аналитика",
         "settings": "Настройки",
     },
     "en": {
@@ -41,12 +42,13 @@ LABELS = {
         "design": "Card design",
         "qr": "QR & poster",
         "till": "Till",
+        "analytics": "Analytics",
         "settings": "Settings",
     },
 }
 ENTRIES = {
-    "owner": ["dashboard", "customers", "program", "design", "qr", "till", "settings"],
-    "marketer": ["dashboard", "customers", "program", "design", "qr", "till"],
+    "owner": ["dashboard", "customers", "program", "design", "qr", "till", "analytics", "settings"],
+    "marketer": ["dashboard", "customers", "program", "design", "qr", "till", "analytics"],
     "cashier": ["dashboard", "till"],
 }
 
