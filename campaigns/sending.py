@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -56,7 +57,8 @@ from .personalize import Recipient, recipients, render
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 500
+# Customers per fan-out chunk (and deliveries per send task).
+CHUNK = django_settings.CAMPAIGN_FANOUT_CHUNK
 MAX_ATTEMPTS = 5
 # A send whose worker has not reported for this long is taken over by the dispatcher.
 LEASE = timedelta(minutes=2)
