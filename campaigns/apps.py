@@ -1,5 +1,9 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+TASK_MODULES = ("campaigns.segments.tasks", "campaigns.tasks")
 
 
 class CampaignsConfig(AppConfig):
@@ -11,3 +15,21 @@ class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Tasks are registered in every process (web and worker), as in loyalty.
+        for module in TASK_MODULES:
+            import_module(module)
+
+        from merchants.navigation import NavItem, register
+        from merchants.permissions import CAN_SEE_CAMPAIGNS
+
+        register(
+            NavItem(
+                "segment_list",
+                _("Segments"),
+                CAN_SEE_CAMPAIGNS,
+                order=42,
+                section=("segment_create", "segment_edit", "segment_delete", "rfm_grid"),
+            )
+        )

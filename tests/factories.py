@@ -41,3 +41,17 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Segment"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    definition = factory.LazyFunction(
+        lambda: {
+            "match": "all",
+            "groups": [{"match": "all", "conditions": [{"field": "balance", "op": "gte", "value": 1}]}],
+        }
+    )

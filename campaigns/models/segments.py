@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from merchants.models import MerchantScopedManager
 
@@ -20,7 +21,8 @@ class Segment(models.Model):
                      "conditions": [{"field": "balance", "op": "gte", "value": 100}, ...]}, ...]}
 
     The outer ``match`` combines the groups, each group's ``match`` its
-    conditions. An empty definition is every customer of the merchant.
+    conditions. A group without conditions is left out; a definition without
+    any condition is every customer of the merchant.
     ``campaigns.segments.definition.parse_definition`` validates it."""
 
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="segments")
@@ -47,17 +49,17 @@ class Segment(models.Model):
 
 
 class RfmGroup(models.TextChoices):
-    CHAMPIONS = "champions", _("Champions")
-    LOYAL = "loyal", _("Loyal")
-    POTENTIAL_LOYALISTS = "potential_loyalists", _("Potential loyalists")
-    NEW = "new", _("New")
-    PROMISING = "promising", _("Promising")
-    NEED_ATTENTION = "need_attention", _("Need attention")
-    ABOUT_TO_SLEEP = "about_to_sleep", _("About to sleep")
-    AT_RISK = "at_risk", _("At risk")
-    CANT_LOSE = "cant_lose", _("Can't lose them")
-    HIBERNATING = "hibernating", _("Hibernating")
-    LOST = "lost", _("Lost")
+    CHAMPIONS = "champions", pgettext_lazy("RFM group", "Champions")
+    LOYAL = "loyal", pgettext_lazy("RFM group", "Loyal")
+    POTENTIAL_LOYALISTS = "potential_loyalists", pgettext_lazy("RFM group", "Potential loyalists")
+    NEW = "new", pgettext_lazy("RFM group", "New")
+    PROMISING = "promising", pgettext_lazy("RFM group", "Promising")
+    NEED_ATTENTION = "need_attention", pgettext_lazy("RFM group", "Need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", pgettext_lazy("RFM group", "About to sleep")
+    AT_RISK = "at_risk", pgettext_lazy("RFM group", "At risk")
+    CANT_LOSE = "cant_lose", pgettext_lazy("RFM group", "Can't lose them")
+    HIBERNATING = "hibernating", pgettext_lazy("RFM group", "Hibernating")
+    LOST = "lost", pgettext_lazy("RFM group", "Lost")
 
 
 class RfmScore(models.Model):

@@ -335,14 +335,16 @@ def _balance(ctx: BuildContext, c: dict) -> Q:
 
 
 def _points_expiring(ctx: BuildContext, c: dict) -> Q:
-    # Points of open lots whose expiry falls from now to the end of day N.
+    # Points of open lots whose last valid day is today + N or earlier. The
+    # ledger's lots expire at the local midnight after their last valid day
+    # (``ledger.batch.expiry_for``), hence "≤ the start of day N + 1".
     lots = (
         Lot.objects.filter(
             merchant_id=ctx.merchant.pk,
             card__customer_id=OuterRef("pk"),
             remaining__gt=0,
-            expires_at__gte=ctx.now,
-            expires_at__lt=ctx.day_start(ctx.today + dt.timedelta(days=c["days"] + 1)),
+            expires_at__gt=ctx.now,
+            expires_at__lte=ctx.day_start(ctx.today + dt.timedelta(days=c["days"] + 1)),
         )
         .order_by()
         .values("card__customer_id")
@@ -533,7 +535,7 @@ for _condition in (
         ("gte", "lte", "between"),
         _points_expiring,
         period="required",
-        help=gettext_lazy("Points that expire from now to the end of the N-th day."),
+        help=gettext_lazy("Points whose last valid day is within the next N days."),
         unit=_POINTS,
     ),
     ConditionType(

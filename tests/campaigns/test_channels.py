@@ -16,6 +16,8 @@ from campaigns.channels.telegram import TelegramChannel
 from campaigns.models import ChannelConsent, TelegramLink
 from tests.campaigns.conftest import TELEGRAM_SECRET, make_customer
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def message(merchant, customer, address: str, **extra) -> OutgoingMessage:
     return OutgoingMessage(

@@ -37,6 +37,8 @@ app.worker_main(["worker", "--pool=solo", "--loglevel=WARNING", "-Q", sys.argv[1
                  "--without-mingle", "--without-heartbeat", "-n", sys.argv[2]])
 """
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def start_worker(queue: str, name: str) -> subprocess.Popen:
     db = connection.settings_dict

@@ -18,6 +18,8 @@ from tests.campaigns.support import campaign_for, run_due, run_send
 
 NOON_MOSCOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 12:00 in Moscow
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def bind_telegram(customer, chat_id: int) -> None:
     link = consent.telegram_link_for(customer=customer)

@@ -78,9 +78,7 @@ def test_cashier_enrols_a_new_customer_with_consent_stored(cashier, merchant, lo
 def test_enrolment_needs_the_consent_ticked(cashier, merchant, location, pos_program):
     response = post_json(login(cashier), "/dashboard/till/enrol/", enrol_body(merchant, consent=False))
     assert response.status_code == 400
-    assert response.json()["error"]["message"] == (
-        "Read the consent to the customer and tick the box once they agree."
-    )
+    assert response.json()["error"]["message"] == ("Read the consent to the customer and tick the box once they agree.")
     assert not Customer.objects.exists() and not PersonalDataConsent.objects.exists()
 
 
@@ -204,9 +202,10 @@ def test_a_bill_above_the_usual_maximum_needs_confirming(cashier, merchant, loca
     body = {"card_number": pos_card.number, "bill_amount": "99999999.99"}
     quote = post_json(till, "/dashboard/till/quote/", body).json()["quote"]
     assert quote["needs_confirmation"] is True
-    assert post_json(till, "/dashboard/till/quote/", {**body, "bill_amount": "450"}).json()["quote"][
-        "needs_confirmation"
-    ] is False
+    assert (
+        post_json(till, "/dashboard/till/quote/", {**body, "bill_amount": "450"}).json()["quote"]["needs_confirmation"]
+        is False
+    )
 
     refused = post_json(till, "/dashboard/till/purchase/", body)
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "large_bill_unconfirmed"

@@ -72,6 +72,7 @@ def test_site_answers_while_demo_loads_then_ledger_verifies(tmp_path):
     )  # fmt: skip
     loader = None
     try:
+
         def answers() -> bool:
             try:
                 return httpx.get(f"{base}/login/", timeout=10).status_code == 200

@@ -152,7 +152,11 @@ def test_currency_changes_only_before_the_first_purchase(en, client, owner, merc
 
     card = enroll_customer(merchant=merchant, phone="+79031234567", name="Анна", location=location, source="qr")
     ledger.purchase(
-        merchant=merchant, card=card, location=location, bill_amount=Decimal("300"), receipt_id="R1",
+        merchant=merchant,
+        card=card,
+        location=location,
+        bill_amount=Decimal("300"),
+        receipt_id="R1",
         idempotency_key="p1",
     )
     page = client.get(URL)

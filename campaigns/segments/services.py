@@ -1,0 +1,54 @@
+"""Writes for segments: create, update, delete. The definition is validated
+(``parse_definition``) and stored normalised."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns.exceptions import SegmentDefinitionError
+from campaigns.models import Segment
+from campaigns.segments.definition import parse_definition
+from merchants.models import Merchant, User
+
+MAX_NAME_LENGTH = Segment._meta.get_field("name").max_length or 120
+
+
+def _clean_name(name: str) -> str:
+    # Control characters (a NUL would not even reach PostgreSQL) become spaces.
+    name = " ".join("".join(ch if ch.isprintable() else " " for ch in (name or "")).split())
+    if not name:
+        raise SegmentDefinitionError([_("Give the segment a name.")])
+    if len(name) > MAX_NAME_LENGTH:
+        raise SegmentDefinitionError([_("The name is too long: at most %(n)d characters.") % {"n": MAX_NAME_LENGTH}])
+    return name
+
+
+def _save(segment: Segment) -> Segment:
+    try:
+        with transaction.atomic():
+            segment.save()
+    except IntegrityError as exc:
+        raise SegmentDefinitionError([_("A segment with this name already exists.")]) from exc
+    return segment
+
+
+def segment_create(*, merchant: Merchant, name: str, definition: dict, actor: User | None) -> Segment:
+    clean_name = _clean_name(name)
+    clean = parse_definition(definition, merchant=merchant)
+    now = timezone.now()
+    return _save(
+        Segment(merchant=merchant, name=clean_name, definition=clean, created_by=actor, created_at=now, updated_at=now)
+    )
+
+
+def segment_update(*, segment: Segment, name: str, definition: dict, actor: User | None) -> Segment:
+    segment.name = _clean_name(name)
+    segment.definition = parse_definition(definition, merchant=segment.merchant)
+    segment.updated_at = timezone.now()
+    return _save(segment)
+
+
+def segment_delete(*, segment: Segment, actor: User | None) -> None:
+    segment.delete()
