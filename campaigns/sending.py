@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from loyalty.ledger.support import grant_bonus
-from loyalty.models import AppleRegistration, Card, WalletPass
+from loyalty.models import AppleRegistration, Card, EntryKind, WalletPass
 from merchants.models import Merchant
 
 from . import consent as consent_service
@@ -366,15 +366,23 @@ def message_for(
     )
 
 
+def _offer_key(campaign: Campaign, delivery: Delivery) -> str:
+    if campaign.trigger == "birthday" and delivery.occurrence.startswith("birthday:"):
+        # One owner of birthdays: the program's birthday bonus uses this key too
+        # (loyalty.ledger.jobs), so the customer is paid once whichever comes first.
+        return f"birthday:{delivery.customer_id}:{delivery.occurrence.split(':', 1)[1]}"
+    return f"campaign:{campaign.pk}:{delivery.customer_id}:{delivery.occurrence}"
+
+
 def _grant_offer(campaign: Campaign, delivery: Delivery, card_id: int | None, now: datetime) -> int:
     if not campaign.offer_points or card_id is None:
         return 0
     entry = grant_bonus(
         merchant=campaign.merchant,
         card=card_id,
-        kind="bonus",
+        kind=EntryKind.BONUS_BIRTHDAY if campaign.trigger == "birthday" else EntryKind.BONUS_CAMPAIGN,
         points=campaign.offer_points,
-        idempotency_key=f"campaign:{campaign.pk}:{delivery.customer_id}:{delivery.occurrence}",
+        idempotency_key=_offer_key(campaign, delivery),
         valid_days=campaign.offer_valid_days,
         reason=campaign.name[:200],
         now=now,
