@@ -1,6 +1,6 @@
-"""The uplift report on generated data with a known effect: treated customers come back with
-probability 0.30, the hold-out with 0.20; the report's 95 % interval must contain the true +0.10
-and exclude zero. A tiny audience gets "too small to say"."""
+"""The uplift report on generated data with a known effect: 30 % of the treated customers come back,
+20 % of the hold-out; the report's 95 % interval must contain the true +0.10 and exclude zero. With
+no effect the interval straddles zero. A tiny audience gets "too small to say"."""
 
 from __future__ import annotations
 
@@ -42,8 +42,20 @@ def generate(merchant, *, customers: int, treated_rate: float, holdout_rate: flo
         Card(merchant=merchant, customer=c, number=f"{c.pk:012d}", barcode=f"b-{merchant.pk}-{c.pk}") for c in people
     )
     deliveries, purchases = [], []
+    held = {
+        c.pk for c in people if sending.in_holdout(campaign_id=campaign.pk, customer_id=c.pk, percent=holdout_percent)
+    }
+    # Exactly the given share of each group comes back (who, is shuffled): the observed effect is the
+    # true one, whichever customers the hold-out happens to pick in this run.
+    returning: set[int] = set()
+    for members, rate in (
+        ([c for c in people if c.pk in held], holdout_rate),
+        ([c for c in people if c.pk not in held], treated_rate),
+    ):
+        rng.shuffle(members)
+        returning |= {c.pk for c in members[: round(rate * len(members))]}
     for customer, card in zip(people, cards, strict=True):
-        held = sending.in_holdout(campaign_id=campaign.pk, customer_id=customer.pk, percent=holdout_percent)
+        is_held = customer.pk in held
         deliveries.append(
             Delivery(
                 merchant=merchant,
@@ -52,13 +64,13 @@ def generate(merchant, *, customers: int, treated_rate: float, holdout_rate: flo
                 customer=customer,
                 occurrence="once",
                 channel="email",
-                status=DeliveryStatus.HOLDOUT if held else DeliveryStatus.SENT,
-                sent_at=None if held else SENT_AT,
+                status=DeliveryStatus.HOLDOUT if is_held else DeliveryStatus.SENT,
+                sent_at=None if is_held else SENT_AT,
                 created_at=SENT_AT,
-                bonus_points=0 if held else 10,
+                bonus_points=0 if is_held else 10,
             )
         )
-        if rng.random() < (holdout_rate if held else treated_rate):
+        if customer.pk in returning:
             purchases.append(
                 Purchase(
                     merchant=merchant,
