@@ -553,8 +553,16 @@ def finish_if_done(*, send_id: int, now: datetime) -> bool:
 # --- pause, cancel, resume -----------------------------------------------------------------------
 
 
+def _disable_beat_entry(campaign: Campaign) -> None:
+    if campaign.periodic_task_id:
+        from django_celery_beat.models import PeriodicTask
+
+        PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(enabled=False)
+
+
 def pause(*, campaign: Campaign, now: datetime | None = None) -> int:
     now = now or timezone.now()
+    _disable_beat_entry(campaign)
     Campaign.objects.filter(pk=campaign.pk, status__in=(Status.SENDING, Status.SCHEDULED, Status.ACTIVE)).update(
         status=Status.PAUSED, updated_at=now
     )
@@ -579,6 +587,7 @@ def resume(*, campaign: Campaign, now: datetime | None = None) -> list[int]:
 
 def cancel(*, campaign: Campaign, now: datetime | None = None) -> int:
     now = now or timezone.now()
+    _disable_beat_entry(campaign)
     with transaction.atomic():
         Campaign.objects.filter(pk=campaign.pk).exclude(status=Status.DONE).update(
             status=Status.CANCELLED, updated_at=now
@@ -696,3 +705,35 @@ def claim_due_broadcasts(*, now: datetime | None = None) -> list[int]:
 def recurring_occurrence(*, campaign: Campaign, now: datetime) -> str:
     # One occurrence per local day: a beat entry that fires twice in a day sends once.
     return "run:" + timezone.localtime(now, campaign.merchant.tzinfo).date().isoformat()
+
+
+def set_recurring(*, campaign: Campaign, crontab: dict[str, str], now: datetime | None = None) -> Campaign:
+    """A recurring campaign's own django-celery-beat entry (editable in admin too), in the
+    merchant's time zone: beat fires ``run_recurring_campaign_task``, one occurrence per local day."""
+    import json
+
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    now = now or timezone.now()
+    fields = {
+        name: str(crontab.get(name, "*")) for name in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+    }
+    schedule_row, _ = CrontabSchedule.objects.get_or_create(timezone=campaign.merchant.time_zone, **fields)
+    with transaction.atomic():
+        values = {
+            "task": "campaigns.tasks.run_recurring_campaign_task",
+            "crontab": schedule_row,
+            "interval": None,
+            "args": json.dumps([campaign.pk]),
+            "enabled": True,
+        }
+        if campaign.periodic_task_id:
+            PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(**values)
+        else:
+            task = PeriodicTask.objects.create(name=f"campaign {campaign.pk}: {campaign.name}"[:200], **values)
+            campaign.periodic_task = task
+        campaign.kind = "recurring"
+        campaign.status = Status.ACTIVE
+        campaign.updated_at = now
+        campaign.save(update_fields=["periodic_task", "kind", "status", "updated_at"])
+    return campaign

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 
 from campaigns import consent, sending
-from campaigns.models import CampaignSettings, ChannelConsent, Delivery, DeliveryStatus, TelegramLink
+from campaigns.models import CampaignSettings, ChannelConsent, Delivery, DeliveryStatus, Send, TelegramLink
 from loyalty.models import AppleDevice, AppleRegistration, Card, WalletPass
 from loyalty.wallet.contract import wallet_pass_for
 from tests.campaigns.conftest import make_customer
@@ -234,3 +234,63 @@ def test_pause_stops_the_send_and_cancel_drops_what_is_left(merchant, smtp_serve
         "remaining": 0,
         "cancelled": 3,
     }
+
+
+@pytest.mark.django_db
+def test_preview_counts_per_channel_after_consent_cap_and_holdout_and_renders_real_customers(merchant, smtp_server):
+    from campaigns.preview import preview
+
+    people = [make_customer(merchant, n, name=f"Гость{n} Иванов") for n in range(1, 41)]
+    make_customer(merchant, 99, consent=False)
+    bind_telegram(people[0], 7001)
+    campaign = campaign_for(
+        merchant, channels=["telegram", "email"], holdout_percent=10, body="{first_name}: {balance}"
+    )
+    # Boris has had two marketing messages this week already.
+    boris = people[1]
+    old = campaign_for(merchant, name="old", channels=["email"])
+    old_send = Send.objects.create(merchant=merchant, campaign=old, occurrence="x")
+    for n in range(2):
+        Delivery.objects.create(
+            merchant=merchant,
+            campaign=old,
+            send=old_send,
+            customer=boris,
+            occurrence=f"x{n}",
+            channel="email",
+            status=DeliveryStatus.SENT,
+            claimed_at=NOON_MOSCOW - timedelta(days=1),
+            sent_at=NOON_MOSCOW - timedelta(days=1),
+        )
+    with time_machine.travel(NOON_MOSCOW, tick=False):
+        result = preview(campaign=campaign)
+
+    def held(customer) -> bool:
+        return sending.in_holdout(campaign_id=campaign.pk, customer_id=customer.pk, percent=10)
+
+    assert result.audience == 41 and result.holdout == sum(held(c) for c in people)
+    assert result.no_channel == 1  # no consent
+    assert result.capped == (0 if held(boris) else 1)
+    assert result.per_channel["telegram"] == (0 if held(people[0]) else 1)
+    assert result.per_channel["email"] == 40 - result.holdout - result.capped - result.per_channel["telegram"]
+    assert result.deferred_until is None
+    assert len(result.samples) <= 3
+    for name, _channel, text in result.samples:
+        assert text == f"{name.split()[0]}: {Card.objects.get(customer__name=name).balance}"
+
+
+@pytest.mark.django_db
+def test_recurring_campaign_gets_its_own_beat_entry_in_the_merchants_zone(merchant, smtp_server):
+    import json
+
+    from django_celery_beat.models import PeriodicTask
+
+    make_customer(merchant, 1)
+    campaign = campaign_for(merchant, channels=["email"])
+    sending.set_recurring(campaign=campaign, crontab={"minute": "0", "hour": "10", "day_of_week": "1"})
+    task = PeriodicTask.objects.get(pk=campaign.periodic_task_id)
+    assert task.task == "campaigns.tasks.run_recurring_campaign_task" and json.loads(task.args) == [campaign.pk]
+    assert str(task.crontab.timezone) == "Europe/Moscow" and task.crontab.hour == "10"
+    sending.pause(campaign=campaign)
+    task.refresh_from_db()
+    assert not task.enabled
