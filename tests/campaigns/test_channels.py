@@ -133,3 +133,20 @@ def test_telegram_start_link_binds_the_chat_then_messages_arrive_and_a_block_tur
     assert sent.ok and [s.text for s in telegram.to(555001)] == ["Привет, Анна! У вас 120 баллов."]
     assert not blocked.ok and blocked.channel_off and "bot was blocked by the user" in blocked.reason
     assert retry.value.retry_after == 1
+
+
+@pytest.mark.django_db
+def test_the_web_card_offers_the_telegram_link_until_the_chat_is_bound(merchant, telegram):
+    from loyalty.models import Card
+    from loyalty.wallet.contract import wallet_pass_for
+
+    customer = make_customer(merchant, 1)
+    wallet_pass = wallet_pass_for(card=Card.objects.get(customer=customer))
+    page = Client().get(reverse("webcard", args=[wallet_pass.web_token]))
+    assert page.status_code == 200
+    token = TelegramLink.objects.get(customer=customer).token
+    assert f'href="https://t.me/zerno_loyalty_bot?start={token}"' in page.content.decode()
+    consent.bind_telegram(token=token, chat_id=42)
+    page = Client().get(reverse("webcard", args=[wallet_pass.web_token]))
+    assert "t.me/zerno_loyalty_bot" not in page.content.decode()
+    assert "News comes to you in Telegram." in page.content.decode()
