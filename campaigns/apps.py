@@ -26,6 +26,15 @@ class CampaignsConfig(AppConfig):
 
         register(
             NavItem(
+                "campaign_list",
+                _("Campaigns"),
+                CAN_SEE_CAMPAIGNS,
+                order=40,
+                section=("campaign_create", "campaign_detail", "campaign_edit"),
+            )
+        )
+        register(
+            NavItem(
                 "segment_list",
                 _("Segments"),
                 CAN_SEE_CAMPAIGNS,

@@ -90,9 +90,13 @@ def telegram_link_for(*, customer: Customer) -> TelegramLink:
     return link
 
 
+def telegram_configured() -> bool:
+    return bool(settings.TELEGRAM_BOT_USERNAME and settings.TELEGRAM_BOT_TOKEN)
+
+
 def telegram_deep_link(*, customer: Customer) -> str:
     """``https://t.me/<bot>?start=<token>``, or "" when no bot is configured."""
-    if not (settings.TELEGRAM_BOT_USERNAME and settings.TELEGRAM_BOT_TOKEN):
+    if not telegram_configured():
         return ""
     from .channels.telegram import deep_link
 

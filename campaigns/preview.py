@@ -11,7 +11,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from . import sending
-from .models import Campaign, Delivery
+from .models import Campaign, ChannelChoices, Delivery
 from .personalize import recipients, render
 
 PREVIEW_CHUNK = 5000
@@ -26,6 +26,11 @@ class Preview:
     per_channel: Counter = field(default_factory=Counter)
     deferred_until: datetime | None = None
     samples: list[tuple[str, str, str]] = field(default_factory=list)  # (name, channel, text)
+
+    @property
+    def channel_rows(self) -> list[tuple[str, int]]:
+        labels = dict(ChannelChoices.choices)
+        return [(str(labels.get(channel, channel)), count) for channel, count in self.per_channel.most_common()]
 
     @property
     def will_send(self) -> int:

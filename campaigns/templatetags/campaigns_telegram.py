@@ -15,7 +15,7 @@ register = template.Library()
 
 @register.inclusion_tag("campaigns/_telegram_link.html")
 def telegram_news_link(card) -> dict:
-    if card is None or getattr(card, "is_blocked", False):
+    if card is None or getattr(card, "is_blocked", False) or not consent.telegram_configured():
         return {"url": ""}
     bound = TelegramLink.objects.filter(customer_id=card.customer_id, chat_id__isnull=False, blocked_at__isnull=True)
     if bound.exists():

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("dashboard/campaigns/", views.CampaignListView.as_view(), name="campaign_list"),
+    path("dashboard/campaigns/new/", views.CampaignCreateView.as_view(), name="campaign_create"),
+    path("dashboard/campaigns/<int:pk>/", views.CampaignDetailView.as_view(), name="campaign_detail"),
+    path("dashboard/campaigns/<int:pk>/edit/", views.CampaignEditView.as_view(), name="campaign_edit"),
+    path("dashboard/campaigns/<int:pk>/progress/", views.CampaignProgressView.as_view(), name="campaign_progress"),
+    path("dashboard/campaigns/<int:pk>/<str:action>/", views.CampaignActionView.as_view(), name="campaign_action"),
+]
