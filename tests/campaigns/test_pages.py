@@ -31,9 +31,10 @@ def no_quiet_hours(merchant):
     )
 
 
+@pytest.mark.usefixtures("eager_celery")
 @pytest.mark.django_db(transaction=True)
 def test_marketer_creates_previews_sends_and_reads_the_report(
-    merchant, marketer, smtp_server, eager_celery, no_quiet_hours, settings
+    merchant, marketer, smtp_server, no_quiet_hours, settings
 ):
     settings.LANGUAGE_CODE = "en"
     for n in range(1, 6):
