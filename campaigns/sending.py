@@ -38,6 +38,7 @@ from django.utils.translation import gettext
 
 from loyalty.ledger.support import grant_bonus
 from loyalty.models import AppleRegistration, Card, EntryKind, WalletPass
+from loyalty.wallet import contract as wallet
 from merchants.models import Merchant
 
 from . import consent as consent_service
@@ -62,7 +63,9 @@ CHUNK = django_settings.CAMPAIGN_FANOUT_CHUNK
 MAX_ATTEMPTS = 5
 # A send whose worker has not reported for this long is taken over by the dispatcher.
 LEASE = timedelta(minutes=2)
-CAP_LOCK_CLASS = 9_001  # pg_advisory_xact_lock(class, customer_id): the frequency cap's critical section
+# pg_advisory_xact_lock(class << 32 | customer id): the frequency cap's critical section, per customer.
+CAP_LOCK_CLASS = 9_001
+WALLET_BATCH = 200
 IN_FLIGHT = (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
 
 
@@ -319,7 +322,7 @@ def _cap_reached(*, delivery: Delivery, settings: CampaignSettings, now: datetim
 def _lock_customer(customer_id: int) -> None:
     # Two campaigns sending to one customer at once must not both pass the cap check.
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CAP_LOCK_CLASS, customer_id])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + %s)", [CAP_LOCK_CLASS, customer_id])
 
 
 @dataclass
@@ -423,14 +426,23 @@ def send_deliveries(
     people = recipients(merchant=merchant, customer_ids=customer_ids, now=now, expiry_days=campaign.trigger_days)
     reach = reach_for(merchant=merchant, customer_ids=customer_ids)
     clients: dict[str, ChannelClient] = {}
+
+    def carry_on() -> bool:
+        state = Send.objects.filter(pk=send.pk).values_list("status", flat=True).first()
+        Send.objects.filter(pk=send.pk).update(heartbeat_at=clock())
+        outcome.stopped = state in (SendStatus.PAUSED, SendStatus.CANCELLED)
+        return not outcome.stopped
+
+    wallet_rows = [row for row in rows if row.channel == Channel.WALLET]
+    other_rows = [row for row in rows if row.channel != Channel.WALLET]
     try:
-        for index, delivery in enumerate(rows):
-            if index and index % 50 == 0:
-                state = Send.objects.filter(pk=send.pk).values_list("status", flat=True).first()
-                Send.objects.filter(pk=send.pk).update(heartbeat_at=clock())
-                if state in (SendStatus.PAUSED, SendStatus.CANCELLED):
-                    outcome.stopped = True
-                    break
+        for start in range(0, len(wallet_rows), WALLET_BATCH):
+            if start and not carry_on():
+                break
+            _send_wallet_batch(campaign, wallet_rows[start : start + WALLET_BATCH], people, settings, outcome, clock())
+        for index, delivery in enumerate(other_rows):
+            if outcome.stopped or (index and index % 50 == 0 and not carry_on()):
+                break
             _send_one(campaign, delivery, people, reach, clients, settings, outcome, clock())
     finally:
         for client in clients.values():
@@ -438,6 +450,89 @@ def send_deliveries(
     Send.objects.filter(pk=send.pk).update(heartbeat_at=clock())
     finish_if_done(send_id=send.pk, now=clock())
     return outcome
+
+
+def _send_wallet_batch(
+    campaign: Campaign,
+    rows: list[Delivery],
+    people: dict[int, Recipient],
+    settings: CampaignSettings,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """Wallet deliveries, a batch in one transaction: the customers' advisory locks (in id order,
+    so two batches never deadlock), consent and cap re-read, the rows claimed (locked, skipping rows
+    another worker holds), offers granted, the messages put on the cards and the rows marked sent.
+    A worker killed here rolls all of it back: the rows are PENDING again and nothing was sent."""
+    with transaction.atomic():
+        customer_ids = sorted({row.customer_id for row in rows})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + c) FROM unnest(%s::bigint[]) AS c ORDER BY c",
+                [CAP_LOCK_CLASS, customer_ids],
+            )
+        claimable = {
+            pk: attempts
+            for pk, attempts in Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[row.pk for row in rows], status=DeliveryStatus.PENDING)
+            .values_list("pk", "attempts")
+        }
+        fresh = reach_for(merchant=campaign.merchant, customer_ids=customer_ids)
+        recent = dict(
+            Delivery.objects.filter(
+                customer_id__in=customer_ids,
+                capped=True,
+                status__in=IN_FLIGHT,
+                claimed_at__gt=now - timedelta(days=settings.cap_days),
+            )
+            .values("customer_id")
+            .annotate(n=Count("pk"))
+            .values_list("customer_id", "n")
+        )
+        balances = dict(
+            Card.objects.filter(pk__in=[p.card_id for p in people.values() if p.card_id]).values_list("pk", "balance")
+        )
+        cards = {card.pk: card for card in Card.objects.filter(pk__in=list(balances))}
+        skipped: dict[str, list[int]] = {}
+        to_send: list[tuple[Delivery, Recipient]] = []
+        for row in rows:
+            if row.pk not in claimable:
+                continue
+            recipient = people.get(row.customer_id)
+            if (
+                recipient is None
+                or not has_channel(fresh, recipient, Channel.WALLET)
+                or not allowed(fresh, recipient, Channel.WALLET, transactional=campaign.transactional)
+            ):
+                skipped.setdefault("no consent or channel gone", []).append(row.pk)
+            elif row.capped and recent.get(row.customer_id, 0) >= settings.cap_messages:
+                skipped.setdefault("frequency cap", []).append(row.pk)
+            elif recipient.card_id not in cards or cards[recipient.card_id].is_blocked:
+                skipped.setdefault("card blocked", []).append(row.pk)
+            else:
+                to_send.append((row, recipient))
+        for reason, ids in skipped.items():
+            outcome.skipped += Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.SKIPPED, reason=reason)
+        if not to_send:
+            return
+        texts = []
+        sender = settings.sender_name
+        for row, recipient in to_send:
+            row.bonus_points = _grant_offer(campaign, row, recipient.card_id, now)
+            balance = balances.get(recipient.card_id, 0) + row.bonus_points
+            recipient.values = {**(recipient.values or {}), "balance": str(balance)}
+            message = message_for(campaign=campaign, delivery=row, recipient=recipient, reach=fresh, sender_name=sender)
+            texts.append((cards[recipient.card_id], message.subject or message.sender_name, message.text))
+        keys = wallet.post_card_messages(merchant=campaign.merchant, messages=texts, now=now)
+        for row, recipient in to_send:
+            row.status, row.claimed_at, row.sent_at = DeliveryStatus.SENT, now, now
+            row.attempts = claimable[row.pk] + 1
+            row.provider_id, row.reason = keys[recipient.card_id], ""
+        Delivery.objects.bulk_update(
+            [row for row, _ in to_send],
+            ["status", "claimed_at", "sent_at", "attempts", "provider_id", "reason", "bonus_points"],
+        )
+        outcome.sent += len(to_send)
 
 
 def _send_one(

@@ -55,3 +55,13 @@ class SegmentFactory(factory.django.DjangoModelFactory):
             "groups": [{"match": "all", "conditions": [{"field": "balance", "op": "gte", "value": 1}]}],
         }
     )
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Campaign"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    body = "{first_name}, we miss you"
+    channels = factory.LazyFunction(lambda: ["wallet", "email"])

@@ -24,6 +24,7 @@ from .forms import CampaignForm
 
 class CampaignsPage(MerchantStaffRequiredMixin, View):
     allowed_roles = CAN_SEE_CAMPAIGNS
+    model = Campaign
 
     def campaign(self, pk: int) -> Campaign:
         return get_object_or_404(Campaign.objects.for_merchant(self.merchant), pk=pk)
@@ -87,8 +88,11 @@ class CampaignDetailView(CampaignsPage):
 
 
 class CampaignActionView(CampaignsPage):
-    def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    action = ""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.campaign(pk)
+        action = self.action
         now = timezone.now()
         if action == "send" and campaign.status in (Status.DRAFT, Status.SCHEDULED) and campaign.kind == Kind.BROADCAST:
             if campaign.send_at and campaign.send_at > now:
@@ -107,8 +111,8 @@ class CampaignActionView(CampaignsPage):
             sending.pause(campaign=campaign, now=now)
             messages.success(request, _("Paused."))
         elif action == "resume":
-            for send_id in sending.resume(campaign=campaign, now=now):
-                del send_id  # the dispatcher takes the paused sends over within a minute
+            # The dispatcher takes the resumed sends over at its next run (their heartbeat is old).
+            sending.resume(campaign=campaign, now=now)
             messages.success(request, _("Resumed."))
         elif action == "cancel":
             sending.cancel(campaign=campaign, now=now)

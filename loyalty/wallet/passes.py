@@ -181,20 +181,47 @@ def post_card_message(*, card: Card, header: str, body: str, now: datetime | Non
     """Put a message on the card (both wallets). It notifies the customer while
     the card's daily budget (Google's limit: 3 per 24 hours) lasts; after that
     it is shown without a notification."""
+    post_card_messages(merchant=card.merchant_id, messages=[(card, header, body)], now=now)
+    return WalletPass.objects.get(card=card)
+
+
+def post_card_messages(
+    *, merchant: Merchant | int, messages: list[tuple[Card, str, str]], now: datetime | None = None
+) -> dict[int, str]:
+    """``post_card_message`` for many cards of one merchant at once (a campaign's batch): a few
+    queries for the whole batch, and one debounced sync (merchant-wide above the bulk threshold).
+    Returns each card's new message key. Writes rows only; call it inside the caller's
+    transaction to make the messages commit with the caller's own bookkeeping."""
     now = now or timezone.now()
-    wallet_pass = wallet_pass_for(card=card)
-    notify = notifications_used(wallet_pass=wallet_pass, now=now) < NOTIFICATIONS_PER_DAY
+    cards = {card.pk: card for card, _, _ in messages}
+    by_card = {wp.card_id: wp for wp in WalletPass.objects.filter(card_id__in=list(cards))}
+    for card_id, card in cards.items():
+        if card_id not in by_card:
+            by_card[card_id] = wallet_pass_for(card=card)
+    since = now - timedelta(hours=24)
+    used = dict(
+        Delivery.objects.filter(wallet_pass__in=[wp.pk for wp in by_card.values()], notified=True, created_at__gt=since)
+        .values("wallet_pass_id")
+        .annotate(n=Count("message_key", distinct=True))
+        .values_list("wallet_pass_id", "n")
+    )
+    keys: dict[int, str] = {}
+    changed = []
+    for card, header, body in messages:
+        wallet_pass = by_card[card.pk]
+        wallet_pass.message_key = secrets.token_hex(8)
+        wallet_pass.message_header = header[:100]
+        wallet_pass.message_body = body[:500]
+        wallet_pass.message_notify = used.get(wallet_pass.pk, 0) < NOTIFICATIONS_PER_DAY
+        wallet_pass.message_at = now
+        keys[card.pk] = wallet_pass.message_key
+        changed.append(wallet_pass)
     with transaction.atomic():
-        WalletPass.objects.filter(pk=wallet_pass.pk).update(
-            message_key=secrets.token_hex(8),
-            message_header=header[:100],
-            message_body=body[:500],
-            message_notify=notify,
-            message_at=now,
+        WalletPass.objects.bulk_update(
+            changed, ["message_key", "message_header", "message_body", "message_notify", "message_at"], batch_size=1000
         )
-        mark_cards_changed(merchant=card.merchant_id, card_ids=[card.pk], now=now)
-    wallet_pass.refresh_from_db()
-    return wallet_pass
+        mark_cards_changed(merchant=merchant, card_ids=list(cards), now=now)
+    return keys
 
 
 # --- Apple: building the pass ----------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_marketer_creates_previews_sends_and_reads_the_report(
     page = client.get(reverse("campaign_detail", args=[campaign.pk])).content.decode()
     assert "5 customers in the audience." in page and "Гость1, у вас" in page
 
-    client.post(reverse("campaign_action", args=[campaign.pk, "send"]))
+    client.post(reverse("campaign_send", args=[campaign.pk]))
     assert len(smtp_server.messages) == 5
     progress = client.get(reverse("campaign_progress", args=[campaign.pk])).json()
     assert (progress["sent"], progress["remaining"], progress["status"]) == (5, 0, "done")
@@ -76,7 +76,7 @@ def test_campaign_pages_are_scoped_to_the_merchant_and_closed_to_cashiers(mercha
     client = login(marketer)
     for name in ("campaign_detail", "campaign_edit", "campaign_progress"):
         assert client.get(reverse(name, args=[theirs.pk])).status_code == 404
-    assert client.post(reverse("campaign_action", args=[theirs.pk, "cancel"])).status_code == 404
+    assert client.post(reverse("campaign_cancel", args=[theirs.pk])).status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == "draft"
     assert login(cashier).get(reverse("campaign_list")).status_code == 403
