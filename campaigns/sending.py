@@ -100,11 +100,13 @@ def reach_for(*, merchant: Merchant, customer_ids: list[int]) -> Reach:
         | Q(pk__in=AppleRegistration.objects.filter(merchant=merchant).values("wallet_pass_id"))
     )
     reach.wallet_cards = set(installed.values_list("card__customer_id", flat=True))
-    reach.chats = dict(
-        TelegramLink.objects.filter(
+    reach.chats = {
+        customer_id: chat_id
+        for customer_id, chat_id in TelegramLink.objects.filter(
             merchant=merchant, customer_id__in=customer_ids, chat_id__isnull=False, blocked_at__isnull=True
         ).values_list("customer_id", "chat_id")
-    )
+        if chat_id is not None
+    }
     for customer_id, channel, allowed in ChannelConsent.objects.filter(
         merchant=merchant, customer_id__in=customer_ids
     ).values_list("customer_id", "channel", "allowed"):
@@ -494,7 +496,7 @@ def _send_wallet_batch(
         )
         cards = {card.pk: card for card in Card.objects.filter(pk__in=list(balances))}
         skipped: dict[str, list[int]] = {}
-        to_send: list[tuple[Delivery, Recipient]] = []
+        to_send: list[tuple[Delivery, Recipient, int]] = []
         for row in rows:
             if row.pk not in claimable:
                 continue
@@ -507,29 +509,29 @@ def _send_wallet_batch(
                 skipped.setdefault("no consent or channel gone", []).append(row.pk)
             elif row.capped and recent.get(row.customer_id, 0) >= settings.cap_messages:
                 skipped.setdefault("frequency cap", []).append(row.pk)
-            elif recipient.card_id not in cards or cards[recipient.card_id].is_blocked:
+            elif recipient.card_id is None or recipient.card_id not in cards or cards[recipient.card_id].is_blocked:
                 skipped.setdefault("card blocked", []).append(row.pk)
             else:
-                to_send.append((row, recipient))
+                to_send.append((row, recipient, recipient.card_id))
         for reason, ids in skipped.items():
             outcome.skipped += Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.SKIPPED, reason=reason)
         if not to_send:
             return
         texts = []
         sender = settings.sender_name
-        for row, recipient in to_send:
-            row.bonus_points = _grant_offer(campaign, row, recipient.card_id, now)
-            balance = balances.get(recipient.card_id, 0) + row.bonus_points
+        for row, recipient, card_id in to_send:
+            row.bonus_points = _grant_offer(campaign, row, card_id, now)
+            balance = balances.get(card_id, 0) + row.bonus_points
             recipient.values = {**(recipient.values or {}), "balance": str(balance)}
             message = message_for(campaign=campaign, delivery=row, recipient=recipient, reach=fresh, sender_name=sender)
-            texts.append((cards[recipient.card_id], message.subject or message.sender_name, message.text))
+            texts.append((cards[card_id], message.subject or message.sender_name, message.text))
         keys = wallet.post_card_messages(merchant=campaign.merchant, messages=texts, now=now)
-        for row, recipient in to_send:
+        for row, _recipient, card_id in to_send:
             row.status, row.claimed_at, row.sent_at = DeliveryStatus.SENT, now, now
             row.attempts = claimable[row.pk] + 1
-            row.provider_id, row.reason = keys[recipient.card_id], ""
+            row.provider_id, row.reason = keys[card_id], ""
         Delivery.objects.bulk_update(
-            [row for row, _ in to_send],
+            [row for row, _, _ in to_send],
             ["status", "claimed_at", "sent_at", "attempts", "provider_id", "reason", "bonus_points"],
         )
         outcome.sent += len(to_send)
@@ -600,6 +602,8 @@ def _send_one(
 
 
 def _balance(card_id: int | None) -> int:
+    if card_id is None:
+        return 0
     return Card.objects.filter(pk=card_id).values_list("balance", flat=True).first() or 0
 
 

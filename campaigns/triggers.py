@@ -26,7 +26,7 @@ from . import sending
 from .models import Campaign, Kind, Status, Trigger
 
 LOOKBACK = timedelta(days=7)
-DEFAULT_DAYS = {
+DEFAULT_DAYS: dict[str, int] = {
     Trigger.POST_PURCHASE: 3,
     Trigger.BIRTHDAY: 3,
     Trigger.POINTS_EXPIRY: 7,
@@ -89,6 +89,8 @@ def birthday(campaign: Campaign, customers: QuerySet[Customer], now: datetime) -
             match |= Q(birthday__month=2, birthday__day=29)
     found = {}
     for pk, born in customers.filter(match, birthday__isnull=False).values_list("pk", "birthday"):
+        if born is None:
+            continue
         year = next(d.year for d in days if _birthday_on(born, d.year) == d)
         found[pk] = f"birthday:{year}"
     return found
@@ -114,7 +116,9 @@ def win_back(campaign: Campaign, customers: QuerySet[Customer], now: datetime) -
     tz = campaign.merchant.tzinfo
     rows = _active_cards(customers).filter(last_purchase_at__lte=now - timedelta(days=days))
     return {
-        cid: f"winback:{_local_date(last, tz)}" for cid, last in rows.values_list("customer_id", "last_purchase_at")
+        cid: f"winback:{_local_date(last, tz)}"
+        for cid, last in rows.values_list("customer_id", "last_purchase_at")
+        if last is not None
     }
 
 
@@ -160,13 +164,18 @@ def tier_at_risk(campaign: Campaign, customers: QuerySet[Customer], now: datetim
     return {
         cid: f"tier-risk:{tier_id}:{_local_date(last, tz)}"
         for cid, tier_id, last in rows.values_list("customer_id", "tier_id", "last_purchase_at")
+        if last is not None
     }
 
 
 def stamps_complete(campaign: Campaign, customers: QuerySet[Customer], now: datetime) -> dict[int, str]:
     tz = campaign.merchant.tzinfo
     rows = _active_cards(customers).filter(rewards_available__gt=0, last_stamp_at__gte=now - LOOKBACK)
-    return {cid: f"stamps:{_local_date(at, tz)}" for cid, at in rows.values_list("customer_id", "last_stamp_at")}
+    return {
+        cid: f"stamps:{_local_date(at, tz)}"
+        for cid, at in rows.values_list("customer_id", "last_stamp_at")
+        if at is not None
+    }
 
 
 def anniversary(campaign: Campaign, customers: QuerySet[Customer], now: datetime) -> dict[int, str]:

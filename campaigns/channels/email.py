@@ -13,6 +13,7 @@ from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 
 from .base import Channel, ChannelClient, OutgoingMessage, SendResult, TransientChannelError
 
@@ -22,12 +23,13 @@ class EmailChannel(ChannelClient):
 
     def __init__(self, *, backend: str | None = None):
         self.backend = backend or getattr(settings, "CAMPAIGN_EMAIL_BACKEND", "") or settings.EMAIL_BACKEND
-        self.connection = None
+        self.connection: BaseEmailBackend | None = None
 
     def open(self) -> None:
-        self.connection = get_connection(self.backend, fail_silently=False)
+        connection = get_connection(self.backend, fail_silently=False)
+        self.connection = connection
         try:
-            self.connection.open()
+            connection.open()
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientChannelError(f"SMTP connection failed: {exc}") from exc
 
