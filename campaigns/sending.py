@@ -526,14 +526,23 @@ def _send_wallet_batch(
             message = message_for(campaign=campaign, delivery=row, recipient=recipient, reach=fresh, sender_name=sender)
             texts.append((cards[card_id], message.subject or message.sender_name, message.text))
         keys = wallet.post_card_messages(merchant=campaign.merchant, messages=texts, now=now)
-        for row, _recipient, card_id in to_send:
-            row.status, row.claimed_at, row.sent_at = DeliveryStatus.SENT, now, now
-            row.attempts = claimable[row.pk] + 1
-            row.provider_id, row.reason = keys[card_id], ""
-        Delivery.objects.bulk_update(
-            [row for row, _, _ in to_send],
-            ["status", "claimed_at", "sent_at", "attempts", "provider_id", "reason", "bonus_points"],
-        )
+        # One UPDATE … FROM unnest() for the batch (bulk_update's CASE per row is slow at this size).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {Delivery._meta.db_table} AS d
+                    SET status = %s, claimed_at = %s, sent_at = %s, attempts = d.attempts + 1, reason = '',
+                        provider_id = v.key, bonus_points = v.bonus
+                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, key, bonus)
+                    WHERE d.id = v.id""",
+                [
+                    DeliveryStatus.SENT,
+                    now,
+                    now,
+                    [row.pk for row, _, _ in to_send],
+                    [keys[card_id] for _, _, card_id in to_send],
+                    [row.bonus_points for row, _, _ in to_send],
+                ],
+            )
         outcome.sent += len(to_send)
 
 

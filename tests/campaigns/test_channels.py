@@ -149,4 +149,4 @@ def test_the_web_card_offers_the_telegram_link_until_the_chat_is_bound(merchant,
     consent.bind_telegram(token=token, chat_id=42)
     page = Client().get(reverse("webcard", args=[wallet_pass.web_token]))
     assert "t.me/zerno_loyalty_bot" not in page.content.decode()
-    assert "News comes to you in Telegram." in page.content.decode()
+    assert "Новости приходят вам в Telegram." in page.content.decode()  # the page speaks Russian by default
