@@ -241,7 +241,7 @@ def test_preview_counts_per_channel_after_consent_cap_and_holdout_and_renders_re
     from campaigns.preview import preview
 
     people = [make_customer(merchant, n, name=f"Гость{n} Иванов") for n in range(1, 41)]
-    make_customer(merchant, 99, consent=False)
+    no_consent = make_customer(merchant, 99, consent=False)
     bind_telegram(people[0], 7001)
     campaign = campaign_for(
         merchant, channels=["telegram", "email"], holdout_percent=10, body="{first_name}: {balance}"
@@ -268,11 +268,14 @@ def test_preview_counts_per_channel_after_consent_cap_and_holdout_and_renders_re
     def held(customer) -> bool:
         return sending.in_holdout(campaign_id=campaign.pk, customer_id=customer.pk, percent=10)
 
-    assert result.audience == 41 and result.holdout == sum(held(c) for c in people)
-    assert result.no_channel == 1  # no consent
+    assert result.audience == 41 and result.holdout == sum(held(c) for c in [*people, no_consent])
+    assert result.no_channel == (0 if held(no_consent) else 1)  # no consent
     assert result.capped == (0 if held(boris) else 1)
     assert result.per_channel["telegram"] == (0 if held(people[0]) else 1)
-    assert result.per_channel["email"] == 40 - result.holdout - result.capped - result.per_channel["telegram"]
+    assert (
+        result.per_channel["email"]
+        == 41 - result.holdout - result.no_channel - result.capped - result.per_channel["telegram"]
+    )
     assert result.deferred_until is None
     assert len(result.samples) <= 3
     for name, _channel, text in result.samples:
