@@ -20,26 +20,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.db.models import (
     Count,
     DecimalField,
-    Exists,
     ExpressionWrapper,
     F,
-    IntegerField,
-    OuterRef,
+    Model,
     Q,
-    Subquery,
+    QuerySet,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, NullIf
+from django.db.models.functions import ExtractDay, ExtractMonth, NullIf
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from campaigns.models import RfmGroup
-from loyalty.models import AppleRegistration, Lot, Purchase, Source, Tier, WalletPass
+from loyalty.models import AppleRegistration, Card, Lot, Purchase, Source, Tier
 from merchants.models import Location
 
 if TYPE_CHECKING:
@@ -56,6 +54,7 @@ OP_LABELS: dict[str, Promise] = {
     "within": gettext_lazy("within the next"),
 }
 NUMBER_OPS = ("gte", "lte", "eq", "between")
+CHANNEL_CONSENT_MODEL = "campaigns.ChannelConsent"
 
 
 @dataclass
@@ -272,32 +271,42 @@ def _period_start(ctx: BuildContext, days: int) -> dt.datetime:
     return ctx.day_start(ctx.today - dt.timedelta(days=days - 1))
 
 
-def _purchases_of_customer(ctx: BuildContext, days: int | None):
-    purchases = Purchase.objects.filter(merchant_id=ctx.merchant.pk, card__customer_id=OuterRef("pk"))
-    if days:
-        purchases = purchases.filter(created_at__gte=_period_start(ctx, days))
-    return purchases.order_by().values("card__customer_id")
+def _holds_for_zero(op: str, value: Any) -> bool:
+    if op == "between":
+        return value[0] <= 0 <= value[1]
+    return {"gte": 0 >= value, "lte": 0 <= value, "eq": value == 0}[op]
+
+
+def _per_customer(rows: QuerySet, aggregate: Any, op: str, value: Any) -> Q:
+    """Customers whose aggregate over ``rows`` (purchases, lots; each with a
+    ``card``) compares as asked, a customer without rows counting as 0.
+
+    One grouped, uncorrelated subquery (a hashed semi-join), not one lookup
+    per customer. Rows are grouped by card (one per customer and merchant) and
+    matched against the card the outer query joins. When 0 satisfies the
+    comparison, the customers to leave out are those with rows that do not."""
+    grouped = rows.order_by().values("card_id").annotate(n=aggregate)
+    if _holds_for_zero(op, value):
+        failing = grouped.filter(~_compare("n", op, value)).values("card_id")
+        return ~Q(pk__in=Card.objects.filter(pk__in=failing).values("customer_id"))
+    return Q(cards__id__in=grouped.filter(_compare("n", op, value)).values("card_id"))
+
+
+def _purchases_in_period(ctx: BuildContext, days: int) -> QuerySet:
+    return Purchase.objects.filter(merchant_id=ctx.merchant.pk, created_at__gte=_period_start(ctx, days))
 
 
 def _purchase_count(ctx: BuildContext, c: dict) -> Q:
     if not c.get("days"):
         return _compare("cards__purchase_count", c["op"], c["value"])
-    counted = _purchases_of_customer(ctx, c["days"]).annotate(n=Count("pk")).values("n")
-    name = ctx.alias(Coalesce(Subquery(counted, output_field=IntegerField()), 0))
-    return _compare(name, c["op"], c["value"])
+    return _per_customer(_purchases_in_period(ctx, c["days"]), Count("pk"), c["op"], c["value"])
 
 
 def _spend(ctx: BuildContext, c: dict) -> Q:
     if not c.get("days"):
         return _compare("cards__lifetime_spend", c["op"], _money_value(c["value"]))
-    money = DecimalField(max_digits=14, decimal_places=2)
-    spent = (
-        _purchases_of_customer(ctx, c["days"])
-        .annotate(s=Sum(F("bill_amount") - F("refunded_amount"), output_field=money))
-        .values("s")
-    )
-    name = ctx.alias(Coalesce(Subquery(spent, output_field=money), Value(Decimal("0")), output_field=money))
-    return _compare(name, c["op"], _money_value(c["value"]))
+    spent = Sum(F("bill_amount") - F("refunded_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
+    return _per_customer(_purchases_in_period(ctx, c["days"]), spent, c["op"], _money_value(c["value"]))
 
 
 def _average_check(ctx: BuildContext, c: dict) -> Q:
@@ -338,21 +347,13 @@ def _points_expiring(ctx: BuildContext, c: dict) -> Q:
     # Points of open lots whose last valid day is today + N or earlier. The
     # ledger's lots expire at the local midnight after their last valid day
     # (``ledger.batch.expiry_for``), hence "≤ the start of day N + 1".
-    lots = (
-        Lot.objects.filter(
-            merchant_id=ctx.merchant.pk,
-            card__customer_id=OuterRef("pk"),
-            remaining__gt=0,
-            expires_at__gt=ctx.now,
-            expires_at__lte=ctx.day_start(ctx.today + dt.timedelta(days=c["days"] + 1)),
-        )
-        .order_by()
-        .values("card__customer_id")
-        .annotate(s=Sum("remaining"))
-        .values("s")
+    lots = Lot.objects.filter(
+        merchant_id=ctx.merchant.pk,
+        remaining__gt=0,
+        expires_at__gt=ctx.now,
+        expires_at__lte=ctx.day_start(ctx.today + dt.timedelta(days=c["days"] + 1)),
     )
-    name = ctx.alias(Coalesce(Subquery(lots, output_field=IntegerField()), 0))
-    return _compare(name, c["op"], c["value"])
+    return _per_customer(lots, Sum("remaining"), c["op"], c["value"])
 
 
 def birthday_keys(today: dt.date, days: int) -> set[int]:
@@ -416,44 +417,68 @@ def _source(ctx: BuildContext, c: dict) -> Q:
 
 
 def _last_purchase_location(ctx: BuildContext, c: dict) -> Q:
-    latest = (
-        Purchase.objects.filter(merchant_id=ctx.merchant.pk, card__customer_id=OuterRef("pk"))
-        .order_by("-created_at", "-pk")
-        .values("location_id")[:1]
+    # The card caches the moment of its last purchase: the purchases at these
+    # locations made at that moment are the last ones.
+    last_here = Purchase.objects.filter(
+        merchant_id=ctx.merchant.pk,
+        location_id__in=[int(v) for v in c["value"]],
+        created_at=F("card__last_purchase_at"),
     )
-    name = ctx.alias(Subquery(latest, output_field=IntegerField()))
-    return Q(**{f"{name}__in": [int(v) for v in c["value"]]})
+    return Q(cards__id__in=last_here.values("card_id"))
 
 
-def _apple(ctx: BuildContext) -> Exists:
-    return Exists(
-        AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk, wallet_pass__card__customer_id=OuterRef("pk"))
-    )
-
-
-def _google(ctx: BuildContext) -> Exists:
-    return Exists(
-        WalletPass.objects.filter(
-            merchant_id=ctx.merchant.pk, card__customer_id=OuterRef("pk"), google_saved_at__isnull=False
-        )
-    )
+def _apple_passes(ctx: BuildContext) -> QuerySet:
+    return AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk).values("wallet_pass_id")
 
 
 def _wallet(ctx: BuildContext, c: dict) -> Q:
+    # Apple: a device registered the card's pass; Google: the customer saved
+    # it; web only: neither (the web card is always there). Through the card
+    # and pass the outer query joins, the registrations as one hashed set.
+    apple = Q(cards__wallet_pass__id__in=_apple_passes(ctx))
+    google = Q(cards__wallet_pass__google_saved_at__isnull=False)
     q = Q(pk__in=[])
     if "apple" in c["value"]:
-        q |= Q(_apple(ctx))
+        q |= apple
     if "google" in c["value"]:
-        q |= Q(_google(ctx))
+        q |= google
     if "web" in c["value"]:
-        q |= ~Q(_apple(ctx)) & ~Q(_google(ctx))
+        q |= ~apple & Q(cards__wallet_pass__google_saved_at__isnull=True)
     return q
 
 
 def _marketing_consent(ctx: BuildContext, c: dict) -> Q:
-    # Today the customer gives (or withdraws) one marketing consent; per-channel
-    # consent registers its own condition when it exists.
+    # The general consent given at enrolment (the history is in ConsentRecord).
     return Q(marketing_consent=c["value"])
+
+
+def _channel_consent_model() -> type[Model] | None:
+    """Per-channel consent (``campaigns.ChannelConsent``, the sending side's
+    model: a row with ``allowed=False`` is an unsubscribe from that channel)."""
+    try:
+        # Looked up by name: the model may not exist yet in this checkout.
+        app_label, model_name = CHANNEL_CONSENT_MODEL.split(".")
+        return apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+
+
+def _channel_consent(ctx: BuildContext, c: dict) -> Q:
+    # May receive marketing on at least one of the channels: the general
+    # consent, and that channel not turned off.
+    model = _channel_consent_model()
+    assert model is not None
+    q = Q(pk__in=[])
+    for channel in c["value"]:
+        off = model._default_manager.filter(merchant_id=ctx.merchant.pk, channel=channel, allowed=False)
+        q |= ~Q(pk__in=off.values("customer_id"))
+    return Q(marketing_consent=True) & q
+
+
+def _channel_choices(merchant: Merchant) -> list[tuple[str, str]]:
+    model = _channel_consent_model()
+    field = model._meta.get_field("channel") if model else None
+    return [(str(value), str(label)) for value, label in (getattr(field, "choices", None) or [])]
 
 
 def _tier_choices(merchant: Merchant) -> list[tuple[str, str]]:
@@ -565,6 +590,19 @@ for _condition in (
     ConditionType("marketing_consent", gettext_lazy("Marketing consent"), "bool", ("is",), _marketing_consent),
 ):
     register_condition(_condition)
+
+if _channel_consent_model() is not None:
+    register_condition(
+        ConditionType(
+            "channel_consent",
+            gettext_lazy("May receive marketing by"),
+            "choice",
+            ("in",),
+            _channel_consent,
+            choices=_channel_choices,
+            help=gettext_lazy("Consent given and the channel not unsubscribed from."),
+        )
+    )
 
 
 def schema_for(merchant: Merchant) -> list[dict]:

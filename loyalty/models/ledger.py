@@ -74,7 +74,16 @@ class Purchase(models.Model):
                 name="purchase_refund_points_within",
             ),
         ]
-        indexes = [models.Index(fields=["card", "created_at"], name="purchase_card_created_idx")]
+        indexes = [
+            models.Index(fields=["card", "created_at"], name="purchase_card_created_idx"),
+            # A merchant's purchases in a period (campaign segments: purchases and
+            # spend in the last N days), answered from the index alone.
+            models.Index(
+                fields=["merchant", "created_at"],
+                include=["card", "bill_amount", "refunded_amount"],
+                name="purchase_merchant_period_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.receipt_id} ({self.bill_amount} {self.currency})"

@@ -215,7 +215,7 @@ def test_a_tier_or_location_of_another_merchant_is_refused(shop, other_merchant)
     elsewhere = factories.LocationFactory(merchant=other_merchant)
     with pytest.raises(SegmentDefinitionError) as exc:
         names(shop.merchant, c("last_purchase_location", "in", [str(elsewhere.pk)]))
-    assert exc.value.errors == ["“Location of the last purchase”: one of the chosen options does not exist."]
+    assert exc.value.errors == ["«Точка последней покупки»: одного из выбранных вариантов больше нет."]
 
 
 def test_invalid_definitions_list_every_problem_in_the_users_language(shop):
@@ -250,3 +250,19 @@ def test_invalid_definitions_list_every_problem_in_the_users_language(shop):
         "«Число покупок»: период — число дней от 1 до 3650.",
         "«День рождения в ближайшие»: введите число от 0 до 366.",
     ]
+
+
+def test_consent_per_channel(shop):
+    from django.apps import apps
+
+    try:
+        channel_consent = apps.get_model("campaigns", "ChannelConsent")
+    except LookupError:
+        pytest.skip("per-channel consent comes with the sending side (branch h9-send)")
+    m = shop.merchant
+    # Anna and Gleb consented; Anna unsubscribed from e-mail; Boris (no consent) "allowed" SMS stays out.
+    channel_consent.objects.create(merchant=m, customer=shop.anna, channel="email", allowed=False)
+    channel_consent.objects.create(merchant=m, customer=shop.boris, channel="sms", allowed=True)
+    assert names(m, c("channel_consent", "in", ["email"])) == {"Gleb"}
+    assert names(m, c("channel_consent", "in", ["sms"])) == {"Anna", "Gleb"}
+    assert names(m, c("channel_consent", "in", ["email", "sms"])) == {"Anna", "Gleb"}
