@@ -3,7 +3,7 @@ from importlib import import_module
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-TASK_MODULES = ("campaigns.segments.tasks",)
+TASK_MODULES = ("campaigns.segments.tasks", "campaigns.tasks")
 
 
 class CampaignsConfig(AppConfig):
@@ -24,6 +24,15 @@ class CampaignsConfig(AppConfig):
         from merchants.navigation import NavItem, register
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 
+        register(
+            NavItem(
+                "campaign_list",
+                _("Campaigns"),
+                CAN_SEE_CAMPAIGNS,
+                order=40,
+                section=("campaign_create", "campaign_detail", "campaign_edit"),
+            )
+        )
         register(
             NavItem(
                 "segment_list",

@@ -8,4 +8,10 @@ PERIODIC_TASKS = [
         "task": "campaigns.tasks.recompute_rfm_task",
         "crontab": {"minute": "45", "hour": "*"},
     },
+    {
+        # Due broadcasts, stalled sends taken over, deferred deliveries re-queued, automations' triggers.
+        "name": "campaigns: dispatcher",
+        "task": "campaigns.tasks.dispatch_campaigns_task",
+        "crontab": {"minute": "*", "hour": "*"},
+    },
 ]

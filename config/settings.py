@@ -303,6 +303,23 @@ GOOGLE_WALLET_SERVICE_ACCOUNT_FILE = env_str("GOOGLE_WALLET_SERVICE_ACCOUNT_FILE
 # Seconds the wallet pipeline waits after a card change, so a burst sends one update.
 WALLET_SYNC_DEBOUNCE_SECONDS = env_int("WALLET_SYNC_DEBOUNCE_SECONDS", 2)
 
+# Campaign channels (campaigns/channels/). E-mail goes through EMAIL_BACKEND unless
+# CAMPAIGN_EMAIL_BACKEND names another (bulk mail through a different relay).
+CAMPAIGN_EMAIL_BACKEND = env_str("CAMPAIGN_EMAIL_BACKEND")
+# Customers per fan-out chunk; each chunk's deliveries are one send task.
+CAMPAIGN_FANOUT_CHUNK = env_int("CAMPAIGN_FANOUT_CHUNK", 500)
+# SMS: a gateway speaking Twilio's Messages API (Twilio itself, or a compatible one).
+SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "https://api.twilio.com")
+SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID")
+SMS_AUTH_TOKEN = env_str("SMS_AUTH_TOKEN")
+SMS_DEFAULT_SENDER = env_str("SMS_DEFAULT_SENDER", "Loyalty")
+# Telegram: one platform bot; customers bind their chat with t.me/<bot>?start=<token>.
+TELEGRAM_API_URL = env_str("TELEGRAM_API_URL", "https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = env_str("TELEGRAM_BOT_TOKEN")
+TELEGRAM_BOT_USERNAME = env_str("TELEGRAM_BOT_USERNAME")
+# The secret Telegram echoes in X-Telegram-Bot-Api-Secret-Token (set with setWebhook).
+TELEGRAM_WEBHOOK_SECRET = env_str("TELEGRAM_WEBHOOK_SECRET")
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL")}

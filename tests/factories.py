@@ -65,6 +65,16 @@ class SegmentFactory(factory.django.DjangoModelFactory):
     )
 
 
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "campaigns.Campaign"
+
+    merchant = factory.SubFactory(MerchantFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    body = "{first_name}, we miss you"
+    channels = factory.LazyFunction(lambda: ["wallet", "email"])
+
+
 def join(user: User, merchant: Merchant, role: str) -> Membership:
     """Put an existing login in another merchant's team (one login, several merchants)."""
     return Membership.objects.create(user=user, merchant=merchant, role=role)

@@ -1,3 +1,31 @@
+from .campaigns import (
+    Campaign,
+    CampaignSettings,
+    Delivery,
+    DeliveryStatus,
+    Kind,
+    Send,
+    SendStatus,
+    Status,
+    Trigger,
+)
+from .channels import ChannelChoices, ChannelConsent, TelegramLink
 from .segments import RfmGroup, RfmScore, Segment
 
-__all__ = ["RfmGroup", "RfmScore", "Segment"]
+__all__ = [
+    "Campaign",
+    "CampaignSettings",
+    "ChannelChoices",
+    "ChannelConsent",
+    "Delivery",
+    "DeliveryStatus",
+    "Kind",
+    "RfmGroup",
+    "RfmScore",
+    "Segment",
+    "Send",
+    "SendStatus",
+    "Status",
+    "TelegramLink",
+    "Trigger",
+]

@@ -186,6 +186,7 @@ class EntryKind(models.TextChoices):
     BONUS_WELCOME = "bonus_welcome", _("Welcome bonus")
     BONUS_BIRTHDAY = "bonus_birthday", _("Birthday bonus")
     BONUS_REFERRAL = "bonus_referral", _("Referral bonus")
+    BONUS_CAMPAIGN = "bonus_campaign", _("Campaign bonus")
     REFUND_REVERSAL = "refund_reversal", _("Refund: earned points taken back")
     REFUND_RESTORE = "refund_restore", _("Refund: redeemed points given back")
     EXPIRY = "expiry", _("Expired")

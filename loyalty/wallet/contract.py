@@ -12,7 +12,8 @@ import this module and nothing else of the wallet's services:
 - ``cards_changed(merchant=…, card_ids=…)``: the same for many cards (a design
   published, a bulk reissue); ``None`` means every card of the merchant;
 - ``post_card_message(card=…, header=…, body=…)``: put a message on the card
-  (both wallets), notifying within the daily budget;
+  (both wallets), notifying within the daily budget; ``post_card_messages`` does
+  the same for a batch of cards (a campaign);
 - ``wallet_pass_for(card=…)``: the card's pass (created on first use), for links;
 - ``wallets_available(merchant=…)``: which wallets the merchant can offer, and why not;
 - ``sync_progress(merchant=…)`` and ``wallet_status_for(card=…)``: for pages;
@@ -37,6 +38,7 @@ from loyalty.wallet.passes import (
     card_changed_statement,
     card_marked,
     post_card_message,
+    post_card_messages,
     sync_progress,
     wallet_pass_for,
     wallet_status_for,
@@ -57,6 +59,7 @@ __all__ = [
     "card_marked",
     "cards_changed",
     "post_card_message",
+    "post_card_messages",
     "sync_progress",
     "wallet_pass_for",
     "wallet_status_for",

@@ -32,7 +32,7 @@ from functools import partial
 from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -207,20 +207,62 @@ def post_card_message(*, card: Card, header: str, body: str, now: datetime | Non
     """Put a message on the card (both wallets). It notifies the customer while
     the card's daily budget (Google's limit: 3 per 24 hours) lasts; after that
     it is shown without a notification."""
+    post_card_messages(merchant=card.merchant_id, messages=[(card, header, body)], now=now)
+    return WalletPass.objects.get(card=card)
+
+
+def post_card_messages(
+    *, merchant: Merchant | int, messages: list[tuple[Card, str, str]], now: datetime | None = None
+) -> dict[int, str]:
+    """``post_card_message`` for many cards of one merchant at once (a campaign's batch): a few
+    queries for the whole batch, and one debounced sync (merchant-wide above the bulk threshold).
+    Returns each card's new message key. Writes rows only; call it inside the caller's
+    transaction to make the messages commit with the caller's own bookkeeping."""
     now = now or timezone.now()
-    wallet_pass = wallet_pass_for(card=card)
-    notify = notifications_used(wallet_pass=wallet_pass, now=now) < NOTIFICATIONS_PER_DAY
+    cards = {card.pk: card for card, _, _ in messages}
+    by_card = {wp.card_id: wp for wp in WalletPass.objects.filter(card_id__in=list(cards))}
+    for card_id, card in cards.items():
+        if card_id not in by_card:
+            by_card[card_id] = wallet_pass_for(card=card)
+    since = now - timedelta(hours=24)
+    used = dict(
+        Delivery.objects.filter(wallet_pass__in=[wp.pk for wp in by_card.values()], notified=True, created_at__gt=since)
+        .values("wallet_pass_id")
+        .annotate(n=Count("message_key", distinct=True))
+        .values_list("wallet_pass_id", "n")
+    )
+    keys: dict[int, str] = {}
+    columns: tuple[list, list, list, list, list] = ([], [], [], [], [])
+    for card, header, body in messages:
+        wallet_pass = by_card[card.pk]
+        keys[card.pk] = secrets.token_hex(8)
+        for column, value in zip(
+            columns,
+            (
+                wallet_pass.pk,
+                keys[card.pk],
+                header[:100],
+                body[:500],
+                used.get(wallet_pass.pk, 0) < NOTIFICATIONS_PER_DAY,
+            ),
+            strict=True,
+        ):
+            column.append(value)
     with transaction.atomic():
-        WalletPass.objects.filter(pk=wallet_pass.pk).update(
-            message_key=secrets.token_hex(8),
-            message_header=header[:100],
-            message_body=body[:500],
-            message_notify=notify,
-            message_at=now,
-        )
-        mark_cards_changed(merchant=card.merchant_id, card_ids=[card.pk], now=now)
-    wallet_pass.refresh_from_db()
-    return wallet_pass
+        # One UPDATE … FROM unnest() for the batch (Django's bulk_update builds a CASE per row,
+        # which costs milliseconds of CPU per row at campaign sizes).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {WalletPass._meta.db_table} AS w
+                    SET message_key = v.key, message_header = v.header, message_body = v.body,
+                        message_notify = v.notify, message_at = %s
+                    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[])
+                         AS v(id, key, header, body, notify)
+                    WHERE w.id = v.id""",
+                [now, *columns],
+            )
+        mark_cards_changed(merchant=merchant, card_ids=list(cards), now=now)
+    return keys
 
 
 # --- Apple: building the pass ----------------------------------------------------------------

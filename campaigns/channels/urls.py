@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("u/<str:token>/", views.unsubscribe, name="campaigns_unsubscribe"),
+    path("campaigns/telegram/webhook/", views.telegram_webhook, name="campaigns_telegram_webhook"),
+    path("campaigns/sms/status/", views.sms_status, name="campaigns_sms_status"),
+]

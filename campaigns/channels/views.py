@@ -1,0 +1,91 @@
+"""Public endpoints of the channels: the one-click unsubscribe (a link in each e-mail and
+Telegram message, and the ``List-Unsubscribe-Post`` target), the Telegram webhook that binds a
+chat to a customer, and the SMS gateway's delivery reports."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from merchants.permissions import public_route
+
+from .. import consent
+from ..delivery_reports import record_sms_status
+from .sms import signature
+
+logger = logging.getLogger(__name__)
+
+
+@public_route
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    # Opening the link is the one click; mail clients POST to it (RFC 8058). Either way the
+    # channel is off before the page is shown.
+    done = consent.unsubscribe(token=token)
+    if done is None:
+        return render(request, "campaigns/unsubscribe.html", {"invalid": True}, status=404)
+    customer, channel = done
+    if request.method == "POST" and "List-Unsubscribe" in request.POST:
+        return HttpResponse(status=200)
+    return render(
+        request,
+        "campaigns/unsubscribe.html",
+        {"merchant_name": customer.merchant.name, "channel_label": consent.channel_label(channel)},
+    )
+
+
+@public_route
+@csrf_exempt
+@require_POST
+def telegram_webhook(request: HttpRequest) -> HttpResponse:
+    expected = settings.TELEGRAM_WEBHOOK_SECRET
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        return HttpResponse(status=403)
+    try:
+        update = json.loads(request.body)
+    except ValueError:
+        return HttpResponse(status=400)
+    message = update.get("message") if isinstance(update, dict) else None
+    if not isinstance(message, dict):
+        return HttpResponse(status=200)
+    text = str(message.get("text") or "")
+    chat_id = (message.get("chat") or {}).get("id")
+    if not text.startswith("/start") or not isinstance(chat_id, int):
+        return HttpResponse(status=200)
+    token = text.removeprefix("/start").strip()
+    link = consent.bind_telegram(token=token, chat_id=chat_id) if token else None
+    if link is None:
+        reply = _("Open the link from your loyalty card to get news here.")
+    else:
+        reply = _("Done! %(name)s will send its news here.") % {"name": link.customer.merchant.name}
+    # Telegram accepts a method call as the webhook's answer: the confirmation costs no request.
+    return JsonResponse({"method": "sendMessage", "chat_id": chat_id, "text": reply})
+
+
+@public_route
+@csrf_exempt
+@require_POST
+def sms_status(request: HttpRequest) -> HttpResponse:
+    url = settings.PUBLIC_BASE_URL + request.path
+    params = {key: request.POST[key] for key in request.POST}
+    given = request.headers.get("X-Twilio-Signature", "")
+    if not settings.SMS_AUTH_TOKEN or not hmac.compare_digest(
+        given.encode(), signature(url, params, settings.SMS_AUTH_TOKEN).encode()
+    ):
+        return HttpResponse(status=403)
+    record_sms_status(
+        provider_id=params.get("MessageSid", ""),
+        status=params.get("MessageStatus", ""),
+        error_code=params.get("ErrorCode", ""),
+    )
+    return HttpResponse(status=204)

@@ -1,0 +1,847 @@
+"""Sending a campaign occurrence: fan out in chunks with stored progress, then send each delivery
+once.
+
+1. ``start_send`` creates the ``Send`` (unique per campaign and occurrence).
+2. ``fan_out`` walks the audience by customer id after ``send.cursor``, ``CHUNK`` at a time. Per
+   chunk, in one transaction: delivery rows (unique on campaign, customer, occurrence; inserted
+   with ON CONFLICT DO NOTHING), the hold-out and the chosen channel decided, the cursor moved.
+   After commit the chunk's pending ids go to a send task. A fan-out killed mid-way restarts at
+   the cursor; rows already inserted are not inserted twice.
+3. ``send_deliveries`` claims each row with ``status=PENDING → SENDING`` (house style §12) and
+   goes on only when exactly one row changed. Under a per-customer advisory lock it re-checks
+   consent (an unsubscribe works at once) and the frequency cap across all campaigns.
+   - The wallet channel only writes rows (``post_card_message``), so claim, message, bonus and
+     "sent" commit together: a worker killed there leaves the row PENDING for its successor, never
+     half-sent (exactly once).
+   - Network channels (SMTP, SMS gateway, Telegram) commit the claim first and call the provider
+     outside any transaction. A worker killed during that call leaves the row SENDING; after the
+     lease, ``resume_stalled`` marks it failed with "outcome unknown" instead of sending it again
+     (at most once: no provider offers an idempotency key).
+4. Transient errors go back to PENDING with ``not_before`` (exponential backoff), up to
+   ``MAX_ATTEMPTS``; permanent refusals are FAILED with the provider's reason.
+5. Quiet hours (merchant's time zone) defer the remaining rows to the end of the quiet period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings as django_settings
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from loyalty.ledger.support import grant_bonus
+from loyalty.models import AppleRegistration, Card, EntryKind, WalletPass
+from loyalty.wallet import contract as wallet
+from merchants.models import Merchant
+
+from . import consent as consent_service
+from .channels.base import Channel, ChannelClient, OutgoingMessage, SendResult, TransientChannelError
+from .models import (
+    Campaign,
+    CampaignSettings,
+    ChannelConsent,
+    Delivery,
+    DeliveryStatus,
+    Send,
+    SendStatus,
+    Status,
+    TelegramLink,
+)
+from .personalize import Recipient, recipients, render
+
+logger = logging.getLogger(__name__)
+
+# Customers per fan-out chunk (and deliveries per send task).
+CHUNK = django_settings.CAMPAIGN_FANOUT_CHUNK
+MAX_ATTEMPTS = 5
+# A send whose worker has not reported for this long is taken over by the dispatcher.
+LEASE = timedelta(minutes=2)
+# pg_advisory_xact_lock(class << 32 | customer id): the frequency cap's critical section, per customer.
+CAP_LOCK_CLASS = 9_001
+WALLET_BATCH = 200
+IN_FLIGHT = (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+
+
+def settings_for(merchant: Merchant | int) -> CampaignSettings:
+    merchant_id = merchant if isinstance(merchant, int) else merchant.pk
+    found, _ = CampaignSettings.objects.get_or_create(merchant_id=merchant_id)
+    return found
+
+
+# --- audience, channels, hold-out --------------------------------------------------------------
+
+
+def in_holdout(*, campaign_id: int, customer_id: int, percent: int) -> bool:
+    """Deterministic: the same customer is held out of the same campaign every time."""
+    digest = hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < percent
+
+
+@dataclass
+class Reach:
+    """What a chunk of customers can be reached on."""
+
+    wallet_cards: set[int] = field(default_factory=set)  # customer ids with a wallet pass installed
+    chats: dict[int, int] = field(default_factory=dict)  # customer id → Telegram chat id
+    choices: dict[tuple[int, str], bool] = field(default_factory=dict)  # (customer, channel) → allowed
+
+
+def reach_for(*, merchant: Merchant, customer_ids: list[int]) -> Reach:
+    reach = Reach()
+    installed = WalletPass.objects.filter(merchant=merchant, card__customer_id__in=customer_ids).filter(
+        Q(google_saved_at__isnull=False)
+        | Q(pk__in=AppleRegistration.objects.filter(merchant=merchant).values("wallet_pass_id"))
+    )
+    reach.wallet_cards = set(installed.values_list("card__customer_id", flat=True))
+    reach.chats = {
+        customer_id: chat_id
+        for customer_id, chat_id in TelegramLink.objects.filter(
+            merchant=merchant, customer_id__in=customer_ids, chat_id__isnull=False, blocked_at__isnull=True
+        ).values_list("customer_id", "chat_id")
+        if chat_id is not None
+    }
+    for customer_id, channel, allowed in ChannelConsent.objects.filter(
+        merchant=merchant, customer_id__in=customer_ids
+    ).values_list("customer_id", "channel", "allowed"):
+        reach.choices[(customer_id, channel)] = allowed
+    return reach
+
+
+def allowed(reach: Reach, recipient: Recipient, channel: str, *, transactional: bool) -> bool:
+    choice = reach.choices.get((recipient.customer_id, channel))
+    if choice is not None:
+        return choice
+    # Service messages need no marketing consent, but an unsubscribe (above) still stops them.
+    return transactional or recipient.marketing_consent
+
+
+def has_channel(reach: Reach, recipient: Recipient, channel: str) -> bool:
+    if channel == Channel.WALLET:
+        return recipient.customer_id in reach.wallet_cards and recipient.card_id is not None
+    if channel == Channel.EMAIL:
+        return bool(recipient.email)
+    if channel == Channel.SMS:
+        return bool(recipient.phone)
+    if channel == Channel.TELEGRAM:
+        return recipient.customer_id in reach.chats
+    return False
+
+
+def choose_channel(campaign: Campaign, reach: Reach, recipient: Recipient) -> str:
+    for channel in campaign.channels:
+        if has_channel(reach, recipient, channel) and allowed(
+            reach, recipient, channel, transactional=campaign.transactional
+        ):
+            return channel
+    return ""
+
+
+def address_for(reach: Reach, recipient: Recipient, channel: str) -> str:
+    if channel == Channel.WALLET:
+        return str(recipient.card_id)
+    if channel == Channel.EMAIL:
+        return recipient.email
+    if channel == Channel.SMS:
+        return recipient.phone
+    return str(reach.chats.get(recipient.customer_id, ""))
+
+
+# --- quiet hours ----------------------------------------------------------------------------------
+
+
+def quiet_until(*, settings: CampaignSettings, tz, now: datetime) -> datetime | None:
+    """The end of the quiet period ``now`` falls in (merchant's local time), or None."""
+    start, end = settings.quiet_start, settings.quiet_end
+    if start == end:
+        return None
+    local = timezone.localtime(now, tz)
+    t = local.time()
+    quiet = (start <= t or t < end) if start > end else (start <= t < end)
+    if not quiet:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    # Built from the local wall-clock date, so a daylight-saving change in between is honoured.
+    return datetime.combine(day, end, tzinfo=tz)
+
+
+# --- starting and fanning out --------------------------------------------------------------------
+
+
+def start_send(*, campaign: Campaign, occurrence: str, now: datetime | None = None) -> tuple[Send, bool]:
+    """The send of this occurrence (created once). Returns (send, created)."""
+    now = now or timezone.now()
+    send, created = Send.objects.get_or_create(
+        campaign=campaign,
+        occurrence=occurrence,
+        defaults={"merchant_id": campaign.merchant_id, "heartbeat_at": now, "created_at": now},
+    )
+    if created and campaign.kind != "automation":
+        Campaign.objects.filter(pk=campaign.pk).update(status=Status.SENDING, updated_at=now)
+    return send, created
+
+
+def audience_ids(campaign: Campaign, *, after: int, limit: int, now: datetime) -> list[int]:
+    from .segments.query import audience_for
+
+    queryset = audience_for(merchant=campaign.merchant, segment=campaign.segment, now=now)
+    return list(queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def plan_deliveries(
+    *, campaign: Campaign, send: Send, customer_ids: list[int], occurrence: str, now: datetime
+) -> list[Delivery]:
+    merchant = campaign.merchant
+    people = recipients(merchant=merchant, customer_ids=customer_ids, now=now)
+    reach = reach_for(merchant=merchant, customer_ids=customer_ids)
+    settings = settings_for(merchant)
+    capped = not (campaign.transactional and settings.exempt_transactional)
+    rows = []
+    for customer_id in customer_ids:
+        recipient = people.get(customer_id)
+        if recipient is None:
+            continue
+        row = Delivery(
+            merchant_id=campaign.merchant_id,
+            campaign=campaign,
+            send=send,
+            customer_id=customer_id,
+            occurrence=occurrence,
+            capped=capped,
+            created_at=now,
+        )
+        if in_holdout(campaign_id=campaign.pk, customer_id=customer_id, percent=campaign.holdout_percent):
+            row.status = DeliveryStatus.HOLDOUT
+            row.channel = choose_channel(campaign, reach, recipient)
+        else:
+            row.channel = choose_channel(campaign, reach, recipient)
+            if not row.channel:
+                row.status, row.reason = DeliveryStatus.SKIPPED, "no channel with consent"
+        rows.append(row)
+    return rows
+
+
+def fan_out_chunk(*, send_id: int, now: datetime | None = None) -> tuple[list[int], bool]:
+    """Add the next chunk's delivery rows. Returns (pending ids of the chunk, finished)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        send = (
+            Send.objects.select_for_update(of=("self",))
+            .select_related("campaign__merchant", "campaign__segment")
+            .get(pk=send_id)
+        )
+        if send.status != SendStatus.FANNING_OUT:
+            return [], True
+        campaign = send.campaign
+        ids = audience_ids(campaign, after=send.cursor, limit=CHUNK, now=now)
+        if not ids:
+            send.status = SendStatus.SENDING
+            send.heartbeat_at = now
+            send.save(update_fields=["status", "heartbeat_at"])
+            return [], True
+        Delivery.objects.bulk_create(
+            plan_deliveries(campaign=campaign, send=send, customer_ids=ids, occurrence=send.occurrence, now=now),
+            ignore_conflicts=True,
+        )
+        send.cursor = ids[-1]
+        send.heartbeat_at = now
+        send.save(update_fields=["cursor", "heartbeat_at"])
+        pending = list(
+            Delivery.objects.filter(send=send, customer_id__in=ids, status=DeliveryStatus.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return pending, False
+
+
+def add_trigger_deliveries(*, campaign: Campaign, send: Send, occurrences: dict[int, str], now: datetime) -> list[int]:
+    """An automation's rows: each customer with their own occurrence (``birthday:2026``,
+    ``purchase:123``). Rows that exist already are left alone. Returns the new pending ids."""
+    by_occurrence: dict[str, list[int]] = {}
+    for customer_id, occurrence in occurrences.items():
+        by_occurrence.setdefault(occurrence, []).append(customer_id)
+    with transaction.atomic():
+        for occurrence, customer_ids in by_occurrence.items():
+            Delivery.objects.bulk_create(
+                plan_deliveries(
+                    campaign=campaign, send=send, customer_ids=customer_ids, occurrence=occurrence, now=now
+                ),
+                ignore_conflicts=True,
+            )
+        Send.objects.filter(pk=send.pk).update(heartbeat_at=now)
+        return list(
+            Delivery.objects.filter(
+                send=send, customer_id__in=list(occurrences), status=DeliveryStatus.PENDING, attempts=0
+            ).values_list("pk", flat=True)
+        )
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+
+def client_for(channel: str) -> ChannelClient:
+    from .channels.email import EmailChannel
+    from .channels.sms import SmsChannel
+    from .channels.telegram import TelegramChannel
+    from .channels.wallet import WalletChannel
+
+    if channel == Channel.WALLET:
+        return WalletChannel()
+    if channel == Channel.EMAIL:
+        return EmailChannel()
+    if channel == Channel.SMS:
+        from django.conf import settings
+        from django.urls import reverse
+
+        return SmsChannel(status_callback_url=settings.PUBLIC_BASE_URL + reverse("campaigns_sms_status"))
+    if channel == Channel.TELEGRAM:
+        return TelegramChannel()
+    raise ValueError(channel)
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _cap_reached(*, delivery: Delivery, settings: CampaignSettings, now: datetime) -> bool:
+    if not delivery.capped:
+        return False
+    recent = Delivery.objects.filter(
+        customer_id=delivery.customer_id,
+        capped=True,
+        status__in=IN_FLIGHT,
+        claimed_at__gt=now - timedelta(days=settings.cap_days),
+    ).count()
+    return recent >= settings.cap_messages
+
+
+def _lock_customer(customer_id: int) -> None:
+    # Two campaigns sending to one customer at once must not both pass the cap check.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + %s)", [CAP_LOCK_CLASS, customer_id])
+
+
+@dataclass
+class Outcome:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retry: list[int] = field(default_factory=list)
+    retry_at: datetime | None = None
+    deferred_until: datetime | None = None
+    stopped: bool = False
+
+
+def message_for(
+    *, campaign: Campaign, delivery: Delivery, recipient: Recipient, reach: Reach, sender_name: str
+) -> OutgoingMessage:
+    from django.template.loader import render_to_string
+
+    values = recipient.values or {}
+    text = render(campaign.body, values)
+    subject = render(campaign.subject, values) or campaign.merchant.name
+    unsubscribe = ""
+    if delivery.channel != Channel.WALLET:
+        unsubscribe = consent_service.unsubscribe_url(customer_id=recipient.customer_id, channel=delivery.channel)
+    html = ""
+    if delivery.channel == Channel.EMAIL:
+        html = render_to_string(
+            "campaigns/email/message.html",
+            {"subject": subject, "text": text, "merchant": campaign.merchant, "unsubscribe_url": unsubscribe},
+        )
+        footer = render_to_string("campaigns/email/footer.txt", {"unsubscribe_url": unsubscribe}).strip()
+        text = f"{text}\n\n--\n{footer}"
+    return OutgoingMessage(
+        merchant_id=campaign.merchant_id,
+        customer_id=recipient.customer_id,
+        address=address_for(reach, recipient, delivery.channel),
+        text=text,
+        subject=subject,
+        html=html,
+        sender_name=sender_name or campaign.merchant.name[:11],
+        unsubscribe_url=unsubscribe,
+        reference=str(delivery.pk),
+        extra={"unsubscribe_label": gettext("Unsubscribe")},
+    )
+
+
+def _offer_key(campaign: Campaign, delivery: Delivery) -> str:
+    if campaign.trigger == "birthday" and delivery.occurrence.startswith("birthday:"):
+        # One owner of birthdays: the program's birthday bonus uses this key too
+        # (loyalty.ledger.jobs), so the customer is paid once whichever comes first.
+        return f"birthday:{delivery.customer_id}:{delivery.occurrence.split(':', 1)[1]}"
+    return f"campaign:{campaign.pk}:{delivery.customer_id}:{delivery.occurrence}"
+
+
+def _grant_offer(campaign: Campaign, delivery: Delivery, card_id: int | None, now: datetime) -> int:
+    if not campaign.offer_points or card_id is None:
+        return 0
+    entry = grant_bonus(
+        merchant=campaign.merchant,
+        card=card_id,
+        kind=EntryKind.BONUS_BIRTHDAY if campaign.trigger == "birthday" else EntryKind.BONUS_CAMPAIGN,
+        points=campaign.offer_points,
+        idempotency_key=_offer_key(campaign, delivery),
+        valid_days=campaign.offer_valid_days,
+        reason=campaign.name[:200],
+        now=now,
+    )
+    return entry.points if entry is not None else 0
+
+
+def send_deliveries(
+    *,
+    send_id: int,
+    delivery_ids: Iterable[int],
+    now: datetime | None = None,
+    clock: Callable[[], datetime] = timezone.now,
+) -> Outcome:
+    outcome = Outcome()
+    send = Send.objects.select_related("campaign__merchant").filter(pk=send_id).first()
+    if send is None:
+        return outcome
+    campaign = send.campaign
+    merchant = campaign.merchant
+    now = now or clock()
+    settings = settings_for(merchant)
+    ids = list(delivery_ids)
+    if send.status in (SendStatus.PAUSED, SendStatus.CANCELLED):
+        outcome.stopped = True
+        return outcome
+    until = quiet_until(settings=settings, tz=merchant.tzinfo, now=now)
+    if until is not None:
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING).update(not_before=until)
+        outcome.deferred_until = until
+        return outcome
+    rows = list(
+        Delivery.objects.filter(pk__in=ids, send=send, status=DeliveryStatus.PENDING)
+        .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .order_by("pk")
+    )
+    customer_ids = [row.customer_id for row in rows]
+    people = recipients(merchant=merchant, customer_ids=customer_ids, now=now, expiry_days=campaign.trigger_days)
+    reach = reach_for(merchant=merchant, customer_ids=customer_ids)
+    clients: dict[str, ChannelClient] = {}
+
+    def carry_on() -> bool:
+        state = Send.objects.filter(pk=send.pk).values_list("status", flat=True).first()
+        Send.objects.filter(pk=send.pk).update(heartbeat_at=clock())
+        outcome.stopped = state in (SendStatus.PAUSED, SendStatus.CANCELLED)
+        return not outcome.stopped
+
+    wallet_rows = [row for row in rows if row.channel == Channel.WALLET]
+    other_rows = [row for row in rows if row.channel != Channel.WALLET]
+    try:
+        for start in range(0, len(wallet_rows), WALLET_BATCH):
+            if start and not carry_on():
+                break
+            _send_wallet_batch(campaign, wallet_rows[start : start + WALLET_BATCH], people, settings, outcome, clock())
+        for index, delivery in enumerate(other_rows):
+            if outcome.stopped or (index and index % 50 == 0 and not carry_on()):
+                break
+            _send_one(campaign, delivery, people, reach, clients, settings, outcome, clock())
+    finally:
+        for client in clients.values():
+            client.close()
+    Send.objects.filter(pk=send.pk).update(heartbeat_at=clock())
+    finish_if_done(send_id=send.pk, now=clock())
+    return outcome
+
+
+def _send_wallet_batch(
+    campaign: Campaign,
+    rows: list[Delivery],
+    people: dict[int, Recipient],
+    settings: CampaignSettings,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    """Wallet deliveries, a batch in one transaction: the customers' advisory locks (in id order,
+    so two batches never deadlock), consent and cap re-read, the rows claimed (locked, skipping rows
+    another worker holds), offers granted, the messages put on the cards and the rows marked sent.
+    A worker killed here rolls all of it back: the rows are PENDING again and nothing was sent."""
+    with transaction.atomic():
+        customer_ids = sorted({row.customer_id for row in rows})
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + c) FROM unnest(%s::bigint[]) AS c ORDER BY c",
+                [CAP_LOCK_CLASS, customer_ids],
+            )
+        claimable = {
+            pk: attempts
+            for pk, attempts in Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=[row.pk for row in rows], status=DeliveryStatus.PENDING)
+            .values_list("pk", "attempts")
+        }
+        fresh = reach_for(merchant=campaign.merchant, customer_ids=customer_ids)
+        recent = dict(
+            Delivery.objects.filter(
+                customer_id__in=customer_ids,
+                capped=True,
+                status__in=IN_FLIGHT,
+                claimed_at__gt=now - timedelta(days=settings.cap_days),
+            )
+            .values("customer_id")
+            .annotate(n=Count("pk"))
+            .values_list("customer_id", "n")
+        )
+        balances = dict(
+            Card.objects.filter(pk__in=[p.card_id for p in people.values() if p.card_id]).values_list("pk", "balance")
+        )
+        cards = {card.pk: card for card in Card.objects.filter(pk__in=list(balances))}
+        skipped: dict[str, list[int]] = {}
+        to_send: list[tuple[Delivery, Recipient, int]] = []
+        for row in rows:
+            if row.pk not in claimable:
+                continue
+            recipient = people.get(row.customer_id)
+            if (
+                recipient is None
+                or not has_channel(fresh, recipient, Channel.WALLET)
+                or not allowed(fresh, recipient, Channel.WALLET, transactional=campaign.transactional)
+            ):
+                skipped.setdefault("no consent or channel gone", []).append(row.pk)
+            elif row.capped and recent.get(row.customer_id, 0) >= settings.cap_messages:
+                skipped.setdefault("frequency cap", []).append(row.pk)
+            elif recipient.card_id is None or recipient.card_id not in cards or cards[recipient.card_id].is_blocked:
+                skipped.setdefault("card blocked", []).append(row.pk)
+            else:
+                to_send.append((row, recipient, recipient.card_id))
+        for reason, ids in skipped.items():
+            outcome.skipped += Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.SKIPPED, reason=reason)
+        if not to_send:
+            return
+        texts = []
+        sender = settings.sender_name
+        for row, recipient, card_id in to_send:
+            row.bonus_points = _grant_offer(campaign, row, card_id, now)
+            balance = balances.get(card_id, 0) + row.bonus_points
+            recipient.values = {**(recipient.values or {}), "balance": str(balance)}
+            message = message_for(campaign=campaign, delivery=row, recipient=recipient, reach=fresh, sender_name=sender)
+            texts.append((cards[card_id], message.subject or message.sender_name, message.text))
+        keys = wallet.post_card_messages(merchant=campaign.merchant, messages=texts, now=now)
+        # One UPDATE … FROM unnest() for the batch (bulk_update's CASE per row is slow at this size).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {Delivery._meta.db_table} AS d
+                    SET status = %s, claimed_at = %s, sent_at = %s, attempts = d.attempts + 1, reason = '',
+                        provider_id = v.key, bonus_points = v.bonus
+                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, key, bonus)
+                    WHERE d.id = v.id""",
+                [
+                    DeliveryStatus.SENT,
+                    now,
+                    now,
+                    [row.pk for row, _, _ in to_send],
+                    [keys[card_id] for _, _, card_id in to_send],
+                    [row.bonus_points for row, _, _ in to_send],
+                ],
+            )
+        outcome.sent += len(to_send)
+
+
+def _send_one(
+    campaign: Campaign,
+    delivery: Delivery,
+    people: dict[int, Recipient],
+    reach: Reach,
+    clients: dict[str, ChannelClient],
+    settings: CampaignSettings,
+    outcome: Outcome,
+    now: datetime,
+) -> None:
+    recipient = people.get(delivery.customer_id)
+    pending = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING)
+    channel = delivery.channel
+    wallet = channel == Channel.WALLET
+    with transaction.atomic():
+        _lock_customer(delivery.customer_id)
+        # Consent is read again here, under the lock: an unsubscribe a second ago stops this message.
+        fresh = reach_for(merchant=campaign.merchant, customer_ids=[delivery.customer_id])
+        if (
+            recipient is None
+            or not has_channel(fresh, recipient, channel)
+            or not allowed(fresh, recipient, channel, transactional=campaign.transactional)
+        ):
+            outcome.skipped += pending.update(status=DeliveryStatus.SKIPPED, reason="no consent or channel gone")
+            return
+        if _cap_reached(delivery=delivery, settings=settings, now=now):
+            outcome.skipped += pending.update(status=DeliveryStatus.SKIPPED, reason="frequency cap")
+            return
+        if pending.update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=delivery.attempts + 1) != 1:
+            return  # another worker has it
+        delivery.attempts += 1
+        if wallet:
+            # Rows only: message, bonus and "sent" commit with the claim, or not at all.
+            bonus = _grant_offer(campaign, delivery, recipient.card_id, now)
+            recipient.values = {**(recipient.values or {}), "balance": str(_balance(recipient.card_id))}
+            message = message_for(
+                campaign=campaign, delivery=delivery, recipient=recipient, reach=fresh, sender_name=settings.sender_name
+            )
+            result = _client(clients, channel).send(message)
+            _record(delivery, result, now, outcome, bonus=bonus)
+            return
+    message = message_for(
+        campaign=campaign, delivery=delivery, recipient=recipient, reach=fresh, sender_name=settings.sender_name
+    )
+    try:
+        result = _client(clients, channel).send(message)
+    except TransientChannelError as exc:
+        if delivery.attempts >= MAX_ATTEMPTS:
+            Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, reason=exc.reason[:500])
+            outcome.failed += 1
+            return
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(delivery.attempts)
+        retry_at = now + wait
+        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING, not_before=retry_at, reason=exc.reason[:500]
+        )
+        outcome.retry.append(delivery.pk)
+        outcome.retry_at = max(outcome.retry_at or retry_at, retry_at)
+        clients.pop(channel, None)
+        return
+    bonus = _grant_offer(campaign, delivery, recipient.card_id, now) if result.ok else 0
+    _record(delivery, result, now, outcome, bonus=bonus)
+
+
+def _balance(card_id: int | None) -> int:
+    if card_id is None:
+        return 0
+    return Card.objects.filter(pk=card_id).values_list("balance", flat=True).first() or 0
+
+
+def _client(clients: dict[str, ChannelClient], channel: str) -> ChannelClient:
+    if channel not in clients:
+        client = client_for(channel)
+        client.open()
+        clients[channel] = client
+    return clients[channel]
+
+
+def _record(delivery: Delivery, result: SendResult, now: datetime, outcome: Outcome, *, bonus: int = 0) -> None:
+    if result.ok:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SENT, sent_at=now, provider_id=result.provider_id[:100], bonus_points=bonus, reason=""
+        )
+        outcome.sent += 1
+        return
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, reason=result.reason[:500])
+    outcome.failed += 1
+    if result.channel_off:
+        consent_service.channel_off(customer_id=delivery.customer_id, channel=delivery.channel, reason=result.reason)
+
+
+def finish_if_done(*, send_id: int, now: datetime) -> bool:
+    send = Send.objects.filter(pk=send_id).select_related("campaign").first()
+    if send is None or send.status != SendStatus.SENDING:
+        return False
+    if send.campaign.kind == "automation":
+        return False
+    if Delivery.objects.filter(send=send, status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING)).exists():
+        return False
+    if Send.objects.filter(pk=send_id, status=SendStatus.SENDING).update(status=SendStatus.DONE, finished_at=now):
+        if send.campaign.kind == "broadcast":
+            Campaign.objects.filter(pk=send.campaign_id, status=Status.SENDING).update(
+                status=Status.DONE, updated_at=now
+            )
+        else:
+            Campaign.objects.filter(pk=send.campaign_id, status=Status.SENDING).update(
+                status=Status.ACTIVE, updated_at=now
+            )
+        return True
+    return False
+
+
+# --- pause, cancel, resume -----------------------------------------------------------------------
+
+
+def _disable_beat_entry(campaign: Campaign) -> None:
+    if campaign.periodic_task_id:
+        from django_celery_beat.models import PeriodicTask
+
+        PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(enabled=False)
+
+
+def pause(*, campaign: Campaign, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    _disable_beat_entry(campaign)
+    Campaign.objects.filter(pk=campaign.pk, status__in=(Status.SENDING, Status.SCHEDULED, Status.ACTIVE)).update(
+        status=Status.PAUSED, updated_at=now
+    )
+    return Send.objects.filter(campaign=campaign, status__in=(SendStatus.FANNING_OUT, SendStatus.SENDING)).update(
+        status=SendStatus.PAUSED
+    )
+
+
+def resume(*, campaign: Campaign, now: datetime | None = None) -> list[int]:
+    """Undo a pause: the paused sends carry on (the caller enqueues them)."""
+    now = now or timezone.now()
+    sends = list(Send.objects.filter(campaign=campaign, status=SendStatus.PAUSED))
+    for send in sends:
+        fanned = Delivery.objects.filter(send=send).exists() and send.cursor > 0
+        Send.objects.filter(pk=send.pk).update(
+            status=SendStatus.SENDING if fanned else SendStatus.FANNING_OUT, heartbeat_at=now - LEASE * 2
+        )
+    new_status = Status.ACTIVE if campaign.kind != "broadcast" else Status.SENDING
+    Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(status=new_status, updated_at=now)
+    return [s.pk for s in sends]
+
+
+def cancel(*, campaign: Campaign, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    _disable_beat_entry(campaign)
+    with transaction.atomic():
+        Campaign.objects.filter(pk=campaign.pk).exclude(status=Status.DONE).update(
+            status=Status.CANCELLED, updated_at=now
+        )
+        Send.objects.filter(campaign=campaign).exclude(status=SendStatus.DONE).update(
+            status=SendStatus.CANCELLED, finished_at=now
+        )
+        return Delivery.objects.filter(campaign=campaign, status=DeliveryStatus.PENDING).update(
+            status=DeliveryStatus.CANCELLED, reason="campaign cancelled"
+        )
+
+
+@dataclass
+class Takeover:
+    fan_out: list[int] = field(default_factory=list)
+    chunks: list[tuple[int, list[int]]] = field(default_factory=list)
+    interrupted: int = 0
+
+
+def resume_stalled(*, now: datetime | None = None) -> Takeover:
+    """Sends whose worker went quiet for longer than the lease: fan-outs to continue, pending
+    rows (due now) to send again, and rows a dead worker left SENDING marked as failed with an
+    unknown outcome (sending them again could duplicate the message)."""
+    now = now or timezone.now()
+    takeover = Takeover()
+    stalled = Send.objects.filter(
+        status__in=(SendStatus.FANNING_OUT, SendStatus.SENDING), heartbeat_at__lt=now - LEASE
+    ).order_by("pk")
+    for send in stalled:
+        if not Send.objects.filter(pk=send.pk, heartbeat_at=send.heartbeat_at).update(heartbeat_at=now):
+            continue  # another dispatcher took it
+        takeover.interrupted += Delivery.objects.filter(
+            send=send, status=DeliveryStatus.SENDING, claimed_at__lt=now - LEASE
+        ).update(status=DeliveryStatus.FAILED, reason="worker lost during the send; outcome unknown, not resent")
+        if send.status == SendStatus.FANNING_OUT:
+            takeover.fan_out.append(send.pk)
+        pending = list(
+            Delivery.objects.filter(send=send, status=DeliveryStatus.PENDING)
+            .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for start in range(0, len(pending), CHUNK):
+            takeover.chunks.append((send.pk, pending[start : start + CHUNK]))
+        if send.status == SendStatus.SENDING and not pending:
+            finish_if_done(send_id=send.pk, now=now)
+    return takeover
+
+
+def due_deferred(*, now: datetime | None = None) -> list[tuple[int, list[int]]]:
+    """Deferred rows (quiet hours, retry backoff) whose time has come, by send."""
+    now = now or timezone.now()
+    rows = (
+        Delivery.objects.filter(status=DeliveryStatus.PENDING, not_before__lte=now, send__status=SendStatus.SENDING)
+        .order_by("send_id", "pk")
+        .values_list("send_id", "pk")[:20_000]
+    )
+    by_send: dict[int, list[int]] = {}
+    for send_id, pk in rows:
+        by_send.setdefault(send_id, []).append(pk)
+    return [(send_id, ids[i : i + CHUNK]) for send_id, ids in by_send.items() for i in range(0, len(ids), CHUNK)]
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+
+def progress(*, campaign: Campaign) -> dict[str, int]:
+    counts = dict(
+        Delivery.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    total = sum(counts.values())
+    return {
+        "total": total,
+        "sent": counts.get(DeliveryStatus.SENT, 0) + counts.get(DeliveryStatus.DELIVERED, 0),
+        "delivered": counts.get(DeliveryStatus.DELIVERED, 0),
+        "failed": counts.get(DeliveryStatus.FAILED, 0),
+        "skipped": counts.get(DeliveryStatus.SKIPPED, 0),
+        "holdout": counts.get(DeliveryStatus.HOLDOUT, 0),
+        "remaining": counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0),
+        "cancelled": counts.get(DeliveryStatus.CANCELLED, 0),
+    }
+
+
+# --- scheduling -----------------------------------------------------------------------------------
+
+
+def schedule(*, campaign: Campaign, send_at: datetime | None, now: datetime | None = None) -> Campaign:
+    """A broadcast goes out at ``send_at`` (None: at the dispatcher's next run)."""
+    now = now or timezone.now()
+    campaign.send_at = send_at or now
+    campaign.status = Status.SCHEDULED
+    campaign.updated_at = now
+    campaign.save(update_fields=["send_at", "status", "updated_at"])
+    return campaign
+
+
+def claim_due_broadcasts(*, now: datetime | None = None) -> list[int]:
+    """Scheduled one-off campaigns whose time has come, each claimed by one dispatcher; their
+    sends are created here (occurrence "once")."""
+    now = now or timezone.now()
+    started = []
+    due = Campaign.objects.filter(status=Status.SCHEDULED, send_at__lte=now, kind="broadcast").order_by("send_at", "pk")
+    for campaign in due.select_related("merchant")[:100]:
+        if Campaign.objects.filter(pk=campaign.pk, status=Status.SCHEDULED).update(
+            status=Status.SENDING, updated_at=now
+        ):
+            send, _ = start_send(campaign=campaign, occurrence="once", now=now)
+            started.append(send.pk)
+    return started
+
+
+def recurring_occurrence(*, campaign: Campaign, now: datetime) -> str:
+    # One occurrence per local day: a beat entry that fires twice in a day sends once.
+    return "run:" + timezone.localtime(now, campaign.merchant.tzinfo).date().isoformat()
+
+
+def set_recurring(*, campaign: Campaign, crontab: dict[str, str], now: datetime | None = None) -> Campaign:
+    """A recurring campaign's own django-celery-beat entry (editable in admin too), in the
+    merchant's time zone: beat fires ``run_recurring_campaign_task``, one occurrence per local day."""
+    import json
+
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    now = now or timezone.now()
+    fields = {
+        name: str(crontab.get(name, "*")) for name in ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+    }
+    schedule_row, _ = CrontabSchedule.objects.get_or_create(timezone=campaign.merchant.time_zone, **fields)
+    with transaction.atomic():
+        values = {
+            "task": "campaigns.tasks.run_recurring_campaign_task",
+            "crontab": schedule_row,
+            "interval": None,
+            "args": json.dumps([campaign.pk]),
+            "enabled": True,
+        }
+        if campaign.periodic_task_id:
+            PeriodicTask.objects.filter(pk=campaign.periodic_task_id).update(**values)
+        else:
+            task = PeriodicTask.objects.create(name=f"campaign {campaign.pk}: {campaign.name}"[:200], **values)
+            campaign.periodic_task = task
+        campaign.kind = "recurring"
+        campaign.status = Status.ACTIVE
+        campaign.updated_at = now
+        campaign.save(update_fields=["periodic_task", "kind", "status", "updated_at"])
+    return campaign
