@@ -98,9 +98,8 @@ def telegram_deep_link(*, customer: Customer) -> str:
     """``https://t.me/<bot>?start=<token>``, or "" when no bot is configured."""
     if not telegram_configured():
         return ""
-    from .channels.telegram import deep_link
-
-    return deep_link(telegram_link_for(customer=customer).token)
+    token = telegram_link_for(customer=customer).token
+    return f"https://t.me/{settings.TELEGRAM_BOT_USERNAME}?start={token}"
 
 
 def bind_telegram(*, token: str, chat_id: int, now: datetime | None = None) -> TelegramLink | None:

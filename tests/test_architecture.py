@@ -11,7 +11,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("loyalty", "merchants", "config", "campaigns")
+PACKAGES = ("loyalty", "merchants", "config", "campaigns", "analytics")
 
 
 def import_cycles(graph) -> set[tuple[str, str]]:

@@ -15,10 +15,6 @@ from django.conf import settings
 from .base import Channel, ChannelClient, OutgoingMessage, SendResult, TransientChannelError
 
 
-def deep_link(token: str) -> str:
-    return f"https://t.me/{settings.TELEGRAM_BOT_USERNAME}?start={token}"
-
-
 class TelegramChannel(ChannelClient):
     name = Channel.TELEGRAM
 
