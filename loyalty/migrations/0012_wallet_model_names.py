@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0010_wallet_pass_defaults_and_dates'),
+        ('loyalty', '0011_money_three_decimals'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0011_purchase_merchant_period_idx'),
+        ('loyalty', '0013_purchase_merchant_period_idx'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0010_wallet_pass_defaults_and_dates'),
+        ('loyalty', '0012_wallet_model_names'),
         ('merchants', '0005_onboarding_marks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
