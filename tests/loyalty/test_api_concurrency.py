@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -72,7 +73,7 @@ def test_concurrent_refunds_of_one_purchase_never_exceed_it(live_server, pos, po
     # 3 × 300 fit into 1000; the rest are refused.
     assert statuses == [201] * 3 + [422] * (THREADS - 3)
     purchase = Purchase.objects.get(pk=purchase_id)
-    assert str(purchase.refunded_amount) == "900.00"
+    assert purchase.refunded_amount == Decimal("900.00")
     call_command("verify_ledger")
 
 

@@ -23,3 +23,12 @@ def role_in(user, merchant) -> str:
 
 def login(client, user) -> None:
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+
+
+def password_login(client, email: str, password: str) -> bool:
+    """Log in through the login form, as a person does (django-axes needs the request, so
+    ``client.login`` cannot be used); True when the session now holds a user."""
+    from django.urls import reverse
+
+    client.post(reverse("login"), {"username": email, "password": password})
+    return "_auth_user_id" in client.session

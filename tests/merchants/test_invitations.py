@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from merchants import services
 from merchants.models import Invitation, Role, User
-from tests.merchants.helpers import login, membership, snapshot
+from tests.merchants.helpers import login, membership, password_login, snapshot
 
 PASSWORD = "quiet-harbour-lamp-7"
 
@@ -214,7 +214,7 @@ def test_revoking_an_accepted_invitation_says_so(client, owner, issued):
 def test_owner_deactivates_and_reactivates_staff(client, merchant, owner, cashier):
     login(client, owner)
     other = client.__class__()
-    assert other.login(username=cashier.email, password="correct-horse-battery")
+    assert password_login(other, cashier.email, "correct-horse-battery")
     assert other.get(reverse("till")).status_code == 200
 
     client.post(reverse("staff_deactivate", args=[cashier.pk]))
@@ -223,7 +223,7 @@ def test_owner_deactivates_and_reactivates_staff(client, merchant, owner, cashie
     # itself stays (it may serve other merchants) but opens nothing of this one.
     assert other.get(reverse("till")).status_code == 403
     fresh = client.__class__()
-    assert fresh.login(username=cashier.email, password="correct-horse-battery")
+    assert password_login(fresh, cashier.email, "correct-horse-battery")
     assert fresh.get(reverse("till")).status_code == 403
 
     client.post(reverse("staff_activate", args=[cashier.pk]))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from merchants import services
 from merchants.models import Membership, Role, User
 from tests import factories
-from tests.merchants.helpers import login
+from tests.merchants.helpers import login, password_login
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +110,7 @@ def test_deactivating_someone_in_one_merchant_leaves_the_other(client, agency, m
     assert not Membership.objects.get(user=agency, merchant=merchant).is_active
     assert Membership.objects.get(user=agency, merchant=other_merchant).is_active
     other = client.__class__()
-    assert other.login(username=agency.email, password=PASSWORD)
+    assert password_login(other, agency.email, PASSWORD)
     assert dashboard_lead(other) == f"{other_merchant.name} · Cashier"
 
 
