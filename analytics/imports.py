@@ -25,6 +25,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 import tablib
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -169,7 +170,8 @@ def start(*, job: ImportJob, mapping: dict[str, int], with_balances: bool) -> Im
     columns = [i for i in mapping.values()]
     if len(set(columns)) != len(columns) or any(not 0 <= i < len(job.headers) for i in columns):
         raise LoyaltyError(_("Each column can be used for one field only."), code="invalid")
-    from analytics.tasks import import_customers_task  # the task module imports this one
+    # By name through Celery's registry (analytics.tasks imports this module; AnalyticsConfig.ready registers it).
+    import_customers_task = current_app.tasks["analytics.tasks.import_customers_task"]
 
     with transaction.atomic():
         claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(
