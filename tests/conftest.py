@@ -5,6 +5,8 @@ import os
 
 import pytest
 from django.conf import settings
+from django.dispatch import receiver
+from django.test.signals import setting_changed
 
 from tests import factories
 from tests.browser import _chromium, browser  # noqa: F401 -- the Playwright fixtures, for every browser test
@@ -82,3 +84,14 @@ def other_merchant(db):
 @pytest.fixture
 def other_owner(other_merchant):
     return factories.UserFactory(merchant=other_merchant, role="owner", email="owner@other.test")
+
+
+@receiver(setting_changed)
+def _celery_follows_eager_setting(*, setting, value, **kwargs):
+    # Celery reads Django's CELERY_* settings once, when its configuration is first used; a test that
+    # sets ``settings.CELERY_TASK_ALWAYS_EAGER`` after that (whichever test ran first on this worker)
+    # must still get eager tasks, and the next test must get them back as they were.
+    if setting in ("CELERY_TASK_ALWAYS_EAGER", "CELERY_TASK_EAGER_PROPAGATES"):
+        from config.celery import app
+
+        setattr(app.conf, setting.removeprefix("CELERY_").lower(), bool(value))
