@@ -18,32 +18,21 @@ class AnalyticsConfig(AppConfig):
         from merchants.navigation import (
             HomePanel,
             NavItem,
-            SettingsPage,
             register,
             register_home_panel,
-            register_settings_page,
         )
-        from merchants.permissions import CAN_SEE_ANALYTICS, CAN_SEE_CUSTOMERS
+        from merchants.permissions import CAN_SEE_ANALYTICS
 
-        register(NavItem("analytics", _("Analytics"), CAN_SEE_ANALYTICS, order=50))
-        register_settings_page(
-            SettingsPage(
-                "customer_import",
-                _("Import and export"),
-                _("Bring customers and balances over from a spreadsheet; download customers, purchases, the ledger."),
-                CAN_SEE_CUSTOMERS,
-                order=60,
-                icon="people",
-            )
-        )
-        register_settings_page(
-            SettingsPage(
-                "roi_calculator",
-                _("ROI calculator"),
-                _("How many returning customers a month pay for the loyalty programme, from your own figures."),
+        # The import/export and ROI pages are marketers' tools too, so they live in the Analytics
+        # section (linked from the analytics page), not on the settings hub: the hub is the
+        # owner's set-up place and a card there would open it to marketers.
+        register(
+            NavItem(
+                "analytics",
+                _("Analytics"),
                 CAN_SEE_ANALYTICS,
-                order=65,
-                icon="gear",
+                order=50,
+                section=("roi_calculator", "customer_import", "customer_import_detail"),
             )
         )
 

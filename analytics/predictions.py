@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from analytics import clv
 from analytics.models import CustomerPrediction, PredictionFit
+from merchants.currency import minor_unit
 
 HORIZON_DAYS = 90
 HOLDOUT_DAYS = 90
@@ -175,7 +176,7 @@ def backtest(*, merchant, end: datetime) -> Backtest | None:
 INSERT_SQL = """
 INSERT INTO analytics_customerprediction
     (merchant_id, customer_id, p_alive, expected_purchases_90d, expected_spend_90d, fitted_at)
-SELECT %(merchant)s, c, round(a::numeric, 4), round(e::numeric, 3), round(s::numeric, 2), %(now)s
+SELECT %(merchant)s, c, round(a::numeric, 4), round(e::numeric, 3), round(s::numeric, %(places)s), %(now)s
 FROM unnest(%(customers)s::bigint[], %(alive)s::float8[], %(purchases)s::float8[], %(spend)s::float8[])
      AS t(c, a, e, s)
 ON CONFLICT (customer_id) DO UPDATE SET
@@ -194,6 +195,8 @@ def _store(*, merchant, summary: Summary, alive, purchases, spend, now: datetime
                 INSERT_SQL,
                 {
                     "merchant": merchant.pk,
+                    # The spend in the merchant's currency's decimals (JPY 0, RUB 2, KWD 3).
+                    "places": minor_unit(merchant.currency),
                     "now": now,
                     "customers": summary.customer_id[part].tolist(),
                     "alive": alive[part].tolist(),

@@ -20,6 +20,7 @@ from analytics.forms import MappingForm, RoiForm, UploadForm
 from analytics.models import ImportJob, ImportRowError
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import Card, LedgerEntry, Purchase
+from merchants.currency import quantum
 from merchants.permissions import CAN_SEE_ANALYTICS, CAN_SEE_CUSTOMERS, MerchantStaffRequiredMixin
 
 EXPORT_CHUNK = 2000
@@ -149,6 +150,12 @@ def stream_csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> St
     return response
 
 
+def _money(amounts, currency: str) -> list:
+    """Amounts in the currency's decimals (123.45 for RUB, not the column's 123.450)."""
+    step = quantum(currency)
+    return [amount.quantize(step) for amount in amounts]
+
+
 def _iso(value, tz) -> str:
     return "" if value is None else timezone.localtime(value, tz).isoformat()
 
@@ -241,7 +248,9 @@ class ExportView(MerchantStaffRequiredMixin, View):
                 "currency",
             )
         )
-        return self._rows(qs, lambda r: [_iso(r[0], tz), *r[1:]])
+        return self._rows(
+            qs, lambda r: [_iso(r[0], tz), *r[1:5], *_money(r[5:9], r[12]), *r[9:11], *_money(r[11:12], r[12]), r[12]]
+        )
 
     def _ledger(self) -> Iterator[list]:
         tz = self.merchant.tzinfo

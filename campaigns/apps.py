@@ -24,21 +24,23 @@ class CampaignsConfig(AppConfig):
         from merchants.navigation import NavItem, register
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 
+        # One "Campaigns" entry covers the segments too (the campaign pages link to them with
+        # tabs): a separate "Segments" entry made the owner's top bar too long at 1280 px.
         register(
             NavItem(
                 "campaign_list",
                 _("Campaigns"),
                 CAN_SEE_CAMPAIGNS,
                 order=40,
-                section=("campaign_create", "campaign_detail", "campaign_edit"),
-            )
-        )
-        register(
-            NavItem(
-                "segment_list",
-                _("Segments"),
-                CAN_SEE_CAMPAIGNS,
-                order=42,
-                section=("segment_create", "segment_edit", "segment_delete", "rfm_grid"),
+                section=(
+                    "campaign_create",
+                    "campaign_detail",
+                    "campaign_edit",
+                    "segment_list",
+                    "segment_create",
+                    "segment_edit",
+                    "segment_delete",
+                    "rfm_grid",
+                ),
             )
         )

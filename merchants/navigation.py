@@ -131,7 +131,7 @@ def home_panels_for(request, merchant) -> list[RenderedPanel]:
     return [
         RenderedPanel(key=panel.key, template=panel.template, context=panel.context(request, merchant))
         for panel in sorted(HOME_PANELS, key=lambda p: p.order)
-        if role_allows(request.user, panel.roles)
+        if role_allows(request, panel.roles)
     ]
 
 

@@ -12,6 +12,7 @@ from analytics.models import CustomerPrediction, PredictionFit
 from loyalty import ledger
 from loyalty.enrollment.services import NewCustomer, enroll_many
 from loyalty.models import Card
+from merchants.currency import quantum
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,9 @@ def test_the_fit_stores_a_prediction_per_customer_and_a_backtest(merchant, other
     for p in stored.values():
         assert Decimal("0") < p.p_alive <= Decimal("1")
         assert p.expected_purchases_90d >= 0
-        assert p.expected_spend_90d.as_tuple().exponent == -2
+        # Money in the currency's decimals (RUB: kopecks), in a column that holds three.
+        assert p.expected_spend_90d == p.expected_spend_90d.quantize(quantum(merchant.currency))
+        assert p.expected_spend_90d.as_tuple().exponent == -3
     # Someone who stopped long ago is less likely alive than someone who bought last week.
     last = {cid: max(v) for cid, v in visits.items()}
     gone = min(last, key=lambda cid: (last[cid], -len(visits[cid])))

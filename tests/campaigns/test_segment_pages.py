@@ -39,14 +39,21 @@ def test_who_may_open_the_segment_pages(client, request, person, status):
     for name in ("segment_list", "segment_create", "rfm_grid"):
         assert client.get(reverse(name)).status_code == status
     nav = client.get(reverse("segment_list")).context["nav_items"]
-    assert ("Сегменты" in [str(item.label) for item in nav]) is (status == 200)
+    # Segments live in the Campaigns section (one menu entry for both).
+    assert ("Рассылки" in [str(item.label) for item in nav]) is (status == 200)
 
 
 def test_the_nav_entry_is_active_on_every_segment_page(marketer_client, merchant):
     segment = factories.SegmentFactory(merchant=merchant)
-    for url in (reverse("segment_create"), reverse("segment_edit", args=[segment.pk]), reverse("rfm_grid")):
+    pages = (
+        reverse("segment_list"),
+        reverse("segment_create"),
+        reverse("segment_edit", args=[segment.pk]),
+        reverse("rfm_grid"),
+    )
+    for url in pages:
         nav = marketer_client.get(url).context["nav_items"]
-        assert [str(item.label) for item in nav if item.active] == ["Сегменты"]
+        assert [str(item.label) for item in nav if item.active] == ["Рассылки"]
 
 
 def test_the_live_count_answers_the_size_and_a_sample(marketer_client, shop):

@@ -32,6 +32,7 @@ LABELS = {
         "design": "Дизайн карты",
         "qr": "QR и плакат",
         "till": "Касса",
+        "campaigns": "Рассылки",
         "analytics": "Аналитика",
         "settings": "Настройки",
     },
@@ -42,13 +43,14 @@ LABELS = {
         "design": "Card design",
         "qr": "QR & poster",
         "till": "Till",
+        "campaigns": "Campaigns",
         "analytics": "Analytics",
         "settings": "Settings",
     },
 }
 ENTRIES = {
-    "owner": ["dashboard", "customers", "program", "design", "qr", "till", "analytics", "settings"],
-    "marketer": ["dashboard", "customers", "program", "design", "qr", "till", "analytics"],
+    "owner": ["dashboard", "customers", "program", "design", "qr", "till", "campaigns", "analytics", "settings"],
+    "marketer": ["dashboard", "customers", "program", "design", "qr", "till", "campaigns", "analytics"],
     "cashier": ["dashboard", "till"],
 }
 
