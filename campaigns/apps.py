@@ -24,21 +24,22 @@ class CampaignsConfig(AppConfig):
         from merchants.navigation import NavItem, register
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 
+        # One menu entry for the marketer's half: campaigns, saved segments and RFM groups are its tabs.
         register(
             NavItem(
                 "campaign_list",
                 _("Campaigns"),
                 CAN_SEE_CAMPAIGNS,
                 order=40,
-                section=("campaign_create", "campaign_detail", "campaign_edit"),
-            )
-        )
-        register(
-            NavItem(
-                "segment_list",
-                _("Segments"),
-                CAN_SEE_CAMPAIGNS,
-                order=42,
-                section=("segment_create", "segment_edit", "segment_delete", "rfm_grid"),
+                section=(
+                    "campaign_create",
+                    "campaign_detail",
+                    "campaign_edit",
+                    "segment_list",
+                    "segment_create",
+                    "segment_edit",
+                    "segment_delete",
+                    "rfm_grid",
+                ),
             )
         )

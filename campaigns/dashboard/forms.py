@@ -49,6 +49,11 @@ class CampaignForm(forms.ModelForm):
         self.fields["body"].help_text = _("Placeholders: %(names)s") % {
             "names": ", ".join("{" + name + "}" for name in PLACEHOLDERS)
         }
+        self.fields["trigger_days"].label = _("How many days")
+        self.fields["trigger_days"].help_text = _(
+            "Follow-up: days after the purchase. Birthday: days before it. Win-back: days without a purchase "
+            "(empty: twice your customers' usual gap between purchases). Points expiry: days before the date."
+        )
         self.fields["holdout_percent"].max_value = 90
         current = list(self.instance.channels or []) if self.instance.pk else ["wallet", "email"]
         for slot in range(CHANNEL_SLOTS):

@@ -39,14 +39,17 @@ def test_who_may_open_the_segment_pages(client, request, person, status):
     for name in ("segment_list", "segment_create", "rfm_grid"):
         assert client.get(reverse(name)).status_code == status
     nav = client.get(reverse("segment_list")).context["nav_items"]
-    assert ("Сегменты" in [str(item.label) for item in nav]) is (status == 200)
+    # One menu entry for campaigns, segments and RFM; no separate "Segments" entry.
+    labels = [str(item.label) for item in nav]
+    assert ("Рассылки" in labels) is (status == 200)
+    assert "Сегменты" not in labels
 
 
 def test_the_nav_entry_is_active_on_every_segment_page(marketer_client, merchant):
     segment = factories.SegmentFactory(merchant=merchant)
     for url in (reverse("segment_create"), reverse("segment_edit", args=[segment.pk]), reverse("rfm_grid")):
         nav = marketer_client.get(url).context["nav_items"]
-        assert [str(item.label) for item in nav if item.active] == ["Сегменты"]
+        assert [str(item.label) for item in nav if item.active] == ["Рассылки"]
 
 
 def test_the_live_count_answers_the_size_and_a_sample(marketer_client, shop):
