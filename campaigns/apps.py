@@ -21,6 +21,12 @@ class CampaignsConfig(AppConfig):
         for module in TASK_MODULES:
             import_module(module)
 
+        from loyalty.demo import register_demo_step
+
+        from .demo import seed_demo_campaigns
+
+        register_demo_step(seed_demo_campaigns)
+
         from merchants.navigation import NavItem, register
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 
