@@ -14,3 +14,7 @@ class SegmentDefinitionError(CampaignsError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(str(e) for e in errors))
         self.errors = errors
+
+
+class FeedbackError(CampaignsError):
+    """An answer to the feedback page that cannot be stored (a rating outside 1–5)."""

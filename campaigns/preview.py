@@ -81,5 +81,11 @@ def preview(*, campaign: Campaign, now: datetime | None = None) -> Preview:
             else:
                 result.per_channel[channel] += 1
                 if len(result.samples) < 3:
-                    result.samples.append((recipient.name, channel, render(campaign.body, recipient.values or {})))
+                    result.samples.append(
+                        (
+                            recipient.name,
+                            str(dict(ChannelChoices.choices).get(channel, channel)),
+                            render(campaign.body, recipient.values or {}),
+                        )
+                    )
     return result

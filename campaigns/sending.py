@@ -42,6 +42,7 @@ from loyalty.wallet import contract as wallet
 from merchants.models import Merchant
 
 from . import consent as consent_service
+from . import feedback as feedback_service
 from .channels.base import Channel, ChannelClient, OutgoingMessage, SendResult, TransientChannelError
 from .models import (
     Campaign,
@@ -55,6 +56,8 @@ from .models import (
     TelegramLink,
 )
 from .personalize import Recipient, recipients, render
+
+FEEDBACK_PLACEHOLDER = "{feedback_link}"
 
 logger = logging.getLogger(__name__)
 
@@ -345,6 +348,13 @@ def message_for(
 
     values = recipient.values or {}
     text = render(campaign.body, values)
+    if campaign.trigger == "post_purchase":
+        # The follow-up's feedback page: where the marketer put {feedback_link}, else on a line of its own.
+        link = feedback_service.feedback_url(delivery_id=delivery.pk)
+        if FEEDBACK_PLACEHOLDER in text:
+            text = text.replace(FEEDBACK_PLACEHOLDER, link)
+        else:
+            text = f"{text}\n{gettext('How was your visit? Rate it: %(url)s') % {'url': link}}"
     subject = render(campaign.subject, values) or campaign.merchant.name
     unsubscribe = ""
     if delivery.channel != Channel.WALLET:

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from . import sending
+from . import feedback, sending
 from .models import Campaign, Send
 
 logger = logging.getLogger(__name__)
@@ -95,3 +95,9 @@ def _fire_triggers(now) -> int:
 
 def enqueue_send(send: Send) -> None:
     transaction.on_commit(partial(fan_out_task.delay, send.pk))
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, max_retries=5, **TASK_OPTIONS)
+def alert_low_rating_task(feedback_id: int) -> bool:
+    """E-mail a low rating from the feedback page to the owner (once; SMTP errors retry)."""
+    return feedback.alert_low_rating(feedback_id=feedback_id)

@@ -377,3 +377,20 @@ def _generate(
     summary.seconds = time.monotonic() - started
     logger.info("demo data for %s: %s", merchant, summary)
     return summary
+
+
+# Steps other apps add to the demo (campaigns seeds campaigns with history): loyalty never imports
+# them; they register themselves from their AppConfig.ready. Each takes the merchant and ``now``,
+# is idempotent, and returns a short line for the terminal (or None).
+DemoStep = Callable[..., "str | None"]
+_EXTRA_STEPS: list[DemoStep] = []
+
+
+def register_demo_step(step: DemoStep) -> None:
+    if step not in _EXTRA_STEPS:
+        _EXTRA_STEPS.append(step)
+
+
+def run_extra_steps(merchant, *, now: datetime | None = None) -> list[str]:
+    now = now or timezone.now()
+    return [line for step in _EXTRA_STEPS if (line := step(merchant, now=now))]

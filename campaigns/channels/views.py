@@ -18,7 +18,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from merchants.permissions import public_route
 
 from .. import consent
+from .. import feedback as feedback_service
 from ..delivery_reports import record_sms_status
+from ..exceptions import FeedbackError
+from ..tasks import alert_low_rating_task
 from .sms import signature
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,39 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         "campaigns/unsubscribe.html",
         {"merchant_name": customer.merchant.name, "channel_label": consent.channel_label(channel)},
     )
+
+
+@public_route
+@require_http_methods(["GET", "POST"])
+def feedback_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The post-purchase follow-up's link: a rating 1–5 and a comment, answered once."""
+    delivery = feedback_service.delivery_for_token(token)
+    if delivery is None:
+        return render(request, "campaigns/feedback.html", {"invalid": True}, status=404)
+    context = {
+        "merchant_name": delivery.merchant.name,
+        "campaign": delivery.campaign,
+        "ratings": range(1, 6),
+        "bonus": delivery.campaign.feedback_bonus,
+    }
+    existing = getattr(delivery, "feedback", None)  # the reverse one-to-one; None when not answered yet
+    if request.method == "POST" and existing is None:
+        comment = request.POST.get("comment", "")
+        try:
+            rating = int(request.POST.get("rating", ""))
+        except ValueError:
+            rating = 0
+        try:
+            answer = feedback_service.leave_feedback(delivery=delivery, rating=rating, comment=comment)
+        except FeedbackError as error:
+            return render(
+                request, "campaigns/feedback.html", {**context, "error": str(error), "comment": comment}, status=400
+            )
+        if answer.needs_alert:
+            alert_low_rating_task.delay(answer.feedback.pk)
+        existing = answer.feedback
+        context["just_answered"] = answer.created
+    return render(request, "campaigns/feedback.html", {**context, "feedback": existing})
 
 
 @public_route

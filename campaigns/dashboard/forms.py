@@ -32,6 +32,7 @@ class CampaignForm(forms.ModelForm):
             "body",
             "offer_points",
             "offer_valid_days",
+            "feedback_bonus",
             "transactional",
             "holdout_percent",
             "attribution_days",
@@ -49,6 +50,17 @@ class CampaignForm(forms.ModelForm):
         self.fields["body"].help_text = _("Placeholders: %(names)s") % {
             "names": ", ".join("{" + name + "}" for name in PLACEHOLDERS)
         }
+        self.fields["trigger_days"].label = _("How many days")
+        self.fields["trigger_days"].help_text = _(
+            "Follow-up: days after the purchase. Birthday: days before it. Win-back: days without a purchase "
+            "(empty: twice your customers' usual gap between purchases). Points expiry: days before the date."
+        )
+        self.fields["feedback_bonus"].required = False
+        self.fields["feedback_bonus"].help_text = _(
+            "Follow-up after a purchase: the message carries a link to a page where the customer rates the "
+            "visit 1–5; these points are given once for answering. Ratings of 2 or less are e-mailed to you. "
+            "Put {feedback_link} in the message to choose where the link goes."
+        )
         self.fields["holdout_percent"].max_value = 90
         current = list(self.instance.channels or []) if self.instance.pk else ["wallet", "email"]
         for slot in range(CHANNEL_SLOTS):
@@ -73,6 +85,7 @@ class CampaignForm(forms.ModelForm):
         if not channels:
             self.add_error("channel_1", _("Choose at least one channel."))
         data["channels"] = channels
+        data["feedback_bonus"] = data.get("feedback_bonus") or 0
         if data.get("kind") == Kind.AUTOMATION and not data.get("trigger"):
             self.add_error("trigger", _("An automation needs a trigger."))
         if data.get("kind") != Kind.AUTOMATION:

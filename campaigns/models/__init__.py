@@ -10,6 +10,7 @@ from .campaigns import (
     Trigger,
 )
 from .channels import ChannelChoices, ChannelConsent, TelegramLink
+from .feedback import Feedback
 from .segments import RfmGroup, RfmScore, Segment
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ChannelConsent",
     "Delivery",
     "DeliveryStatus",
+    "Feedback",
     "Kind",
     "RfmGroup",
     "RfmScore",

@@ -90,6 +90,8 @@ class Campaign(models.Model):
     channels = models.JSONField(_("channels"), default=list)
     offer_points = models.PositiveIntegerField(_("bonus points"), default=0)
     offer_valid_days = models.PositiveIntegerField(_("bonus valid for days"), null=True, blank=True)
+    # Post-purchase follow-up: points for answering the feedback page (once per message).
+    feedback_bonus = models.PositiveIntegerField(_("bonus points for a review"), default=0)
     transactional = models.BooleanField(_("service message"), default=False)
     holdout_percent = models.PositiveSmallIntegerField(_("hold-out share, %"), default=10)
     attribution_days = models.PositiveSmallIntegerField(_("attribution window, days"), default=14)

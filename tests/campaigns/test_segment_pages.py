@@ -39,8 +39,10 @@ def test_who_may_open_the_segment_pages(client, request, person, status):
     for name in ("segment_list", "segment_create", "rfm_grid"):
         assert client.get(reverse(name)).status_code == status
     nav = client.get(reverse("segment_list")).context["nav_items"]
-    # Segments live in the Campaigns section (one menu entry for both).
-    assert ("Рассылки" in [str(item.label) for item in nav]) is (status == 200)
+    # One menu entry for campaigns, segments and RFM; no separate "Segments" entry.
+    labels = [str(item.label) for item in nav]
+    assert ("Рассылки" in labels) is (status == 200)
+    assert "Сегменты" not in labels
 
 
 def test_the_nav_entry_is_active_on_every_segment_page(marketer_client, merchant):

@@ -80,6 +80,7 @@ class Command(BaseCommand):
                 )
             else:
                 self.stdout.write(f"Demo data already loaded: {merchant.name}")
+                self._extra_steps(merchant)
             return
         self._load_customers(merchant, customers=customers, months=months, visit_rate=visit_rate)
 
@@ -152,3 +153,9 @@ class Command(BaseCommand):
         status.state, status.seconds_left = demo_status.DONE, 0
         demo_status.write(status)
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded: {summary}."))
+        self._extra_steps(merchant)
+
+    def _extra_steps(self, merchant: Merchant) -> None:
+        # Other apps' demo steps (campaigns with history); each is idempotent.
+        for line in demo.run_extra_steps(merchant):
+            self.stdout.write(self.style.SUCCESS(line))
