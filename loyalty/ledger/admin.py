@@ -23,6 +23,8 @@ from django.utils.translation import gettext_lazy as _
 
 from loyalty import ledger
 from loyalty.admin_base import CappedCountPaginator, MoneyFieldsMixin, PhoneSearchMixin, ReadOnlyAdmin, money_column
+from loyalty.customers import support
+from loyalty.enrollment.services import send_card_link, web_card_url
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import (
     Card,
@@ -89,6 +91,11 @@ class CardAdmin(PhoneSearchMixin, admin.ModelAdmin):
                 "<int:id>/adjust/",
                 self.admin_site.admin_view(self.adjust_balance_view),
                 name="loyalty_card_adjust",
+            ),
+            path(
+                "<int:id>/reissue/",
+                self.admin_site.admin_view(self.reissue_pass_view),
+                name="loyalty_card_reissue",
             ),
             path(
                 "<int:id>/block/",
@@ -189,6 +196,44 @@ class CardAdmin(PhoneSearchMixin, admin.ModelAdmin):
         title = (gettext("Block card %s") if blocking else gettext("Unblock card %s")) % card
         response = self._render(request, card, form, "admin/loyalty/card/block_card.html", title)
         response.context_data["blocking"] = blocking
+        return response
+
+    def reissue_pass_view(self, request, id):
+        """A new pass (serial, token, web link) for a lost or compromised one; the
+        customer gets the new link by e-mail when they have one."""
+        card = self._card_for(request, id)
+        if request.method == "POST":
+            form = BlockCardForm(request.POST)
+            if form.is_valid():
+                try:
+                    support.reissue_pass(
+                        merchant=card.merchant, card=card, reason=form.cleaned_data["reason"], actor=request.user
+                    )
+                except LoyaltyError as exc:
+                    form.add_error("reason", exc.message)
+                else:
+                    message = gettext("Pass reissued: %s") % form.cleaned_data["reason"]
+                    self.log_change(request, card, message)
+                    self.message_user(request, message, messages.SUCCESS)
+                    if card.customer.email and send_card_link(merchant=card.merchant, phone_e164=card.customer.phone):
+                        self.message_user(
+                            request,
+                            gettext("The new card link was e-mailed to %(email)s.") % {"email": card.customer.email},
+                            messages.SUCCESS,
+                        )
+                    else:
+                        self.message_user(
+                            request,
+                            gettext("No e-mail was sent; give the customer the new link: %(link)s")
+                            % {"link": web_card_url(card=card)},
+                            messages.WARNING,
+                        )
+                    return HttpResponseRedirect(reverse("admin:loyalty_card_change", args=[card.pk]))
+        else:
+            form = BlockCardForm()
+        title = gettext("Reissue the pass of card %s") % card
+        response = self._render(request, card, form, "admin/loyalty/card/block_card.html", title)
+        response.context_data["reissuing"] = True
         return response
 
 
