@@ -158,9 +158,9 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             lots=Lot.objects.filter(card__customer=customer, remaining__gt=0).order_by("expires_at", "pk"),
             ledger=ledger,
             purchases=Purchase.objects.filter(card__customer=customer).order_by("-created_at", "-pk")[:20],
-            refunds=Refund.objects.filter(card__customer=customer).select_related("purchase").order_by("-created_at")[
-                :20
-            ],
+            refunds=Refund.objects.filter(card__customer=customer)
+            .select_related("purchase")
+            .order_by("-created_at")[:20],
             passes=WalletPass.objects.filter(card__customer=customer).prefetch_related("registrations__device"),
             consents=customer.consents.select_related("actor").order_by("-created_at", "-pk"),
             audit_events=support.audit_trail(customer)[:50],

@@ -7,6 +7,8 @@ updating (registrations gone, 401 for the old serial and token, old web link
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
@@ -22,7 +24,7 @@ from loyalty.wallet import passes
 from merchants.models import AuditEvent
 from merchants.platform_roles import SUPPORT_AGENT
 from tests import factories
-from tests.wallet.pipeline_support import IPhone, apple_merchant, wallet_settings  # noqa: F401
+from tests.wallet.pipeline_support import IPhone, apple_merchant, unzip, wallet_settings  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -96,3 +98,51 @@ def test_without_an_email_staff_see_the_new_link(apple_merchant, location, agent
     new = WalletPass.objects.get(card=card)
     assert new.web_token in response.content.decode()
     assert not mail.outbox
+
+
+def test_block_and_unblock_from_the_customer_page_and_the_pass_and_web_card_say_so(
+    apple_merchant, location, agent_client
+):
+    program_for(merchant=apple_merchant)
+    card = enroll_customer(merchant=apple_merchant, phone="+79161230003", location=location)
+    wallet_pass = passes.wallet_pass_for(card=card)
+    assert Client().get(reverse("wallet_apple_pass", args=[wallet_pass.web_token])).status_code == 200
+    wallet_pass.refresh_from_db()
+    phone = IPhone(WEB_SERVICE, wallet_pass.authentication_token)
+    phone.client = Client(enforce_csrf_checks=True)
+
+    def pass_json() -> dict:
+        return json.loads(unzip(phone.latest(TYPE, wallet_pass.serial_number).content)["pass.json"])
+
+    def back_values() -> list[str]:
+        return [f["value"] for f in pass_json()["storeCard"].get("backFields", [])]
+
+    blocked_text = "This card is blocked. Please ask at the counter."
+    assert "voided" not in pass_json() and blocked_text not in back_values()
+
+    page = agent_client.get(reverse("admin:loyalty_customer_support", args=[card.customer_id])).content.decode()
+    block_url = reverse("admin:loyalty_card_block", args=[card.pk])
+    assert block_url in page
+    assert agent_client.post(block_url, {"reason": ""}).status_code == 200  # a reason is required
+    card.refresh_from_db()
+    assert not card.is_blocked
+
+    assert agent_client.post(block_url, {"reason": "Fraud suspected"}).status_code == 302
+    card.refresh_from_db()
+    assert card.is_blocked
+    assert pass_json()["voided"] is True and blocked_text in back_values()
+    russian = unzip(phone.latest(TYPE, wallet_pass.serial_number).content)["ru.lproj/pass.strings"].decode()
+    assert "Карта заблокирована" in russian
+    web = Client().get(reverse("webcard", args=[wallet_pass.web_token])).content.decode()
+    assert "This card is blocked" in web
+    event = AuditEvent.objects.get(action="card.blocked")
+    assert event.reason == "Fraud suspected" and event.actor_id == agent_client.user.pk
+    assert verify_ledger().ok
+
+    assert agent_client.post(block_url, {"reason": "Checked with the owner"}).status_code == 302
+    card.refresh_from_db()
+    assert not card.is_blocked
+    assert "voided" not in pass_json() and blocked_text not in back_values()
+    assert "This card is blocked" not in Client().get(reverse("webcard", args=[wallet_pass.web_token])).content.decode()
+    assert AuditEvent.objects.get(action="card.unblocked").reason == "Checked with the owner"
+    assert verify_ledger().ok
