@@ -21,6 +21,11 @@ class CampaignsConfig(AppConfig):
         for module in TASK_MODULES:
             import_module(module)
 
+        from campaigns.privacy import erase_customer
+        from loyalty.customers.privacy import customer_anonymised
+
+        customer_anonymised.connect(erase_customer, dispatch_uid="campaigns.erase_customer")
+
         from merchants.navigation import NavItem, register
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 

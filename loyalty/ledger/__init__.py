@@ -45,6 +45,7 @@ from loyalty.ledger.batch import (
     local_day_start,
     notify_card_changed,
 )
+from loyalty.ledger.merge import merge_customers
 from loyalty.ledger.purchases import purchase
 from loyalty.ledger.quick import NotQuick, quick_purchase
 from loyalty.ledger.quotes import Quote, quote
@@ -66,6 +67,7 @@ __all__ = [
     "expiry_for",
     "grant_bonus",
     "local_day_start",
+    "merge_customers",
     "notify_card_changed",
     "purchase",
     "quick_purchase",
