@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import ledger
 from loyalty.admin_base import PhoneSearchMixin
 from loyalty.customers import privacy, support
-from loyalty.enrollment.services import send_card_link
+from loyalty.enrollment.services import send_card_link, web_card_url
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import (
     Card,
@@ -136,6 +136,7 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             path("<int:id>/contact/", view(self.correct_contact_view), name="loyalty_customer_contact"),
             path("<int:id>/send-link/", view(self.send_link_view), name="loyalty_customer_send_link"),
             path("<int:id>/export.<str:fmt>", view(self.export_view), name="loyalty_customer_export"),
+            path("card/<int:id>/reissue/", view(self.reissue_pass_view), name="loyalty_card_reissue"),
             path("<int:id>/anonymise/", view(self.anonymise_view), name="loyalty_customer_anonymise"),
             path("<int:id>/merge/", view(self.merge_view), name="loyalty_customer_merge"),
             path("<int:id>/withdraw-consent/", view(self.withdraw_consent_view), name="loyalty_customer_withdraw"),
@@ -271,6 +272,58 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
         return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+
+    # --- a card's pass ------------------------------------------------------------------------
+
+    def _card(self, request, id) -> Card:
+        card = get_object_or_404(Card.objects.select_related("merchant", "customer"), pk=id)
+        if not self.has_change_permission(request, card.customer):
+            raise PermissionDenied
+        return card
+
+    def reissue_pass_view(self, request, id):
+        """A new pass (serial, token, web link) for a lost or compromised one; the
+        customer gets the new link by e-mail when they have one."""
+        card = self._card(request, id)
+        if request.method == "POST":
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                try:
+                    support.reissue_pass(
+                        merchant=card.merchant, card=card, reason=form.cleaned_data["reason"], actor=request.user
+                    )
+                except LoyaltyError as exc:
+                    form.add_error("reason", exc.message)
+                else:
+                    message = gettext("Pass reissued: %s") % form.cleaned_data["reason"]
+                    self.message_user(request, message, messages.SUCCESS)
+                    if card.customer.email and send_card_link(merchant=card.merchant, phone_e164=card.customer.phone):
+                        self.message_user(
+                            request,
+                            gettext("The new card link was e-mailed to %(email)s.") % {"email": card.customer.email},
+                            messages.SUCCESS,
+                        )
+                    else:
+                        self.message_user(
+                            request,
+                            gettext("No e-mail was sent; give the customer the new link: %(link)s")
+                            % {"link": web_card_url(card=card)},
+                            messages.WARNING,
+                        )
+                    return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[card.customer_id]))
+        else:
+            form = ReasonForm()
+        title = gettext("Reissue the pass of card %s") % card
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "card": card,
+            "opts": Card._meta,
+            "original": card,
+            "reissuing": True,
+        }
+        return TemplateResponse(request, "admin/loyalty/card/block_card.html", context)
 
     # --- support lead: erase personal data, merge duplicates ---------------------------------
 

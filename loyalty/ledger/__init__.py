@@ -4,6 +4,7 @@
 - ``locks``: locking cards in primary-key order and settling them (expiry, activation);
 - ``purchases``, ``quick`` (the common purchase in two statements), ``refunds``, ``quotes``, ``tiers``: the operations;
 - ``support``: balance adjustments, blocking cards, bonuses, settling for jobs;
+- ``approvals``: large adjustments waiting for a second person; ``merge``: merging two customers;
 - ``jobs`` (expiry, birthdays, tier demotion) and ``tasks`` (their Celery interfaces);
 - ``selectors``: reads of cards, purchases and history; ``verification``: ``verify_ledger``.
 

@@ -232,3 +232,68 @@ def test_merging_moves_stamps_and_rewards(lead, merchant, owner, location, rules
     dup.refresh_from_db()
     assert (keep.stamps, dup.stamps) == (2, 0)
     assert verify_ledger().ok
+
+
+# --- adjustments above the threshold wait for a second person ---------------------------------
+
+
+def test_a_large_adjustment_waits_for_a_different_leads_approval(lead, agent, card, merchant):
+    from loyalty.models import PendingAdjustment
+
+    merchant.adjustment_approval_threshold = 500
+    merchant.save()
+    other_lead = staff_client("lead2@platform.test", SUPPORT_LEAD)
+    adjust_url = reverse("admin:loyalty_card_adjust", args=[card.pk])
+    balance = Card.objects.get(pk=card.pk).balance
+
+    # At or below the threshold: applied at once.
+    agent.post(adjust_url, {"points": 500, "reason": "Small fix", "idempotency_key": "a1"})
+    assert Card.objects.get(pk=card.pk).balance == balance + 500
+    assert not PendingAdjustment.objects.exists()
+
+    # Above it: waits, nothing applied.
+    response = agent.post(adjust_url, {"points": 501, "reason": "Lost receipts", "idempotency_key": "a2"})
+    assert response.status_code == 302
+    pending = PendingAdjustment.objects.get()
+    assert (pending.points, pending.status, pending.requested_by_id) == (501, "pending", agent.user.pk)
+    assert Card.objects.get(pk=card.pk).balance == balance + 500
+    assert AuditEvent.objects.filter(action="balance.adjustment_requested").count() == 1
+    decide = reverse("admin:loyalty_pendingadjustment_decide", args=[pending.pk])
+    page = reverse("admin:loyalty_pendingadjustment_change", args=[pending.pk])
+
+    # An agent cannot decide; the page offers no decision to them.
+    assert agent.get(page).status_code == 200 and decide not in agent.get(page).content.decode()
+    assert agent.post(decide, {"approve": "1"}).status_code == 403
+    # A lead who asked for it cannot approve it.
+    lead_request = lead.post(adjust_url, {"points": -600, "reason": "Double credit", "idempotency_key": "a3"})
+    assert lead_request.status_code == 302
+    own = PendingAdjustment.objects.get(points=-600)
+    assert (
+        decide.replace(str(pending.pk), str(own.pk))
+        not in lead.get(reverse("admin:loyalty_pendingadjustment_change", args=[own.pk])).content.decode()
+    )
+    lead.post(reverse("admin:loyalty_pendingadjustment_decide", args=[own.pk]), {"approve": "1"})
+    assert PendingAdjustment.objects.get(pk=own.pk).status == "pending"
+
+    # Another lead approves: applied through the ledger, once.
+    assert decide in lead.get(page).content.decode()
+    assert lead.post(decide, {"approve": "1", "reason": "Receipts checked"}).status_code == 302
+    pending.refresh_from_db()
+    assert pending.status == "approved" and pending.decided_by_id == lead.user.pk
+    assert pending.entry.points == 501 and pending.entry.kind == EntryKind.ADJUSTMENT
+    assert Card.objects.get(pk=card.pk).balance == balance + 500 + 501
+    lead.post(decide, {"approve": "1"})
+    other_lead.post(decide, {"approve": "1"})
+    assert Card.objects.get(pk=card.pk).balance == balance + 500 + 501
+    approved = AuditEvent.objects.get(action="balance.adjustment_approved")
+    assert approved.actor_id == lead.user.pk and approved.reason == "Receipts checked"
+
+    # The other one is rejected by someone else, with a reason (required).
+    reject = reverse("admin:loyalty_pendingadjustment_decide", args=[own.pk])
+    other_lead.post(reject, {"reject": "1", "reason": ""})
+    assert PendingAdjustment.objects.get(pk=own.pk).status == "pending"
+    other_lead.post(reject, {"reject": "1", "reason": "Not a double credit"})
+    assert PendingAdjustment.objects.get(pk=own.pk).status == "rejected"
+    assert Card.objects.get(pk=card.pk).balance == balance + 500 + 501
+    assert AuditEvent.objects.get(action="balance.adjustment_rejected").reason == "Not a double credit"
+    assert verify_ledger().ok
