@@ -27,6 +27,11 @@ class CampaignsConfig(AppConfig):
 
         register_demo_step(seed_demo_campaigns)
 
+        from campaigns.privacy import erase_customer
+        from loyalty.customers.privacy import customer_anonymised
+
+        customer_anonymised.connect(erase_customer, dispatch_uid="campaigns.erase_customer")
+
         from merchants.navigation import NavItem, register
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 

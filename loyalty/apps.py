@@ -4,7 +4,7 @@ from django.apps import AppConfig
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
-TASK_MODULES = ("loyalty.ledger.tasks", "loyalty.wallet.tasks", "loyalty.api.tasks")
+TASK_MODULES = ("loyalty.ledger.tasks", "loyalty.wallet.tasks", "loyalty.api.tasks", "loyalty.customers.tasks")
 
 
 def _wallet_summary(merchant) -> str:

@@ -19,4 +19,3 @@ def normalize_phone(raw: str, *, region: str = "RU") -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-

@@ -29,6 +29,12 @@ PERIODIC_TASKS = [
         "task": "loyalty.tasks.purge_idempotent_requests_task",
         "crontab": {"minute": "50", "hour": "3"},
     },
+    # Personal data retention (loyalty/customers/tasks.py): at each merchant's nightly hour.
+    {
+        "name": "loyalty: anonymise inactive customers (retention)",
+        "task": "loyalty.customers.tasks.retention_task",
+        "crontab": {"minute": "45", "hour": "*"},
+    },
     # Wallets (loyalty/wallet/tasks.py).
     {
         "name": "wallet: re-queue lost pass updates",

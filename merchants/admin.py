@@ -27,7 +27,16 @@ class MerchantAdminForm(forms.ModelForm):
 
     class Meta:
         model = Merchant
-        fields = ["name", "slug", "country", "currency", "time_zone", "is_active"]
+        fields = [
+            "name",
+            "slug",
+            "country",
+            "currency",
+            "time_zone",
+            "is_active",
+            "adjustment_approval_threshold",
+            "customer_retention_years",
+        ]
 
 
 class LocationInline(admin.TabularInline):

@@ -14,6 +14,7 @@ from typing import ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -51,6 +52,19 @@ class Merchant(models.Model):
     )
     # Refunds of past purchases at the till: the owner always; cashiers only when this is on.
     cashiers_can_refund = models.BooleanField(_("cashiers may refund past purchases"), default=False)
+    # Personal data (issue 13): customers with no activity for this many years are anonymised by a
+    # nightly job, with a report to the owner. Empty: kept until deleted on request.
+    customer_retention_years = models.PositiveSmallIntegerField(
+        _("anonymise customers inactive for (years)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+    )
+    # Support adjustments of more points than this (either way) wait for a support lead's approval.
+    # Empty: none wait.
+    adjustment_approval_threshold = models.PositiveIntegerField(
+        _("adjustments above this many points need a second approval"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["name"]

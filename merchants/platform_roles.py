@@ -82,3 +82,11 @@ def sync_platform_groups(using: str = "default") -> dict[str, int]:
 
 def sync_after_migrate(sender, using: str = "default", **kwargs) -> None:
     sync_platform_groups(using=using)
+
+
+def is_support_lead(user) -> bool:
+    """Support lead's own powers (approvals, merges, erasure): a support lead, a
+    platform admin or a superuser."""
+    if not (user.is_authenticated and user.is_staff and user.is_active):
+        return False
+    return user.is_superuser or user.groups.filter(name__in=(SUPPORT_LEAD, PLATFORM_ADMIN)).exists()

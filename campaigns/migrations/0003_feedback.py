@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('campaigns', '0002_campaigns_sending'),
-        ('loyalty', '0013_merge_currencies_segments_names_campaigns'),
+        ('loyalty', '0014_campaign_bonus_kind'),
         ('merchants', '0007_merge_0006_audit_0006_memberships'),
     ]
 

@@ -154,7 +154,10 @@ def _lookup_variant(name: str, max_length: int, description: str) -> dict:
         "properties": {
             # DRF trims whitespace before it checks a value, so one that is only whitespace is blank.
             name: {
-                "type": "string", "minLength": 1, "maxLength": max_length, "pattern": s.NON_BLANK_TEXT_PATTERN,
+                "type": "string",
+                "minLength": 1,
+                "maxLength": max_length,
+                "pattern": s.NON_BLANK_TEXT_PATTERN,
                 "description": description,
             }
         },

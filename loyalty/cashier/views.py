@@ -70,7 +70,6 @@ FIELD_MESSAGES = {
 }
 
 
-
 def amount_messages(currency: str) -> dict[str, str]:
     """The bill's and the refund's plain sentence, with an example in the currency's decimals."""
     if minor_unit(currency) == 0:

@@ -20,9 +20,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from loyalty import ledger
 from loyalty.admin_base import PhoneSearchMixin
-from loyalty.customers import support
-from loyalty.enrollment.services import send_card_link
+from loyalty.customers import privacy, support
+from loyalty.enrollment.services import send_card_link, web_card_url
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import (
     Card,
@@ -35,6 +36,7 @@ from loyalty.models import (
     WalletPass,
 )
 from merchants import audit
+from merchants.platform_roles import is_support_lead
 
 LEDGER_PAGE_SIZE = 25
 
@@ -72,6 +74,20 @@ class CorrectContactForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+
+class AnonymiseForm(ReasonForm):
+    confirm = forms.BooleanField(
+        label=_("I understand that the name, phone, e-mail and birthday are erased for good"), required=True
+    )
+
+
+class MergeForm(ReasonForm):
+    duplicate = forms.IntegerField(
+        label=_("Customer number of the duplicate"),
+        min_value=1,
+        help_text=_("Its cards' balances, lots and stamps move to this customer; the duplicate is then closed."),
+    )
 
 
 @admin.register(Customer)
@@ -120,6 +136,9 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             path("<int:id>/contact/", view(self.correct_contact_view), name="loyalty_customer_contact"),
             path("<int:id>/send-link/", view(self.send_link_view), name="loyalty_customer_send_link"),
             path("<int:id>/export.<str:fmt>", view(self.export_view), name="loyalty_customer_export"),
+            path("card/<int:id>/reissue/", view(self.reissue_pass_view), name="loyalty_card_reissue"),
+            path("<int:id>/anonymise/", view(self.anonymise_view), name="loyalty_customer_anonymise"),
+            path("<int:id>/merge/", view(self.merge_view), name="loyalty_customer_merge"),
             path("<int:id>/withdraw-consent/", view(self.withdraw_consent_view), name="loyalty_customer_withdraw"),
         ] + super().get_urls()
 
@@ -138,6 +157,7 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             "merchant": customer.merchant,
             "original": customer,
             "can_change": self.has_change_permission(request, customer),
+            "is_lead": is_support_lead(request.user),
             **extra,
         }
 
@@ -158,9 +178,9 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
             lots=Lot.objects.filter(card__customer=customer, remaining__gt=0).order_by("expires_at", "pk"),
             ledger=ledger,
             purchases=Purchase.objects.filter(card__customer=customer).order_by("-created_at", "-pk")[:20],
-            refunds=Refund.objects.filter(card__customer=customer).select_related("purchase").order_by("-created_at")[
-                :20
-            ],
+            refunds=Refund.objects.filter(card__customer=customer)
+            .select_related("purchase")
+            .order_by("-created_at")[:20],
             passes=WalletPass.objects.filter(card__customer=customer).prefetch_related("registrations__device"),
             consents=customer.consents.select_related("actor").order_by("-created_at", "-pk"),
             audit_events=support.audit_trail(customer)[:50],
@@ -252,3 +272,133 @@ class CustomerAdmin(PhoneSearchMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
         return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+
+    # --- a card's pass ------------------------------------------------------------------------
+
+    def _card(self, request, id) -> Card:
+        card = get_object_or_404(Card.objects.select_related("merchant", "customer"), pk=id)
+        if not self.has_change_permission(request, card.customer):
+            raise PermissionDenied
+        return card
+
+    def reissue_pass_view(self, request, id):
+        """A new pass (serial, token, web link) for a lost or compromised one; the
+        customer gets the new link by e-mail when they have one."""
+        card = self._card(request, id)
+        if request.method == "POST":
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                try:
+                    support.reissue_pass(
+                        merchant=card.merchant, card=card, reason=form.cleaned_data["reason"], actor=request.user
+                    )
+                except LoyaltyError as exc:
+                    form.add_error("reason", exc.message)
+                else:
+                    message = gettext("Pass reissued: %s") % form.cleaned_data["reason"]
+                    self.message_user(request, message, messages.SUCCESS)
+                    if card.customer.email and send_card_link(merchant=card.merchant, phone_e164=card.customer.phone):
+                        self.message_user(
+                            request,
+                            gettext("The new card link was e-mailed to %(email)s.") % {"email": card.customer.email},
+                            messages.SUCCESS,
+                        )
+                    else:
+                        self.message_user(
+                            request,
+                            gettext("No e-mail was sent; give the customer the new link: %(link)s")
+                            % {"link": web_card_url(card=card)},
+                            messages.WARNING,
+                        )
+                    return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[card.customer_id]))
+        else:
+            form = ReasonForm()
+        title = gettext("Reissue the pass of card %s") % card
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "card": card,
+            "opts": Card._meta,
+            "original": card,
+            "reissuing": True,
+        }
+        return TemplateResponse(request, "admin/loyalty/card/block_card.html", context)
+
+    # --- support lead: erase personal data, merge duplicates ---------------------------------
+
+    def _lead_customer(self, request, id) -> Customer:
+        customer = self._customer(request, id, change=True)
+        if not is_support_lead(request.user):
+            raise PermissionDenied
+        return customer
+
+    def _lead_page(self, request, customer, form, *, title, explanation, submit_label):
+        context = self._context(
+            request, customer, title=title, form=form, explanation=explanation, submit_label=submit_label
+        )
+        return TemplateResponse(request, "admin/loyalty/customer/lead_action.html", context)
+
+    def anonymise_view(self, request, id):
+        """Delete on request (152-FZ, GDPR): the personal fields are erased, the ledger stays."""
+        customer = self._lead_customer(request, id)
+        form = AnonymiseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                privacy.anonymise_customer(
+                    merchant=customer.merchant,
+                    customer=customer,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except LoyaltyError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, gettext("The customer's personal data is erased."), messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+        return self._lead_page(
+            request,
+            customer,
+            form,
+            title=gettext("Delete personal data"),
+            explanation=gettext(
+                "Name, phone, e-mail, birthday, marketing consent and messenger bindings are erased; "
+                "cards and their points history stay."
+            ),
+            submit_label=gettext("Erase"),
+        )
+
+    def merge_view(self, request, id):
+        """Two customers who are the same person: the duplicate's cards are merged into this customer's card."""
+        customer = self._lead_customer(request, id)
+        form = MergeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            duplicate = (
+                Customer.objects.for_merchant(customer.merchant).filter(pk=form.cleaned_data["duplicate"]).first()
+            )
+            if duplicate is None:
+                form.add_error("duplicate", gettext("This business has no customer with this number."))
+            else:
+                try:
+                    ledger.merge_customers(
+                        merchant=customer.merchant,
+                        keep=customer,
+                        duplicate=duplicate,
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                    )
+                except LoyaltyError as exc:
+                    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                else:
+                    self.message_user(request, gettext("Customers merged."), messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:loyalty_customer_support", args=[customer.pk]))
+        return self._lead_page(
+            request,
+            customer,
+            form,
+            title=gettext("Merge a duplicate into this customer"),
+            explanation=gettext(
+                "Points, lots and stamps move by new ledger entries; the duplicate's history stays as it was."
+            ),
+            submit_label=gettext("Merge"),
+        )

@@ -168,9 +168,7 @@ def _fetch(merchant, search: Search, where: Q, order: tuple[str, ...], limit: in
             _matching(merchant, alternative).filter(where).order_by(*order).values("pk")[:limit]
             for alternative in search.alternatives
         ]
-        cards: QuerySet[Card] = Card.objects.for_merchant(merchant).filter(
-            pk__in=keys[0].union(*keys[1:], all=True)
-        )
+        cards: QuerySet[Card] = Card.objects.for_merchant(merchant).filter(pk__in=keys[0].union(*keys[1:], all=True))
     else:
         cards = _matching(merchant, search.condition)
     return list(cards.filter(where).select_related("customer", "tier").order_by(*order)[:limit])

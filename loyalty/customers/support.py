@@ -15,10 +15,36 @@ from django.utils.translation import gettext as _
 
 from loyalty.enrollment.services import record_consent
 from loyalty.exceptions import LoyaltyError, ReasonRequired
-from loyalty.models import Customer, LedgerEntry, Purchase, Refund
+from loyalty.models import Card, Customer, LedgerEntry, Purchase, Refund, WalletPass
 from loyalty.phones import normalize_phone
+from loyalty.wallet import contract as wallet
 from merchants import audit
 from merchants.models import AuditEvent, Merchant
+
+
+@transaction.atomic
+def reissue_pass(*, merchant: Merchant, card: Card, reason: str, actor) -> WalletPass:
+    """A new pass for the card (new serial, authentication token and web link);
+    the old one stops updating. Recorded with the reason; the caller sends the
+    customer the new link."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonRequired()
+    locked = Card.objects.for_merchant(merchant).select_for_update().get(pk=card.pk)
+    old = wallet.wallet_pass_for(card=locked)
+    old_serial = old.serial_number
+    new = wallet.reissue_pass(card=locked)
+    audit.record(
+        action="card.pass_reissued",
+        merchant=merchant,
+        actor=actor,
+        target=locked,
+        target_label=locked.number,
+        before={"serial_number": old_serial},
+        after={"serial_number": new.serial_number},
+        reason=reason,
+    )
+    return new
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@
 - ``locks``: locking cards in primary-key order and settling them (expiry, activation);
 - ``purchases``, ``quick`` (the common purchase in two statements), ``refunds``, ``quotes``, ``tiers``: the operations;
 - ``support``: balance adjustments, blocking cards, bonuses, settling for jobs;
+- ``approvals``: large adjustments waiting for a second person; ``merge``: merging two customers;
 - ``jobs`` (expiry, birthdays, tier demotion) and ``tasks`` (their Celery interfaces);
 - ``selectors``: reads of cards, purchases and history; ``verification``: ``verify_ledger``.
 
@@ -45,6 +46,7 @@ from loyalty.ledger.batch import (
     local_day_start,
     notify_card_changed,
 )
+from loyalty.ledger.merge import merge_customers
 from loyalty.ledger.purchases import purchase
 from loyalty.ledger.quick import NotQuick, quick_purchase
 from loyalty.ledger.quotes import Quote, quote
@@ -66,6 +68,7 @@ __all__ = [
     "expiry_for",
     "grant_bonus",
     "local_day_start",
+    "merge_customers",
     "notify_card_changed",
     "purchase",
     "quick_purchase",

@@ -24,15 +24,18 @@ from django.utils.translation import gettext_lazy as _
 from loyalty import ledger
 from loyalty.admin_base import CappedCountPaginator, MoneyFieldsMixin, PhoneSearchMixin, ReadOnlyAdmin, money_column
 from loyalty.exceptions import LoyaltyError
+from loyalty.ledger import approvals
 from loyalty.models import (
     Card,
     CardEvent,
     LedgerEntry,
     Lot,
+    PendingAdjustment,
     Purchase,
     Refund,
     TierChange,
 )
+from merchants.platform_roles import is_support_lead
 
 
 class AdjustBalanceForm(forms.Form):
@@ -134,7 +137,29 @@ class CardAdmin(PhoneSearchMixin, admin.ModelAdmin):
         card = self._card_for(request, id)
         if request.method == "POST":
             form = AdjustBalanceForm(request.POST)
-            if form.is_valid():
+            if form.is_valid() and approvals.needs_approval(merchant=card.merchant, points=form.cleaned_data["points"]):
+                try:
+                    pending = approvals.request_adjustment(
+                        merchant=card.merchant,
+                        card=card,
+                        points=form.cleaned_data["points"],
+                        reason=form.cleaned_data["reason"],
+                        actor=request.user,
+                    )
+                except LoyaltyError as exc:
+                    form.add_error(None, exc.message)
+                else:
+                    self.message_user(
+                        request,
+                        gettext(
+                            "%(points)+d points is above this business's limit of %(limit)d: "
+                            "the adjustment waits for a support lead's approval."
+                        )
+                        % {"points": pending.points, "limit": card.merchant.adjustment_approval_threshold},
+                        messages.WARNING,
+                    )
+                    return HttpResponseRedirect(reverse("admin:loyalty_pendingadjustment_change", args=[pending.pk]))
+            elif form.is_valid():
                 try:
                     entry = ledger.adjust(
                         merchant=card.merchant,
@@ -299,3 +324,69 @@ class LedgerEntryAdmin(PhoneSearchMixin, ReadOnlyAdmin):
         if obj.api_key_id:
             return str(obj.api_key)
         return "—"
+
+
+class DecisionForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000, required=False
+    )
+
+
+@admin.register(PendingAdjustment)
+class PendingAdjustmentAdmin(admin.ModelAdmin):
+    """Large adjustments waiting for a second person: a support lead who did not ask
+    for it approves (the ledger applies it) or rejects it, with a reason."""
+
+    list_display = ("requested_at", "card", "points", "reason", "requested_by", "status", "decided_by")
+    list_filter = ("status", "merchant")
+    list_select_related = ("card", "requested_by", "decided_by")
+    search_fields = ("=card__number", "=card__customer__phone")
+    change_form_template = "admin/loyalty/pendingadjustment/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # decided through approve/reject, never edited
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:id>/decide/", view(self.decide_view), name="loyalty_pendingadjustment_decide"),
+        ] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "decision_form": DecisionForm(),
+            "can_decide": obj is not None
+            and obj.status == PendingAdjustment.Status.PENDING
+            and is_support_lead(request.user)
+            and obj.requested_by_id != request.user.pk,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, id):
+        pending = get_object_or_404(PendingAdjustment.objects.select_related("merchant"), pk=id)
+        if request.method != "POST" or not is_support_lead(request.user):
+            raise PermissionDenied
+        form = DecisionForm(request.POST)
+        form.is_valid()
+        reason = form.cleaned_data.get("reason", "")
+        try:
+            if "approve" in request.POST:
+                approvals.approve(merchant=pending.merchant, pending=pending, actor=request.user, reason=reason)
+                self.message_user(request, gettext("Approved; the balance is adjusted."), messages.SUCCESS)
+            else:
+                approvals.reject(merchant=pending.merchant, pending=pending, actor=request.user, reason=reason)
+                self.message_user(request, gettext("Rejected."), messages.SUCCESS)
+        except LoyaltyError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:loyalty_pendingadjustment_change", args=[pending.pk]))

@@ -122,5 +122,3 @@ def spendable_lots(batch: Batch, card: Card) -> list[Lot]:
 
 def pending_lots(batch: Batch, card: Card) -> list[Lot]:
     return [lot for lot in open_lots(batch, card) if lot.activated_at is None]
-
-

@@ -202,5 +202,3 @@ def quote(*, merchant, card: Card, bill_amount: Decimal, redeem_points: int = 0,
         mechanic=rules.mechanic,
         point_value=rules.point_value,
     )
-
-

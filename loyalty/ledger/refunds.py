@@ -165,15 +165,13 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
     return r
 
 
-
-
 def expired_from_purchase(batch: Batch, p: Purchase) -> int:
     """Points that expired from the lot(s) the purchase earned, including
     expiries the batch has just written while settling the card."""
     written = -(
-        LedgerEntry.objects.filter(
-            kind=EntryKind.EXPIRY, lot__purchase_id=p.pk, lot__kind=EntryKind.EARN
-        ).aggregate(s=Sum("points"))["s"]
+        LedgerEntry.objects.filter(kind=EntryKind.EXPIRY, lot__purchase_id=p.pk, lot__kind=EntryKind.EARN).aggregate(
+            s=Sum("points")
+        )["s"]
         or 0
     )
     settling = -sum(

@@ -13,6 +13,7 @@ from .passes import (
     WalletPass,
 )
 from .rules import Mechanic, Program, ProgramVersion, Tier
+from .support import PendingAdjustment
 
 __all__ = [
     "AppleDevice",
@@ -35,6 +36,7 @@ __all__ = [
     "Mechanic",
     "Program",
     "ProgramVersion",
+    "PendingAdjustment",
     "Purchase",
     "Refund",
     "Source",

@@ -44,6 +44,12 @@ class Customer(models.Model):
     # Cached from the latest ConsentRecord (the history is the truth).
     marketing_consent = models.BooleanField(_("marketing consent"), default=False)
     created_at = models.DateTimeField(_("joined"), default=timezone.now)
+    # Personal data erased (on request or by the retention job); the ledger stays tied to this row.
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True)
+    # Merged into another customer (the same person): balances moved there by ledger entries.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("merged into")
+    )
 
     objects = MerchantScopedManager()
 

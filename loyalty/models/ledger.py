@@ -198,6 +198,8 @@ class EntryKind(models.TextChoices):
     REWARD_EARNED = "reward_earned", _("Reward earned")
     REWARD_REDEEM = "reward_redeem", _("Reward redeemed")
     REWARD_RESTORE = "reward_restore", _("Refund: reward given back")
+    MERGE_OUT = "merge_out", _("Merge: moved to another customer")
+    MERGE_IN = "merge_in", _("Merge: moved from a duplicate customer")
 
 
 class LedgerEntry(models.Model):

@@ -76,6 +76,8 @@ RUSSIAN: dict[str, str] = {
     "Your tier: %@": "Ваш уровень: %@",
     "Rewards available": "Доступно наград",
     "Message": "Сообщение",
+    "Card status": "Статус карты",
+    "This card is blocked. Please ask at the counter.": "Карта заблокирована. Обратитесь, пожалуйста, к кассиру.",
 }
 STRINGS: dict[str, dict[str, str]] = {"ru": RUSSIAN, "en": {key: key for key in RUSSIAN}}
 

@@ -15,6 +15,7 @@ import this module and nothing else of the wallet's services:
   (both wallets), notifying within the daily budget; ``post_card_messages`` does
   the same for a batch of cards (a campaign);
 - ``wallet_pass_for(card=…)``: the card's pass (created on first use), for links;
+- ``reissue_pass(card=…)``: new serial, token and web link; the old pass stops updating;
 - ``wallets_available(merchant=…)``: which wallets the merchant can offer, and why not;
 - ``sync_progress(merchant=…)`` and ``wallet_status_for(card=…)``: for pages;
 - ``default_design(merchant=…)`` and its locations: what a card shows before
@@ -39,6 +40,7 @@ from loyalty.wallet.passes import (
     card_marked,
     post_card_message,
     post_card_messages,
+    reissue_pass,
     sync_progress,
     wallet_pass_for,
     wallet_status_for,
@@ -60,6 +62,7 @@ __all__ = [
     "cards_changed",
     "post_card_message",
     "post_card_messages",
+    "reissue_pass",
     "sync_progress",
     "wallet_pass_for",
     "wallet_status_for",

@@ -81,6 +81,33 @@ def wallet_pass_for(*, card: Card) -> WalletPass:
         return WalletPass.objects.get(card=card)
 
 
+def reissue_pass(*, card: Card, now: datetime | None = None) -> WalletPass:
+    """Give the card a new pass: new serial, authentication token and web card
+    token. The old pass stops updating: its Apple registrations are removed (no
+    more pushes), the PassKit web service answers 401 to the old serial/token,
+    the old web link stops working and the Google object is left behind (a new
+    one is created when the customer saves the card again). Returns the pass
+    with the new tokens; the caller sends the customer the new link."""
+    now = (now or timezone.now()).replace(microsecond=0)
+    wallet_pass = wallet_pass_for(card=card)
+    with transaction.atomic():
+        locked = WalletPass.objects.select_for_update().get(pk=wallet_pass.pk)
+        AppleRegistration.objects.filter(wallet_pass=locked).delete()
+        locked.serial_number = secrets.token_urlsafe(24)
+        locked.authentication_token = secrets.token_urlsafe(24)
+        locked.web_token = secrets.token_urlsafe(24)
+        locked.google_object_id = ""
+        locked.google_class_id = ""
+        locked.google_inserted_at = None
+        locked.google_saved_at = None
+        locked.pass_type_identifier = ""
+        locked.needs_sync_since = None
+        locked.updated_at = now
+        locked.update_tag = _tag(now)
+        locked.save()
+    return locked
+
+
 def wallets_available(*, merchant: Merchant) -> WalletAvailability:
     return wallet_credentials.availability(merchant=merchant)
 

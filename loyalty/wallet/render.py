@@ -135,6 +135,9 @@ def pass_content(view: CardView) -> PassContent:
     # Labels of our own are the English keys of pass.strings (apple.STRINGS):
     # the phone shows them in its language, like the front's labels.
     back: list[tuple[str, str] | tuple[str, str, str]] = []
+    if card.is_blocked:
+        # Besides "voided" (greyed out), the pass says why in words; both are pass.strings keys.
+        back.append(("Card status", "This card is blocked. Please ask at the counter."))
     if view.is_stamps and card.rewards_available:
         back.append(("Rewards available", str(card.rewards_available)))
     if view.is_stamps and view.program is not None:
