@@ -24,3 +24,27 @@ class MerchantsConfig(AppConfig):
 
         # Once per migrate, after the last app's (analytics) permissions exist; the sync creates any missing.
         post_migrate.connect(sync_after_migrate, sender=self, dispatch_uid="merchants.platform_roles")
+
+        from .navigation import SettingsPage, register_settings_page
+        from .permissions import CAN_MANAGE_STAFF
+
+        register_settings_page(
+            SettingsPage(
+                "two_factor",
+                _("Two-factor authentication"),
+                _("A code from your phone besides the password: recommended for the owner."),
+                CAN_MANAGE_STAFF,
+                order=90,
+                icon="gear",
+                summary=_two_factor_summary,
+            )
+        )
+
+
+def _two_factor_summary(merchant):
+    from .two_factor import is_enabled
+
+    owner = merchant.memberships.filter(role="owner").select_related("user").first()
+    if owner is not None and is_enabled(owner.user):
+        return _("On")
+    return _("Off: recommended")
