@@ -32,7 +32,6 @@ from . import secretbox, selectors, services, two_factor
 from .choices import country_currencies, country_name, country_time_zones
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
 from .forms import (
-    TwoFactorConfirmForm,
     ApiKeyForm,
     BusinessProfileForm,
     EmailAuthenticationForm,
@@ -42,6 +41,7 @@ from .forms import (
     LocationForm,
     SignUpForm,
     StaffRoleForm,
+    TwoFactorConfirmForm,
     apply_service_error,
 )
 from .middleware import SESSION_MERCHANT_KEY

@@ -23,4 +23,5 @@ def password_only_login(client, user) -> None:
 
 def current_code(device: TOTPDevice) -> str:
     """The code the authenticator app shows now, computed as the app does (RFC 6238)."""
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift):0{device.digits}d}"
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift)
+    return f"{code:0{device.digits}d}"

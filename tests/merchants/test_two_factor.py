@@ -123,3 +123,18 @@ def test_the_settings_hub_offers_2fa_to_the_owner(client, owner):
     client.force_login(owner)
     page = client.get(reverse("merchant_settings")).content.decode()
     assert reverse("two_factor") in page
+
+
+def test_the_demo_support_login_reaches_admin_with_the_printed_code(client):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from loyalty.management.commands.load_demo import DEMO_PASSWORD
+
+    call_command("load_demo", customers=0, months=1, stdout=StringIO())
+    out = StringIO()
+    call_command("load_demo", print_totp=True, stdout=out)
+    data = {"username": "support@platform.demo", "password": DEMO_PASSWORD, "otp_token": out.getvalue().strip()}
+    assert client.post(reverse("admin:login"), data).status_code == 302
+    assert client.get(reverse("admin:loyalty_customer_changelist")).status_code == 200
