@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class MerchantsConfig(AppConfig):
@@ -46,5 +47,5 @@ def _two_factor_summary(merchant):
 
     owner = merchant.memberships.filter(role="owner").select_related("user").first()
     if owner is not None and is_enabled(owner.user):
-        return _("On")
+        return pgettext_lazy("two-factor", "On")
     return _("Off: recommended")
