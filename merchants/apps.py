@@ -16,7 +16,9 @@ class MerchantsConfig(AppConfig):
         from django.contrib import admin
 
         from .admin_audit import audit_every_admin
+        from .two_factor import replace_device_admins
 
+        replace_device_admins(admin.site)
         audit_every_admin(admin.site)
 
         from django.db.models.signals import post_migrate

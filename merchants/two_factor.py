@@ -110,3 +110,25 @@ def _new_recovery_codes(user) -> list[str]:
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
     StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
     return codes
+
+
+def replace_device_admins(site) -> None:
+    """django-otp's own device admins show a TOTP key and its QR code (and the QR page needs the
+    ``qrcode`` package): support may see who has which device and delete one (a lost phone), never
+    read a key or a recovery code."""
+    from django.contrib import admin
+
+    class DeviceAdmin(admin.ModelAdmin):
+        list_display = ("user", "name", "confirmed")
+        list_filter = ("confirmed",)
+        search_fields = ("user__email",)
+        fields = ("user", "name", "confirmed")
+        readonly_fields = ("user", "name")
+
+        def has_add_permission(self, request):
+            return False
+
+    for model in (TOTPDevice, StaticDevice):
+        if site.is_registered(model):
+            site.unregister(model)
+        site.register(model, DeviceAdmin)
