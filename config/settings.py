@@ -88,6 +88,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    # Two-factor authentication (issue 13): TOTP devices, and static tokens as one-time recovery codes.
+    # The TOTP keys are stored in the database (otp_totp_totpdevice.key, hex), not encrypted by secretbox.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "merchants",
     "loyalty",
     "campaigns",
@@ -104,6 +109,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): logged in with a second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
+    # Platform staff reach admin only after the second factor (set-up page otherwise).
+    "merchants.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "merchants.middleware.MerchantTimezoneMiddleware",
@@ -177,6 +186,8 @@ AXES_VERBOSE = False
 PASSWORD_RESET_LIMIT_PER_IP = (env_int("PASSWORD_RESET_PER_IP_PER_HOUR", 10), 3600)
 PASSWORD_RESET_LIMIT_PER_ACCOUNT = (env_int("PASSWORD_RESET_PER_ACCOUNT_PER_HOUR", 3), 3600)
 LOGIN_URL = "login"
+# The name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Loyalty")
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,12 +6,13 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from . import slugs
+from . import slugs, two_factor
 from .choices import (
     country_choices,
     country_codes,
@@ -220,13 +221,56 @@ class BusinessProfileForm(forms.Form):
         return slugs.validate(self.cleaned_data["slug"], merchant=self.merchant)
 
 
-class EmailAuthenticationForm(AuthenticationForm):
+class SecondFactorMixin(forms.Form):
+    """The second step of a log-in with two-factor authentication on: after the password,
+    the code from the authenticator app or a recovery code. Users without 2FA skip it.
+    The device that accepted the code rides on ``user.otp_device``; django-otp marks the
+    session verified when the user is logged in."""
+
+    otp_token = forms.CharField(
+        label=_("Code from the authenticator app"),
+        required=False,
+        help_text=_("Only if two-factor authentication is on. A recovery code works too."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "maxlength": 16}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        user = self.get_user()  # type: ignore[attr-defined]
+        if user is not None and two_factor.has_any_device(user):
+            token = self.cleaned_data.get("otp_token")
+            if not two_factor.normalise(token):
+                raise ValidationError(
+                    _("Two-factor authentication is on: enter the code from your authenticator app."),
+                    code="otp_required",
+                )
+            device = two_factor.verify(user, token)
+            if device is None:
+                raise ValidationError(_("The code is wrong or has expired. Try the next one."), code="otp_invalid")
+            user.otp_device = device
+        return cleaned
+
+
+class EmailAuthenticationForm(SecondFactorMixin, AuthenticationForm):
     username = forms.EmailField(
         label=_("E-mail"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip().lower()
+
+
+class AdminOTPAuthenticationForm(SecondFactorMixin, AdminAuthenticationForm):
+    """Admin's log-in: the password, then the code for staff who have set up 2FA (staff
+    who have not are sent to set it up before any admin page opens)."""
+
+
+class TwoFactorConfirmForm(forms.Form):
+    token = forms.CharField(
+        label=_("Code from the app"),
+        max_length=16,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
 
 
 class LocationForm(forms.ModelForm):

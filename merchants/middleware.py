@@ -39,3 +39,33 @@ class MerchantTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+class StaffTwoFactorMiddleware:
+    """Platform staff reach admin only with a second factor (issue 13): a staff member
+    logged in without one is sent to set up an authenticator (or, having one, to log in
+    again with its code) before any admin page but admin's log-in and log-out opens."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.shortcuts import redirect
+        from django.urls import reverse
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_staff:
+            admin_root = reverse("admin:index")
+            allowed = (reverse("admin:login"), reverse("admin:logout"))
+            if request.path.startswith(admin_root) and request.path not in allowed and not user.is_verified():
+                from . import two_factor
+
+                if two_factor.is_enabled(user):
+                    # Has an authenticator but this session did not use it: log in again with the code.
+                    from django.contrib.auth import logout
+                    from django.contrib.auth.views import redirect_to_login
+
+                    logout(request)
+                    return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+                return redirect(f"{reverse('two_factor')}?next={request.path}")
+        return self.get_response(request)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("password-reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path("reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("account/two-factor/", views.TwoFactorView.as_view(), name="two_factor"),
     path("invite/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
     # Dashboard.
     path("dashboard/", views.DashboardView.as_view(), name="dashboard"),

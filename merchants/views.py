@@ -28,7 +28,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import FormView, ListView, TemplateView, UpdateView
 
-from . import secretbox, selectors, services
+from . import secretbox, selectors, services, two_factor
 from .choices import country_currencies, country_name, country_time_zones
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
 from .forms import (
@@ -41,6 +41,7 @@ from .forms import (
     LocationForm,
     SignUpForm,
     StaffRoleForm,
+    TwoFactorConfirmForm,
     apply_service_error,
 )
 from .middleware import SESSION_MERCHANT_KEY
@@ -684,3 +685,73 @@ class AuditLogView(MerchantStaffRequiredMixin, ListView):
         context["actions"] = selectors.audit_actions(merchant=self.merchant)
         context["action"] = self.request.GET.get("action", "")
         return context
+
+
+# Two-factor authentication ----------------------------------------------------------
+
+
+@method_decorator(never_cache, name="dispatch")
+class TwoFactorView(LoginRequiredMixin, View):
+    """Turn on two-factor authentication: scan the QR code, confirm one code, see the
+    recovery codes once. Any logged-in person: optional for merchant staff (offered on the
+    settings hub), required for platform staff (admin sends them here)."""
+
+    template_name = "merchants/two_factor.html"
+
+    def render(self, request, **context):
+        user = request.user
+        enabled = two_factor.is_enabled(user)
+        context.setdefault("form", TwoFactorConfirmForm())
+        context.update(
+            enabled=enabled,
+            base_template="dashboard_base.html" if request.merchant is not None else "base.html",
+            required=user.is_staff,
+            next=self.next_url(request),
+            recovery_left=two_factor.recovery_codes_left(user) if enabled else 0,
+        )
+        if not enabled and "codes" not in context:
+            device = two_factor.pending_device(user)
+            context.update(qr=two_factor.qr_svg(device), secret=two_factor.secret_base32(device))
+        return TemplateResponse(request, self.template_name, context)
+
+    def next_url(self, request) -> str:
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        target = request.POST.get("next") or request.GET.get("next") or ""
+        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+            return target
+        return reverse("admin:index") if request.merchant is None and request.user.is_staff else ""
+
+    def get(self, request):
+        return self.render(request)
+
+    def post(self, request):
+        from django_otp import login as otp_login
+
+        user = request.user
+        form = TwoFactorConfirmForm(request.POST)
+        action = request.POST.get("action", "enable")
+        if not form.is_valid():
+            return self.render(request, form=form)
+        token = form.cleaned_data["token"]
+        if action == "enable" and not two_factor.is_enabled(user):
+            device = two_factor.pending_device(user)
+            codes = two_factor.confirm(user, device, token)
+            if codes is None:
+                form.add_error("token", _("The code is wrong or has expired. Try the next one."))
+                return self.render(request, form=form)
+            device.refresh_from_db()
+            otp_login(request, device)
+            return self.render(request, codes=codes, just_enabled=True)
+        # Replacing the recovery codes or turning 2FA off asks for a current code first.
+        device = two_factor.verify(user, token)
+        if device is None:
+            form.add_error("token", _("The code is wrong or has expired. Try the next one."))
+            return self.render(request, form=form)
+        if action == "recovery":
+            return self.render(request, codes=two_factor.regenerate_recovery_codes(user))
+        if action == "disable" and not user.is_staff:
+            two_factor.disable(user)
+            messages.success(request, _("Two-factor authentication is off."))
+            return redirect("two_factor")
+        return redirect("two_factor")

@@ -95,3 +95,25 @@ def _celery_follows_eager_setting(*, setting, value, **kwargs):
         from config.celery import app
 
         setattr(app.conf, setting.removeprefix("CELERY_").lower(), bool(value))
+
+
+@pytest.fixture(autouse=True)
+def _staff_sessions_with_second_factor(monkeypatch):
+    """Platform staff open admin only after the second factor (issue 13). A test that logs
+    staff in with ``force_login`` stands for a complete log-in: the user gets a confirmed
+    authenticator and the session is marked verified, as django-otp does after a code.
+    Tests of the second factor itself log in through the forms, or with
+    ``tests.two_factor.password_only_login``."""
+    from django.test import Client
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if user.is_staff:
+            from tests.two_factor import mark_verified
+
+            mark_verified(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+    monkeypatch.setattr(Client, "password_only_force_login", original, raising=False)

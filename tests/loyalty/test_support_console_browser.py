@@ -17,6 +17,7 @@ from merchants.platform_roles import SUPPORT_AGENT
 from tests import factories
 from tests.browser import screenshot
 from tests.factories import PASSWORD
+from tests.two_factor import current_code, device_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,6 +36,7 @@ def test_support_agent_finds_a_customer_by_phone_and_adjusts_the_balance(browser
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", agent.email)
     page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", current_code(device_for(agent)))  # admin asks platform staff for the second factor
     page.click("input[type=submit]")
     expect(page.locator("#site-name")).to_be_visible()
 

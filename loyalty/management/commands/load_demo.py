@@ -24,6 +24,9 @@ from merchants.platform_roles import SUPPORT_AGENT, sync_platform_groups
 
 DEMO_SLUG = "zerno-demo"
 DEMO_PASSWORD = "zerno-demo-2026"
+# The demo support login's authenticator key (admin asks platform staff for a TOTP code, issue 13). Published on
+# purpose, demo only: add PJSXE3TPFVSGK3LPFUZGMYJNNNSXSIJB to an authenticator app, or run `load_demo --print-totp`.
+DEMO_TOTP_KEY = b"zerno-demo-2fa-key!!"
 STAFF = [
     ("owner@zerno.demo", "Анна Смирнова", Role.OWNER),
     ("marketer@zerno.demo", "Илья Петров", Role.MARKETER),
@@ -47,6 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--visit-rate", type=float, default=0.4)
         parser.add_argument("--print-password", action="store_true", help="Print the demo password and exit.")
         parser.add_argument(
+            "--print-totp", action="store_true", help="Print the demo support login's current 2FA code and exit."
+        )
+        parser.add_argument(
             "--staff-only", action="store_true", help="Create the merchant, its locations and logins; no customers."
         )
 
@@ -58,14 +64,21 @@ class Command(BaseCommand):
         visit_rate: float,
         print_password: bool,
         staff_only: bool = False,
+        print_totp: bool = False,
         **options,
     ):
         if print_password:
             self.stdout.write(DEMO_PASSWORD)
             return
+        if print_totp:
+            from django_otp.oath import totp
+
+            self.stdout.write(f"{totp(DEMO_TOTP_KEY):06d}")
+            return
         merchant = Merchant.objects.filter(slug=DEMO_SLUG).first()
         if merchant is None:
             merchant = self._create_merchant()
+        self._support_authenticator()
         if staff_only:
             return
         if merchant.customers.exists():
@@ -103,6 +116,15 @@ class Command(BaseCommand):
                 support.groups.add(Group.objects.get(name=SUPPORT_AGENT))
         self.stdout.write(self.style.SUCCESS(f"Created demo merchant {merchant.name} with {len(STAFF)} staff logins"))
         return merchant
+
+    def _support_authenticator(self) -> None:
+        """The demo support login's authenticator, with the published demo key (also for databases made
+        before admin required a second factor)."""
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        support = User.objects.filter(email="support@platform.demo").first()
+        if support is not None and not TOTPDevice.objects.filter(user=support, confirmed=True).exists():
+            TOTPDevice.objects.create(user=support, name="demo", key=DEMO_TOTP_KEY.hex(), confirmed=True)
 
     def _load_customers(self, merchant: Merchant, *, customers: int, months: int, visit_rate: float) -> None:
         self.stdout.write(
