@@ -44,8 +44,14 @@ class SummaryState(models.Model):
         return f"{self.key} v{self.version}"
 
 
+# The daily, customer and customer-month tables are derived rows that the nightly
+# rebuild recreates: their foreign keys have no database constraint
+# (db_constraint=False), because at 10 M purchases the deferred FK checks of a
+# rebuild cost minutes at COMMIT. Django still cascades deletes through the ORM.
+
+
 class DailyMerchantStats(models.Model):
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     day = models.DateField()
     joined = models.IntegerField(default=0)  # cards issued
     visits = models.IntegerField(default=0)  # purchases
@@ -74,9 +80,9 @@ class DailyMerchantStats(models.Model):
 class DailyLocationStats(models.Model):
     """Per location (``location`` null: purchases recorded without one)."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     day = models.DateField()
     joined = models.IntegerField(default=0)
@@ -107,12 +113,12 @@ class DailyLocationStats(models.Model):
 class CustomerStats(models.Model):
     """One row per card that has bought at least once."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    card = models.OneToOneField("loyalty.Card", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    card = models.OneToOneField("loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     first_purchase_at = models.DateTimeField()
     last_purchase_at = models.DateTimeField()
     first_location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "merchants.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
     purchases = models.IntegerField(default=0)
     bill_total = models.DecimalField(default=0, **TOTAL)
@@ -136,10 +142,10 @@ class CustomerMonthStats(models.Model):
     """A card's purchases in one local calendar month at one location: distinct
     customers over any range of months come from here."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    card = models.ForeignKey("loyalty.Card", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    card = models.ForeignKey("loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
     month = models.DateField()  # the first day of the month
     visits = models.IntegerField(default=0)
