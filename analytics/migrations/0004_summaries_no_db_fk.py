@@ -5,57 +5,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0003_prediction_spend_three_decimals'),
-        ('loyalty', '0013_merge_currencies_segments_names_campaigns'),
-        ('merchants', '0007_merge_0006_audit_0006_memberships'),
+        ("analytics", "0003_prediction_spend_three_decimals"),
+        ("loyalty", "0013_merge_currencies_segments_names_campaigns"),
+        ("merchants", "0007_merge_0006_audit_0006_memberships"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='customermonthstats',
-            name='card',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='loyalty.card'),
+            model_name="customermonthstats",
+            name="card",
+            field=models.ForeignKey(
+                db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="loyalty.card"
+            ),
         ),
         migrations.AlterField(
-            model_name='customermonthstats',
-            name='location',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.location'),
+            model_name="customermonthstats",
+            name="location",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="merchants.location",
+            ),
         ),
         migrations.AlterField(
-            model_name='customermonthstats',
-            name='merchant',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.merchant'),
+            model_name="customermonthstats",
+            name="merchant",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="merchants.merchant",
+            ),
         ),
         migrations.AlterField(
-            model_name='customerstats',
-            name='card',
-            field=models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='loyalty.card'),
+            model_name="customerstats",
+            name="card",
+            field=models.OneToOneField(
+                db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="loyalty.card"
+            ),
         ),
         migrations.AlterField(
-            model_name='customerstats',
-            name='first_location',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='merchants.location'),
+            model_name="customerstats",
+            name="first_location",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="merchants.location",
+            ),
         ),
         migrations.AlterField(
-            model_name='customerstats',
-            name='merchant',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.merchant'),
+            model_name="customerstats",
+            name="merchant",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="merchants.merchant",
+            ),
         ),
         migrations.AlterField(
-            model_name='dailylocationstats',
-            name='location',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.location'),
+            model_name="dailylocationstats",
+            name="location",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="merchants.location",
+            ),
         ),
         migrations.AlterField(
-            model_name='dailylocationstats',
-            name='merchant',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.merchant'),
+            model_name="dailylocationstats",
+            name="merchant",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="merchants.merchant",
+            ),
         ),
         migrations.AlterField(
-            model_name='dailymerchantstats',
-            name='merchant',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='merchants.merchant'),
+            model_name="dailymerchantstats",
+            name="merchant",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="merchants.merchant",
+            ),
         ),
     ]

@@ -48,10 +48,15 @@ class SummaryState(models.Model):
 # rebuild recreates: their foreign keys have no database constraint
 # (db_constraint=False), because at 10 M purchases the deferred FK checks of a
 # rebuild cost minutes at COMMIT. Django still cascades deletes through the ORM.
+# Nor a single-column index of their own (db_index=False): the unique and
+# composite indexes below start with those columns, and every extra index on
+# millions of rebuilt rows costs minutes.
 
 
 class DailyMerchantStats(models.Model):
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     day = models.DateField()
     joined = models.IntegerField(default=0)  # cards issued
     visits = models.IntegerField(default=0)  # purchases
@@ -80,9 +85,17 @@ class DailyMerchantStats(models.Model):
 class DailyLocationStats(models.Model):
     """Per location (``location`` null: purchases recorded without one)."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     day = models.DateField()
     joined = models.IntegerField(default=0)
@@ -113,12 +126,20 @@ class DailyLocationStats(models.Model):
 class CustomerStats(models.Model):
     """One row per card that has bought at least once."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     card = models.OneToOneField("loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     first_purchase_at = models.DateTimeField()
     last_purchase_at = models.DateTimeField()
     first_location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     purchases = models.IntegerField(default=0)
     bill_total = models.DecimalField(default=0, **TOTAL)
@@ -142,10 +163,20 @@ class CustomerMonthStats(models.Model):
     """A card's purchases in one local calendar month at one location: distinct
     customers over any range of months come from here."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False)
-    card = models.ForeignKey("loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    card = models.ForeignKey(
+        "loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     month = models.DateField()  # the first day of the month
     visits = models.IntegerField(default=0)
