@@ -46,9 +46,12 @@ from analytics.models import (
     CustomerStats,
     DailyLocationStats,
     DailyMerchantStats,
+    PeriodBuyers,
+    SummaryState,
     TierCount,
 )
 from analytics.models.settings import DEFAULT_CHURN_WINDOW_DAYS
+from analytics.summaries import STATE_KEY
 from loyalty.models import Mechanic, Program, ProgramVersion
 from loyalty.program.rules import rules_for_version
 
@@ -178,6 +181,27 @@ def point_value(*, merchant) -> Decimal | None:
 
 
 def _buyers(*, merchant, period: Period, location) -> tuple[int, int]:
+    """Distinct buyers and repeat buyers of the period. A closed range of months
+    (before the merchant's current month) is memoised in PeriodBuyers until the
+    summaries' ``past_version`` changes; the open month is always counted."""
+    if period.last_month >= month_start(local_today(merchant)):
+        return _count_buyers(merchant=merchant, period=period, location=location)
+    state = SummaryState.objects.filter(key=STATE_KEY).only("past_version").first()
+    past_version = state.past_version if state else 0
+    key = {"first_month": period.first_month, "last_month": period.last_month, "location": location}
+    memo = PeriodBuyers.objects.for_merchant(merchant).filter(past_version=past_version, **key).first()
+    if memo is not None:
+        return memo.buyers, memo.repeat_buyers
+    buyers, repeat = _count_buyers(merchant=merchant, period=period, location=location)
+    PeriodBuyers.objects.update_or_create(
+        merchant=merchant,
+        **key,
+        defaults={"past_version": past_version, "buyers": buyers, "repeat_buyers": repeat},
+    )
+    return buyers, repeat
+
+
+def _count_buyers(*, merchant, period: Period, location) -> tuple[int, int]:
     where = "cm.merchant_id = %s AND cm.month BETWEEN %s AND %s"
     params: list = [merchant.pk, period.first_month, period.last_month]
     if location is not None:

@@ -35,6 +35,10 @@ class SummaryState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     cohorts_at = models.DateTimeField(null=True, blank=True)
+    # Changes only when a refresh counted a purchase dated before the current
+    # month (a back-dated row, or the last minutes of a month that just ended)
+    # or a rebuild ran: distinct buyers of closed months are memoised on it.
+    past_version = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("summary state")
@@ -199,6 +203,47 @@ class CustomerMonthStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_id} {self.month}"
+
+
+class PeriodBuyers(models.Model):
+    """Memo of the distinct buyers (and repeat buyers) of a closed range of
+    months, per merchant and location (null: the whole business). Counting them
+    groups up to millions of customer-month rows; a closed range only changes
+    when ``SummaryState.past_version`` does, so a page computes it once."""
+
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    location = models.ForeignKey(
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    first_month = models.DateField()
+    last_month = models.DateField()
+    past_version = models.BigIntegerField()
+    buyers = models.IntegerField()
+    repeat_buyers = models.IntegerField()
+
+    objects = MerchantScopedManager()
+
+    class Meta:
+        verbose_name = _("buyers of a period")
+        verbose_name_plural = _("buyers of periods")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "location", "first_month", "last_month"],
+                name="period_buyers_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_month}–{self.last_month}: {self.buyers}"
 
 
 class CohortCell(models.Model):
