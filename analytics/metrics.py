@@ -438,6 +438,16 @@ def _active(*, merchant, month: date, months: int) -> int:
     return _buyers(merchant=merchant, period=Period(add_months(month, -(months - 1)), month), location=None)[0]
 
 
+def warm_closed_periods(*, merchant, now: datetime | None = None) -> None:
+    """Count (and memoise) the closed periods the home page shows: last month and
+    the same month last year, alone and with the two months before each. Run
+    nightly after the rebuild, so the first visit of the day reads them."""
+    this = month_start(local_today(merchant, now))
+    for month in (add_months(this, -1), add_months(this, -12)):
+        for months in (1, 3):
+            _buyers(merchant=merchant, period=Period(add_months(month, -(months - 1)), month), location=None)
+
+
 def home_figures(*, merchant, now: datetime | None = None) -> HomeFigures:
     this = month_start(local_today(merchant, now))
     months = [this, add_months(this, -1), add_months(this, -12)]

@@ -218,3 +218,23 @@ def test_buyers_of_closed_months_are_memoised_until_a_past_month_changes(merchan
         assert (after.buyers, after.repeat_buyers) == metrics._count_buyers(
             merchant=merchant, period=feb, location=None
         )
+
+
+def test_the_nightly_task_counts_the_homes_closed_months(merchant, shop):
+    import time_machine
+
+    from analytics.models import PeriodBuyers
+
+    with time_machine.travel(LATER, tick=False):  # April 2026: March and April 2025 are closed
+        nightly_summaries_task()
+    ranges = set(PeriodBuyers.objects.filter(merchant=merchant, location=None).values_list("first_month", "last_month"))
+    from datetime import date
+
+    assert ranges == {
+        (date(2026, 3, 1), date(2026, 3, 1)),
+        (date(2026, 1, 1), date(2026, 3, 1)),
+        (date(2025, 4, 1), date(2025, 4, 1)),
+        (date(2025, 2, 1), date(2025, 4, 1)),
+    }
+    march = PeriodBuyers.objects.get(merchant=merchant, location=None, first_month=date(2026, 3, 1))
+    assert march.buyers == 9  # 12 cards, those with (i + 3) % 4 == 0 skip March
