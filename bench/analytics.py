@@ -455,11 +455,11 @@ def pages() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from merchants.models import Location, User
+    from merchants.models import Location, Merchant, User
 
     setup_test_environment()
     owner = User.objects.get(email="owner@bench.test")
-    location = Location.objects.filter(merchant=owner.merchant).order_by("pk").first()
+    location = Location.objects.filter(merchant=Merchant.objects.get(slug=SLUG)).order_by("pk").first()
     client = Client()
     client.force_login(owner)
     urls = [
