@@ -46,9 +46,12 @@ from analytics.models import (
     CustomerStats,
     DailyLocationStats,
     DailyMerchantStats,
+    PeriodBuyers,
+    SummaryState,
     TierCount,
 )
 from analytics.models.settings import DEFAULT_CHURN_WINDOW_DAYS
+from analytics.summaries import STATE_KEY
 from loyalty.models import Mechanic, Program, ProgramVersion
 from loyalty.program.rules import rules_for_version
 
@@ -178,6 +181,27 @@ def point_value(*, merchant) -> Decimal | None:
 
 
 def _buyers(*, merchant, period: Period, location) -> tuple[int, int]:
+    """Distinct buyers and repeat buyers of the period. A closed range of months
+    (before the merchant's current month) is memoised in PeriodBuyers until the
+    summaries' ``past_version`` changes; the open month is always counted."""
+    if period.last_month >= month_start(local_today(merchant)):
+        return _count_buyers(merchant=merchant, period=period, location=location)
+    state = SummaryState.objects.filter(key=STATE_KEY).only("past_version").first()
+    past_version = state.past_version if state else 0
+    key = {"first_month": period.first_month, "last_month": period.last_month, "location": location}
+    memo = PeriodBuyers.objects.for_merchant(merchant).filter(past_version=past_version, **key).first()
+    if memo is not None:
+        return memo.buyers, memo.repeat_buyers
+    buyers, repeat = _count_buyers(merchant=merchant, period=period, location=location)
+    PeriodBuyers.objects.update_or_create(
+        merchant=merchant,
+        **key,
+        defaults={"past_version": past_version, "buyers": buyers, "repeat_buyers": repeat},
+    )
+    return buyers, repeat
+
+
+def _count_buyers(*, merchant, period: Period, location) -> tuple[int, int]:
     where = "cm.merchant_id = %s AND cm.month BETWEEN %s AND %s"
     params: list = [merchant.pk, period.first_month, period.last_month]
     if location is not None:
@@ -412,6 +436,16 @@ class HomeFigures:
 
 def _active(*, merchant, month: date, months: int) -> int:
     return _buyers(merchant=merchant, period=Period(add_months(month, -(months - 1)), month), location=None)[0]
+
+
+def warm_closed_periods(*, merchant, now: datetime | None = None) -> None:
+    """Count (and memoise) the closed periods the home page shows: last month and
+    the same month last year, alone and with the two months before each. Run
+    nightly after the rebuild, so the first visit of the day reads them."""
+    this = month_start(local_today(merchant, now))
+    for month in (add_months(this, -1), add_months(this, -12)):
+        for months in (1, 3):
+            _buyers(merchant=merchant, period=Period(add_months(month, -(months - 1)), month), location=None)
 
 
 def home_figures(*, merchant, now: datetime | None = None) -> HomeFigures:

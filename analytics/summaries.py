@@ -287,6 +287,15 @@ def _advance(state: SummaryState, cutoff: datetime) -> RefreshResult:
         )
         if result.purchases:
             _apply_purchases(cursor, state.purchase_hwm, purchase_to)
+            # Did a closed month change? (purchases dated before their merchant's current month)
+            cursor.execute(
+                "SELECT 1 FROM loyalty_purchase p JOIN merchants_merchant m ON m.id = p.merchant_id "
+                "WHERE p.id > %s AND p.id <= %s AND p.created_at < "
+                "(date_trunc('month', %s AT TIME ZONE m.time_zone) AT TIME ZONE m.time_zone) LIMIT 1",
+                [state.purchase_hwm, purchase_to, cutoff],
+            )
+            if cursor.fetchone():
+                state.past_version += 1
         if result.refunds:
             _apply_refunds(cursor, state.refund_hwm, refund_to)
         if result.entries:
@@ -321,6 +330,7 @@ def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> Ref
             for table in (DM_TABLE, DL_TABLE, CS_TABLE, CM_TABLE):
                 cursor.execute(f"DELETE FROM {table}")
         state.purchase_hwm = state.refund_hwm = state.entry_hwm = state.card_hwm = 0
+        state.past_version += 1
         result = _advance(state, now - lag)
         state.version += 1
         state.refreshed_at = state.rebuilt_at = now

@@ -9,6 +9,7 @@ from .summaries import (
     CustomerStats,
     DailyLocationStats,
     DailyMerchantStats,
+    PeriodBuyers,
     SummaryState,
     TierCount,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "CustomerStats",
     "DailyLocationStats",
     "DailyMerchantStats",
+    "PeriodBuyers",
     "SummaryState",
     "TierCount",
 ]

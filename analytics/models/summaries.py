@@ -35,6 +35,10 @@ class SummaryState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     cohorts_at = models.DateTimeField(null=True, blank=True)
+    # Changes only when a refresh counted a purchase dated before the current
+    # month (a back-dated row, or the last minutes of a month that just ended)
+    # or a rebuild ran: distinct buyers of closed months are memoised on it.
+    past_version = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("summary state")
@@ -44,8 +48,19 @@ class SummaryState(models.Model):
         return f"{self.key} v{self.version}"
 
 
+# The daily, customer and customer-month tables are derived rows that the nightly
+# rebuild recreates: their foreign keys have no database constraint
+# (db_constraint=False), because at 10 M purchases the deferred FK checks of a
+# rebuild cost minutes at COMMIT. Django still cascades deletes through the ORM.
+# Nor a single-column index of their own (db_index=False): the unique and
+# composite indexes below start with those columns, and every extra index on
+# millions of rebuilt rows costs minutes.
+
+
 class DailyMerchantStats(models.Model):
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     day = models.DateField()
     joined = models.IntegerField(default=0)  # cards issued
     visits = models.IntegerField(default=0)  # purchases
@@ -74,9 +89,17 @@ class DailyMerchantStats(models.Model):
 class DailyLocationStats(models.Model):
     """Per location (``location`` null: purchases recorded without one)."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     day = models.DateField()
     joined = models.IntegerField(default=0)
@@ -107,12 +130,20 @@ class DailyLocationStats(models.Model):
 class CustomerStats(models.Model):
     """One row per card that has bought at least once."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    card = models.OneToOneField("loyalty.Card", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    card = models.OneToOneField("loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     first_purchase_at = models.DateTimeField()
     last_purchase_at = models.DateTimeField()
     first_location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     purchases = models.IntegerField(default=0)
     bill_total = models.DecimalField(default=0, **TOTAL)
@@ -136,10 +167,20 @@ class CustomerMonthStats(models.Model):
     """A card's purchases in one local calendar month at one location: distinct
     customers over any range of months come from here."""
 
-    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
-    card = models.ForeignKey("loyalty.Card", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    card = models.ForeignKey(
+        "loyalty.Card", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     location = models.ForeignKey(
-        "merchants.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     month = models.DateField()  # the first day of the month
     visits = models.IntegerField(default=0)
@@ -162,6 +203,47 @@ class CustomerMonthStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.card_id} {self.month}"
+
+
+class PeriodBuyers(models.Model):
+    """Memo of the distinct buyers (and repeat buyers) of a closed range of
+    months, per merchant and location (null: the whole business). Counting them
+    groups up to millions of customer-month rows; a closed range only changes
+    when ``SummaryState.past_version`` does, so a page computes it once."""
+
+    merchant = models.ForeignKey(
+        "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    location = models.ForeignKey(
+        "merchants.Location",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    first_month = models.DateField()
+    last_month = models.DateField()
+    past_version = models.BigIntegerField()
+    buyers = models.IntegerField()
+    repeat_buyers = models.IntegerField()
+
+    objects = MerchantScopedManager()
+
+    class Meta:
+        verbose_name = _("buyers of a period")
+        verbose_name_plural = _("buyers of periods")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "location", "first_month", "last_month"],
+                name="period_buyers_unique",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_month}–{self.last_month}: {self.buyers}"
 
 
 class CohortCell(models.Model):

@@ -165,3 +165,76 @@ def test_the_beat_schedule_declares_the_analytics_tasks():
     call_command("setup_periodic_tasks", stdout=open("/dev/null", "w"))
     names = set(PeriodicTask.objects.filter(enabled=True).values_list("task", flat=True))
     assert {"analytics.tasks.refresh_summaries_task", "analytics.tasks.nightly_summaries_task"} <= names
+
+
+def test_buyers_of_closed_months_are_memoised_until_a_past_month_changes(merchant, shop):
+    """A closed range of months is counted once (PeriodBuyers); a purchase dated in a
+    closed month (back-dated, or the last minutes before midnight counted after it)
+    moves ``past_version`` and the next page counts again; a purchase of the current
+    month does not."""
+    from datetime import date
+
+    import time_machine
+
+    from analytics import metrics
+    from analytics.models import PeriodBuyers
+
+    feb = metrics.Period(date(2026, 2, 1), date(2026, 2, 1))
+    summaries.refresh(now=LATER, lag=timedelta(0))
+    with time_machine.travel(LATER, tick=False):
+        before = metrics.period_figures(merchant=merchant, period=feb)
+        memo = PeriodBuyers.objects.get(merchant=merchant, first_month=feb.first_month, location=None)
+        assert (memo.buyers, memo.repeat_buyers) == (before.buyers, before.repeat_buyers)
+        assert before.buyers == 9  # 12 cards, those with (i + 2) % 4 == 0 skip February
+        version = SummaryState.objects.get(key=summaries.STATE_KEY).past_version
+
+        # A purchase this month (April): closed months untouched, the memo stays valid.
+        purchase(
+            merchant=merchant,
+            card=shop[0],
+            location=None,
+            bill_amount=Decimal("10"),
+            receipt_id="now",
+            idempotency_key="now",
+            now=LATER - timedelta(minutes=1),
+        )
+        summaries.refresh(now=LATER, lag=timedelta(0))
+        assert SummaryState.objects.get(key=summaries.STATE_KEY).past_version == version
+
+        # A back-dated February purchase of a card that had not bought in February.
+        purchase(
+            merchant=merchant,
+            card=shop[2],
+            location=None,
+            bill_amount=Decimal("10"),
+            receipt_id="old",
+            idempotency_key="old",
+            now=msk(2026, 2, 27),
+        )
+        summaries.refresh(now=LATER, lag=timedelta(0))
+        assert SummaryState.objects.get(key=summaries.STATE_KEY).past_version == version + 1
+        after = metrics.period_figures(merchant=merchant, period=feb)
+        assert after.buyers == 10
+        assert (after.buyers, after.repeat_buyers) == metrics._count_buyers(
+            merchant=merchant, period=feb, location=None
+        )
+
+
+def test_the_nightly_task_counts_the_homes_closed_months(merchant, shop):
+    import time_machine
+
+    from analytics.models import PeriodBuyers
+
+    with time_machine.travel(LATER, tick=False):  # April 2026: March and April 2025 are closed
+        nightly_summaries_task()
+    ranges = set(PeriodBuyers.objects.filter(merchant=merchant, location=None).values_list("first_month", "last_month"))
+    from datetime import date
+
+    assert ranges == {
+        (date(2026, 3, 1), date(2026, 3, 1)),
+        (date(2026, 1, 1), date(2026, 3, 1)),
+        (date(2025, 4, 1), date(2025, 4, 1)),
+        (date(2025, 2, 1), date(2025, 4, 1)),
+    }
+    march = PeriodBuyers.objects.get(merchant=merchant, location=None, first_month=date(2026, 3, 1))
+    assert march.buyers == 9  # 12 cards, those with (i + 3) % 4 == 0 skip March
