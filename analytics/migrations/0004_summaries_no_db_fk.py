@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0003_prediction_spend_three_decimals"),
-        ("loyalty", "0013_merge_currencies_segments_names_campaigns"),
+        ("loyalty", "0014_campaign_bonus_kind"),
         ("merchants", "0007_merge_0006_audit_0006_memberships"),
     ]
 
