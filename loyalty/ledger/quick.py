@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 
@@ -289,6 +289,12 @@ def quick_purchase(
         if idempotency.is_key_conflict(exc):
             return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)
         raise NotQuick() from exc
+    except OperationalError as exc:
+        # A request with the same key on the general path claimed the key first and waits for this
+        # card (see idempotency.run_idempotent): rolled back here, the general path meets its key.
+        if idempotency.is_deadlock(exc):
+            raise NotQuick() from exc
+        raise
     return plan.response
 
 

@@ -190,9 +190,10 @@ def test_settings_hub_and_customers_page_render(live_server, browser, shop, owne
     expect(page).to_have_url(f"{live_server.url}/dashboard/settings/")
     hub = page.get_by_test_id("settings-hub")
     # Locations, staff, API keys, wallet; since issue 12 the business profile and the till settings; since
-    # issue 13 the audit log.
-    expect(hub.locator(".hub-card")).to_have_count(7)
+    # issue 13 the audit log and two-factor log-in.
+    expect(hub.locator(".hub-card")).to_have_count(8)
     expect(hub).to_contain_text("Журнал действий")
+    expect(hub).to_contain_text("Двухфакторная аутентификация")
     expect(hub).to_contain_text("1 активная точка")
     expect(hub).to_contain_text("3 человека")
     # The whole card is the link: a click anywhere on it opens the page.
