@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.fakes.http import JsonFakeServer
 
 
 @dataclass
@@ -21,86 +21,45 @@ class Sent:
     message_id: int
 
 
-class FakeTelegram:
+class FakeTelegram(JsonFakeServer):
     def __init__(self, *, token: str = "123456:TEST-token"):
         self.token = token
         self.sent: list[Sent] = []
         self.blocked: set[int] = set()
-        self.fail_next: list[int] = []
-        self.lock = threading.Lock()
         self._ids = itertools.count(1)
-        fake = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):  # noqa: N802 - http.server's name
-                length = int(self.headers.get("Content-Length", 0))
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                if not self.path.startswith(f"/bot{fake.token}/"):
-                    return self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
-                method = self.path.rsplit("/", 1)[1]
-                if method != "sendMessage":
-                    return self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
-                with fake.lock:
-                    failure = fake.fail_next.pop(0) if fake.fail_next else None
-                if failure == 429:
-                    return self._reply(
-                        429,
-                        {
-                            "ok": False,
-                            "error_code": 429,
-                            "description": "Too Many Requests: retry after 1",
-                            "parameters": {"retry_after": 1},
-                        },
-                    )
-                if failure:
-                    return self._reply(failure, {"ok": False, "error_code": failure, "description": "Bad Gateway"})
-                chat_id = int(payload["chat_id"])
-                if chat_id in fake.blocked:
-                    return self._reply(
-                        403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
-                    )
-                with fake.lock:
-                    sent = Sent(chat_id, payload["text"], next(fake._ids))
-                    fake.sent.append(sent)
-                return self._reply(
-                    200,
-                    {
-                        "ok": True,
-                        "result": {
-                            "message_id": sent.message_id,
-                            "chat": {"id": chat_id, "type": "private"},
-                            "date": 0,
-                            "text": sent.text,
-                        },
-                    },
-                )
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTelegram:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def handle_post(self, path: str, headers, body: bytes) -> tuple[int, dict]:
+        payload = json.loads(body or b"{}")
+        if not path.startswith(f"/bot{self.token}/"):
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        if path.rsplit("/", 1)[1] != "sendMessage":
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        failure = self.take_failure()
+        if failure == 429:
+            return 429, {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            }
+        if failure:
+            return failure, {"ok": False, "error_code": failure, "description": "Bad Gateway"}
+        chat_id = int(payload["chat_id"])
+        if chat_id in self.blocked:
+            return 403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+        with self.lock:
+            sent = Sent(chat_id, payload["text"], next(self._ids))
+            self.sent.append(sent)
+        return 200, {
+            "ok": True,
+            "result": {
+                "message_id": sent.message_id,
+                "chat": {"id": chat_id, "type": "private"},
+                "date": 0,
+                "text": sent.text,
+            },
+        }
 
     def to(self, chat_id: int) -> list[Sent]:
         with self.lock:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode
 
 import httpx
+
+from tests.fakes.http import JsonFakeServer
 
 
 @dataclass
@@ -35,87 +34,49 @@ def twilio_signature(url: str, params: dict[str, str], token: str) -> str:
     return base64.b64encode(hmac.new(token.encode(), payload.encode(), hashlib.sha1).digest()).decode()
 
 
-class FakeTwilio:
+class FakeTwilio(JsonFakeServer):
     def __init__(self, *, account_sid: str = "AC" + "0" * 32, auth_token: str = "secret-token"):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[Sms] = []
         self.invalid: set[str] = set()
-        self.fail_next: list[int] = []
-        self.lock = threading.Lock()
-        fake = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_POST(self):  # noqa: N802 - http.server's name
-                length = int(self.headers.get("Content-Length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                expected = "Basic " + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
-                if self.headers.get("Authorization") != expected:
-                    return self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
-                if self.path != f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json":
-                    return self._reply(404, {"code": 20404, "message": "Not found", "status": 404})
-                with fake.lock:
-                    failure = fake.fail_next.pop(0) if fake.fail_next else None
-                if failure:
-                    return self._reply(failure, {"code": 20500, "message": "Internal error", "status": failure})
-                if form.get("To") in fake.invalid:
-                    return self._reply(
-                        400,
-                        {
-                            "code": 21211,
-                            "message": f"The 'To' number {form['To']} is not a valid phone number.",
-                            "more_info": "https://www.twilio.com/docs/errors/21211",
-                            "status": 400,
-                        },
-                    )
-                sms = Sms(
-                    "SM" + secrets.token_hex(16),
-                    form["To"],
-                    form.get("From", ""),
-                    form.get("Body", ""),
-                    form.get("StatusCallback", ""),
-                )
-                with fake.lock:
-                    fake.messages.append(sms)
-                return self._reply(
-                    201,
-                    {
-                        "sid": sms.sid,
-                        "status": "queued",
-                        "to": sms.to,
-                        "from": sms.sender,
-                        "body": sms.body,
-                        "error_code": None,
-                        "error_message": None,
-                    },
-                )
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTwilio:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def handle_post(self, path: str, headers, body: bytes) -> tuple[int, dict]:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        if headers.get("Authorization") != expected:
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+        if path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
+            return 404, {"code": 20404, "message": "Not found", "status": 404}
+        failure = self.take_failure()
+        if failure:
+            return failure, {"code": 20500, "message": "Internal error", "status": failure}
+        if form.get("To") in self.invalid:
+            return 400, {
+                "code": 21211,
+                "message": f"The 'To' number {form['To']} is not a valid phone number.",
+                "more_info": "https://www.twilio.com/docs/errors/21211",
+                "status": 400,
+            }
+        sms = Sms(
+            "SM" + secrets.token_hex(16),
+            form["To"],
+            form.get("From", ""),
+            form.get("Body", ""),
+            form.get("StatusCallback", ""),
+        )
+        with self.lock:
+            self.messages.append(sms)
+        return 201, {
+            "sid": sms.sid,
+            "status": "queued",
+            "to": sms.to,
+            "from": sms.sender,
+            "body": sms.body,
+            "error_code": None,
+            "error_message": None,
+        }
 
     def report(self, sid: str, status: str, *, error_code: str = "", client=None, token: str | None = None):
         """Post Twilio's status callback for a message (``client``: a Django test client, or httpx)."""
