@@ -1,27 +1,37 @@
 #!/usr/bin/env python
 """Analytics benchmark: the dashboard's numbers for a merchant with a million customers.
 
-    .venv/bin/python bench/analytics.py [--customers 1000000] [--purchases 10000000] [--reuse]
+    .venv/bin/python bench/analytics.py [--customers 1000000] [--purchases 10000000] [--db NAME]
+                                        [--reuse] [--pages-only] [--skip-predictions] [--explain]
 
 What it does, on PostgreSQL at 127.0.0.1:
 
-1. Drops and recreates the database ``loyalty_bench_analytics`` (``--db``) and migrates it
-   (``--reuse``: keeps it if it already holds the data set).
-2. Loads with COPY one merchant (Moscow time, three locations) with ``--customers``
+1. Drops and recreates the database ``--db`` and migrates it (``--reuse``: keeps it if it
+   already holds the data set).
+2. Generates, inside PostgreSQL (generate_series and INSERT … SELECT; no row passes
+   through Python), one merchant (Moscow time, three locations) with ``--customers``
    customers and cards joining over three years, and ``--purchases`` purchases spread
-   from each customer's join to the end (about 10 % paid partly with points, 1 %
-   partly refunded), with their ledger entries (a welcome bonus per card, an earn
-   entry per purchase, a redeem entry where points paid, a refund reversal per
-   refund). Lots are not generated: nothing here reads them. Then VACUUM ANALYZE.
-3. Times the nightly jobs (``analytics.summaries.rebuild`` then ``rebuild_cohorts``):
-   wall time, and peak memory of this process (ru_maxrss) and of its PostgreSQL
-   backend (VmHWM from /proc; it includes the shared buffers the backend touched).
-4. Loads 10,000 more purchases with COPY and times the incremental refresh that adds them.
+   from each customer's join to the end (purchase counts exponential around the mean,
+   shared out so that they add up exactly; 80 % at the customer's own shop, about 10 %
+   paid partly with points, 1 % partly refunded), with their ledger entries (a welcome
+   bonus per card, an earn entry per purchase, a redeem entry where points paid, a
+   refund reversal per refund) and the cards' running totals (balance, purchase count,
+   last purchase, lifetime spend). Ids follow time, as sequences hand them out. Every
+   random draw is PostgreSQL's 64-bit hash of the row number and a salt: the same seed
+   gives the same rows. The secondary indexes are dropped for the load and rebuilt once
+   after it. Lots are not generated: nothing here reads them. Then VACUUM ANALYZE.
+3. Times the nightly jobs: the summaries rebuild (with its VACUUM ANALYZE), cohorts and
+   tiers, RFM scores and the prediction fit: wall time, CPU of this process and of its
+   PostgreSQL backend, peak memory of this process (ru_maxrss) and of the backend (VmHWM
+   from /proc; it includes the shared buffers the backend touched), and the load average.
+4. Adds 10,000 purchases and times the incremental refresh that counts them.
 5. Opens each dashboard page through the real stack (Django test client, DEBUG off,
    the owner logged in): "cold" = a new database connection and an empty page cache
    (PostgreSQL's buffers and the OS page cache are not dropped: the machine is shared),
    "uncached" = the same request again with the page cache emptied (the database warm),
-   "warm" = again with the page cache kept (what a second visitor gets).
+   "warm" = again with the page cache kept (what a second visitor gets); beside them the
+   SQL time and query count of the cold request, and the slowest query of each page
+   (``--explain``: with its EXPLAIN (ANALYZE, BUFFERS)).
 
 Targets (issue 10): pages < 1 s warm and < 3 s cold; the nightly jobs together < 10 min
 and < 2 GB of memory.
