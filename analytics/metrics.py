@@ -35,23 +35,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from analytics.models import (
     AnalyticsSettings,
+    BuyerCount,
     CohortCell,
     CustomerStats,
     DailyLocationStats,
     DailyMerchantStats,
-    PeriodBuyers,
-    SummaryState,
     TierCount,
 )
 from analytics.models.settings import DEFAULT_CHURN_WINDOW_DAYS
-from analytics.summaries import STATE_KEY
 from loyalty.models import Mechanic, Program, ProgramVersion
 from loyalty.program.rules import rules_for_version
 
@@ -181,44 +178,28 @@ def point_value(*, merchant) -> Decimal | None:
 
 
 def _buyers(*, merchant, period: Period, location) -> tuple[int, int]:
-    """Distinct buyers and repeat buyers of the period. A closed range of months
-    (before the merchant's current month) is memoised in PeriodBuyers until the
-    summaries' ``past_version`` changes; the open month is always counted."""
-    if period.last_month >= month_start(local_today(merchant)):
-        return _count_buyers(merchant=merchant, period=period, location=location)
-    state = SummaryState.objects.filter(key=STATE_KEY).only("past_version").first()
-    past_version = state.past_version if state else 0
-    key = {"first_month": period.first_month, "last_month": period.last_month, "location": location}
-    memo = PeriodBuyers.objects.for_merchant(merchant).filter(past_version=past_version, **key).first()
-    if memo is not None:
-        return memo.buyers, memo.repeat_buyers
-    buyers, repeat = _count_buyers(merchant=merchant, period=period, location=location)
-    PeriodBuyers.objects.update_or_create(
-        merchant=merchant,
-        **key,
-        defaults={"past_version": past_version, "buyers": buyers, "repeat_buyers": repeat},
-    )
-    return buyers, repeat
-
-
-def _count_buyers(*, merchant, period: Period, location) -> tuple[int, int]:
-    where = "cm.merchant_id = %s AND cm.month BETWEEN %s AND %s"
-    params: list = [merchant.pk, period.first_month, period.last_month]
-    if location is not None:
-        where += " AND cm.location_id = %s"
-        params.append(location.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT count(*), count(*) FILTER (WHERE s.visits >= 2 OR cs.first_purchase_at < %s)
-            FROM (SELECT cm.card_id, sum(cm.visits) AS visits FROM analytics_customermonthstats cm
-                  WHERE {where} GROUP BY cm.card_id) s
-            JOIN analytics_customerstats cs ON cs.card_id = s.card_id
-            """,
-            [local_midnight(merchant, period.start), *params],
+    """Distinct buyers and repeat buyers of the period, exactly, from the buyer counts
+    the summaries keep (analytics.models.BuyerCount explains the two sums): a few
+    hundred small rows per merchant, whatever the range, the current month included."""
+    a, b = period.first_month, period.last_month
+    sums = (
+        BuyerCount.objects.for_merchant(merchant)
+        .filter(location=location)
+        .aggregate(
+            buyers=Sum(
+                "customers",
+                filter=Q(kind=BuyerCount.Kind.BUYERS, month__gte=a, month__lte=b)
+                & (Q(prev_month__isnull=True) | Q(prev_month__lt=a)),
+            ),
+            single=Sum(
+                "customers",
+                filter=Q(kind=BuyerCount.Kind.SINGLE_FIRST, first_month__gte=a, month__lte=b)
+                & (Q(next_month__isnull=True) | Q(next_month__gt=b)),
+            ),
         )
-        buyers, repeat = cursor.fetchone()
-    return buyers, repeat
+    )
+    buyers = sums["buyers"] or 0
+    return buyers, buyers - (sums["single"] or 0)
 
 
 def period_figures(*, merchant, period: Period, location=None) -> Figures:
@@ -294,16 +275,30 @@ def standing(*, merchant, period: Period, now: datetime | None = None) -> Standi
     window = churn_window_days(merchant=merchant)
     lost_from = local_midnight(merchant, period.start) - timedelta(days=window)
     lost_to = local_midnight(merchant, period.end + timedelta(days=1)) - timedelta(days=window)
-    counts = CustomerStats.objects.for_merchant(merchant).aggregate(
-        ever=Count("pk"),
-        active_30=Count("pk", filter=Q(last_purchase_at__gte=now - timedelta(days=30))),
-        active_90=Count("pk", filter=Q(last_purchase_at__gte=now - timedelta(days=90))),
-        churned=Count("pk", filter=Q(last_purchase_at__lt=now - timedelta(days=window))),
-        lost=Count(
-            "pk",
-            filter=Q(last_purchase_at__gte=lost_from, last_purchase_at__lt=min(lost_to, now - timedelta(days=window))),
-        ),
+    # Each count reads only the range of the (merchant, last purchase) index it needs (an
+    # index-only scan after the nightly VACUUM); everyone who ever bought comes from the
+    # buyer counts (each customer's first month), not from a count of a million rows.
+    ever = (
+        BuyerCount.objects.for_merchant(merchant)
+        .filter(location=None, kind=BuyerCount.Kind.BUYERS, prev_month__isnull=True)
+        .aggregate(n=Sum("customers"))["n"]
+        or 0
     )
+    stats = CustomerStats.objects.for_merchant(merchant)
+    churn_line = now - timedelta(days=window)
+    recent = stats.filter(last_purchase_at__gte=min(churn_line, now - timedelta(days=90))).aggregate(
+        active_30=Count("last_purchase_at", filter=Q(last_purchase_at__gte=now - timedelta(days=30))),
+        active_90=Count("last_purchase_at", filter=Q(last_purchase_at__gte=now - timedelta(days=90))),
+        kept=Count("last_purchase_at", filter=Q(last_purchase_at__gte=churn_line)),
+    )
+    lost = stats.filter(last_purchase_at__gte=lost_from, last_purchase_at__lt=min(lost_to, churn_line)).count()
+    counts = {
+        "ever": ever,
+        "active_30": recent["active_30"],
+        "active_90": recent["active_90"],
+        "churned": ever - recent["kept"],
+        "lost": lost,
+    }
     money = DailyMerchantStats.objects.for_merchant(merchant).aggregate(
         bill=Sum("bill_total"), refund=Sum("refund_total")
     )
@@ -436,16 +431,6 @@ class HomeFigures:
 
 def _active(*, merchant, month: date, months: int) -> int:
     return _buyers(merchant=merchant, period=Period(add_months(month, -(months - 1)), month), location=None)[0]
-
-
-def warm_closed_periods(*, merchant, now: datetime | None = None) -> None:
-    """Count (and memoise) the closed periods the home page shows: last month and
-    the same month last year, alone and with the two months before each. Run
-    nightly after the rebuild, so the first visit of the day reads them."""
-    this = month_start(local_today(merchant, now))
-    for month in (add_months(this, -1), add_months(this, -12)):
-        for months in (1, 3):
-            _buyers(merchant=merchant, period=Period(add_months(month, -(months - 1)), month), location=None)
 
 
 def home_figures(*, merchant, now: datetime | None = None) -> HomeFigures:

@@ -5,9 +5,13 @@ ledger's append-only rows.
   ledger entries and cards with ids above the stored high-water marks, and
   moves the marks, in one transaction: a rerun finds nothing new and adds
   nothing (idempotent), a crash adds nothing (atomic).
-* ``rebuild()`` (nightly) empties the tables and recounts everything up to
-  the marks, in one transaction, so readers see the old figures until it
-  commits. It also repairs anything the refresh could have missed.
+* ``rebuild()`` (nightly) recounts everything up to the marks into fresh,
+  unindexed copies of the tables, indexes each copy once, then swaps the names,
+  all in one transaction: readers see the old tables until it commits, never a
+  half-filled one. (Inserting millions of rows into indexed tables, as an
+  upsert does, costs many times more: every row updates every index at a
+  random place.) Then VACUUM ANALYZE, so the planner and index-only scans see
+  the new tables. It also repairs anything the refresh could have missed.
 * ``rebuild_cohorts()`` (nightly) recounts the retention triangle and the
   tier distribution, which are derived rather than additive.
 
@@ -29,6 +33,7 @@ Read-only toward loyalty: nothing here writes a loyalty table.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +51,10 @@ DM_TABLE = "analytics_dailymerchantstats"
 DL_TABLE = "analytics_dailylocationstats"
 CS_TABLE = "analytics_customerstats"
 CM_TABLE = "analytics_customermonthstats"
+BC_TABLE = "analytics_buyercount"
+# Rebuilt by swapping in a new copy (in this order).
+SWAPPED = (DM_TABLE, DL_TABLE, CS_TABLE, CM_TABLE, BC_TABLE)
+BC_KEYS = ("merchant_id", "location_id", "kind", "month", "prev_month", "first_month", "next_month")
 
 DM_COLS = (
     "joined",
@@ -109,13 +118,107 @@ def _target(cursor, table: str, hwm: int, cutoff: datetime) -> int:
     return max(hwm, top)
 
 
-def _add(
-    cursor, table: str, constraint: str, keys: tuple[str, ...], cols: tuple[str, ...], source: str, params
-) -> None:
-    """Insert-or-add: the ``source`` SELECT yields ``keys`` and some of ``cols``
-    (by name); missing columns count 0; an existing row gets the sums added."""
-    cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", params)
-    present = {d[0] for d in cursor.description}
+# --- what each source row adds to each table ------------------------------------------------
+# Each source is a SELECT over the source rows with ids in (%s, %s], grouped by the
+# table's keys, yielding some of its columns by name (the others count 0). The refresh
+# adds them to existing rows (``_add``); the rebuild sums them into a fresh table.
+
+_P_BASE = "FROM loyalty_purchase p JOIN merchants_merchant m ON m.id = p.merchant_id WHERE p.id > %s AND p.id <= %s"
+_P_SUMS = (
+    "count(*) AS visits, sum(p.bill_amount) AS bill_total, "
+    "count(*) FILTER (WHERE p.points_redeemed > 0) AS points_bills, "
+    "sum(p.points_amount) AS points_paid_total"
+)
+_R_BASE = (
+    "FROM loyalty_refund r JOIN loyalty_purchase p ON p.id = r.purchase_id "
+    "JOIN merchants_merchant m ON m.id = r.merchant_id WHERE r.id > %s AND r.id <= %s"
+)
+_R_DAY = "(r.created_at AT TIME ZONE m.time_zone)::date"
+_C_BASE = (
+    "FROM loyalty_card c JOIN merchants_merchant m ON m.id = c.merchant_id "
+    "JOIN loyalty_customer cu ON cu.id = c.customer_id WHERE c.id > %s AND c.id <= %s"
+)
+_C_DAY = "(c.created_at AT TIME ZONE m.time_zone)::date"
+
+DM_KEYS = ("merchant_id", "day")
+DL_KEYS = ("merchant_id", "location_id", "day")
+CM_KEYS = ("merchant_id", "card_id", "location_id", "month")
+CM_COLS = ("visits", "bill_total")
+
+# (table, unique constraint, keys, columns) per target; sources per (source table, target).
+TARGETS = {
+    DM_TABLE: ("daily_merchant_unique", DM_KEYS, DM_COLS),
+    DL_TABLE: ("daily_location_unique", DL_KEYS, DL_COLS),
+    CM_TABLE: ("customer_month_unique", CM_KEYS, CM_COLS),
+}
+SOURCES: dict[str, list[tuple[str, str]]] = {
+    "purchases": [
+        (DM_TABLE, f"SELECT p.merchant_id, {P_DAY} AS day, {_P_SUMS} {_P_BASE} GROUP BY 1, 2"),
+        (
+            DL_TABLE,
+            f"SELECT p.merchant_id, p.location_id, {P_DAY} AS day, {_P_SUMS}, "
+            f"sum(p.points_earned) AS points_earned, sum(p.points_redeemed) AS points_redeemed {_P_BASE} "
+            "GROUP BY 1, 2, 3",
+        ),
+        (
+            CM_TABLE,
+            f"SELECT p.merchant_id, p.card_id, p.location_id, {P_MONTH} AS month, "
+            f"count(*) AS visits, sum(p.bill_amount) AS bill_total {_P_BASE} GROUP BY 1, 2, 3, 4",
+        ),
+    ],
+    "refunds": [
+        (DM_TABLE, f"SELECT r.merchant_id, {_R_DAY} AS day, sum(r.amount) AS refund_total {_R_BASE} GROUP BY 1, 2"),
+        (
+            DL_TABLE,
+            f"SELECT r.merchant_id, p.location_id, {_R_DAY} AS day, sum(r.amount) AS refund_total {_R_BASE} "
+            "GROUP BY 1, 2, 3",
+        ),
+    ],
+    "entries": [
+        (
+            DM_TABLE,
+            "SELECT e.merchant_id, (e.created_at AT TIME ZONE m.time_zone)::date AS day, "
+            "sum(e.points) FILTER (WHERE e.kind = 'earn') AS points_earned, "
+            "sum(e.points) FILTER (WHERE e.kind LIKE 'bonus\\_%%') AS points_bonus, "
+            "-sum(e.points) FILTER (WHERE e.kind = 'redeem') AS points_redeemed, "
+            "-sum(e.points) FILTER (WHERE e.kind = 'expiry') AS points_expired, "
+            "sum(e.points) AS points_net "
+            "FROM loyalty_ledgerentry e JOIN merchants_merchant m ON m.id = e.merchant_id "
+            "WHERE e.id > %s AND e.id <= %s GROUP BY 1, 2",
+        )
+    ],
+    "cards": [
+        (DM_TABLE, f"SELECT c.merchant_id, {_C_DAY} AS day, count(*) AS joined {_C_BASE} GROUP BY 1, 2"),
+        (
+            DL_TABLE,
+            f"SELECT c.merchant_id, cu.joined_location_id AS location_id, {_C_DAY} AS day, count(*) AS joined "
+            f"{_C_BASE} GROUP BY 1, 2, 3",
+        ),
+    ],
+}
+
+# One row per card: the first location is the one of the earliest purchase (ties: the smaller id).
+CS_PURCHASES = """
+    SELECT p.merchant_id, p.card_id, min(p.created_at) AS first_purchase_at, max(p.created_at) AS last_purchase_at,
+           (array_agg(p.location_id ORDER BY p.created_at, p.id))[1] AS first_location_id,
+           count(*) AS purchases, sum(p.bill_amount) AS bill_total
+    FROM loyalty_purchase p WHERE p.id > %s AND p.id <= %s GROUP BY p.merchant_id, p.card_id
+"""
+CS_REFUNDS = (
+    "SELECT r.card_id, sum(r.amount) AS amount FROM loyalty_refund r WHERE r.id > %s AND r.id <= %s GROUP BY r.card_id"
+)
+
+
+def _present(cursor, source: str) -> set[str]:
+    cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", [0, 0])
+    return {d[0] for d in cursor.description}
+
+
+def _add(cursor, table: str, source: str, params) -> None:
+    """Insert-or-add: the ``source`` SELECT yields the table's keys and some of its
+    columns (by name); missing columns count 0; an existing row gets the sums added."""
+    constraint, keys, cols = TARGETS[table]
+    present = _present(cursor, source)
     values = [f"coalesce(s.{c}, 0)" if c in present else "0" for c in cols]
     updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in cols if c in present)
     cursor.execute(
@@ -126,51 +229,57 @@ def _add(
     )
 
 
+# --- buyer counts (analytics.models.BuyerCount) --------------------------------------------------
+
+
+def buyer_counts_sql(where: str) -> str:
+    """The BuyerCount rows of the cards whose customer-month rows match ``where`` (a
+    condition on whole cards: all of a card's rows or none), from those rows alone."""
+    return f"""
+        WITH cm AS (
+            SELECT merchant_id, card_id, location_id, month, visits,
+                   min(month) OVER (PARTITION BY card_id) AS first_any
+            FROM {CM_TABLE} WHERE {where}
+        ), whole AS (
+            SELECT merchant_id, card_id, month, sum(visits) AS visits, min(first_any) AS first_any
+            FROM cm GROUP BY merchant_id, card_id, month
+        ), scoped AS (
+            SELECT merchant_id, NULL::bigint AS location_id, month, visits, first_any,
+                   lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
+            FROM whole WINDOW w AS (PARTITION BY card_id ORDER BY month)
+            UNION ALL
+            SELECT merchant_id, location_id, month, visits, first_any,
+                   lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
+            FROM cm WHERE location_id IS NOT NULL
+            WINDOW w AS (PARTITION BY card_id, location_id ORDER BY month)
+        )
+        SELECT merchant_id, location_id, 'B' AS kind, month, prev_month,
+               NULL::date AS first_month, NULL::date AS next_month, count(*) AS customers
+        FROM scoped GROUP BY merchant_id, location_id, month, prev_month
+        UNION ALL
+        SELECT merchant_id, location_id, 'N', month, NULL, first_any, next_month, count(*)
+        FROM scoped WHERE prev_month IS NULL AND visits = 1
+        GROUP BY merchant_id, location_id, month, first_any, next_month
+    """
+
+
+_BATCH_CARDS = "card_id IN (SELECT card_id FROM loyalty_purchase WHERE id > %s AND id <= %s)"
+
+
 def _apply_purchases(cursor, lo: int, hi: int) -> None:
-    where = "p.id > %s AND p.id <= %s"
-    base = f"FROM loyalty_purchase p JOIN merchants_merchant m ON m.id = p.merchant_id WHERE {where}"
-    sums = (
-        "count(*) AS visits, sum(p.bill_amount) AS bill_total, "
-        "count(*) FILTER (WHERE p.points_redeemed > 0) AS points_bills, "
-        "sum(p.points_amount) AS points_paid_total"
-    )
-    _add(
-        cursor,
-        DM_TABLE,
-        "daily_merchant_unique",
-        ("merchant_id", "day"),
-        DM_COLS,
-        f"SELECT p.merchant_id, {P_DAY} AS day, {sums} {base} GROUP BY 1, 2",
+    # The touched cards' buyer counts before, to take out once their customer-month rows change.
+    cursor.execute("DROP TABLE IF EXISTS analytics_buyercount_before")
+    cursor.execute(
+        f"CREATE TEMP TABLE analytics_buyercount_before AS {buyer_counts_sql(_BATCH_CARDS)}",
         [lo, hi],
     )
-    _add(
-        cursor,
-        DL_TABLE,
-        "daily_location_unique",
-        ("merchant_id", "location_id", "day"),
-        DL_COLS,
-        f"SELECT p.merchant_id, p.location_id, {P_DAY} AS day, {sums}, "
-        f"sum(p.points_earned) AS points_earned, sum(p.points_redeemed) AS points_redeemed {base} GROUP BY 1, 2, 3",
-        [lo, hi],
-    )
-    _add(
-        cursor,
-        CM_TABLE,
-        "customer_month_unique",
-        ("merchant_id", "card_id", "location_id", "month"),
-        ("visits", "bill_total"),
-        f"SELECT p.merchant_id, p.card_id, p.location_id, {P_MONTH} AS month, "
-        f"count(*) AS visits, sum(p.bill_amount) AS bill_total {base} GROUP BY 1, 2, 3, 4",
-        [lo, hi],
-    )
-    # The first location is the one of the earliest purchase (ties: the smaller id).
+    for table, source in SOURCES["purchases"]:
+        _add(cursor, table, source, [lo, hi])
     cursor.execute(
         f"""
         INSERT INTO {CS_TABLE} AS t (merchant_id, card_id, first_purchase_at, last_purchase_at,
                                      first_location_id, purchases, bill_total, refund_total)
-        SELECT p.merchant_id, p.card_id, min(p.created_at), max(p.created_at),
-               (array_agg(p.location_id ORDER BY p.created_at, p.id))[1], count(*), sum(p.bill_amount), 0
-        FROM loyalty_purchase p WHERE {where} GROUP BY p.merchant_id, p.card_id
+        SELECT s.*, 0 FROM ({CS_PURCHASES}) s
         ON CONFLICT (card_id) DO UPDATE SET
             first_location_id = CASE WHEN EXCLUDED.first_purchase_at < t.first_purchase_at
                                      THEN EXCLUDED.first_location_id ELSE t.first_location_id END,
@@ -181,129 +290,90 @@ def _apply_purchases(cursor, lo: int, hi: int) -> None:
         """,
         [lo, hi],
     )
-
-
-def _apply_refunds(cursor, lo: int, hi: int) -> None:
-    base = (
-        "FROM loyalty_refund r JOIN loyalty_purchase p ON p.id = r.purchase_id "
-        "JOIN merchants_merchant m ON m.id = r.merchant_id WHERE r.id > %s AND r.id <= %s"
-    )
-    day = "(r.created_at AT TIME ZONE m.time_zone)::date"
-    _add(
-        cursor,
-        DM_TABLE,
-        "daily_merchant_unique",
-        ("merchant_id", "day"),
-        DM_COLS,
-        f"SELECT r.merchant_id, {day} AS day, sum(r.amount) AS refund_total {base} GROUP BY 1, 2",
-        [lo, hi],
-    )
-    _add(
-        cursor,
-        DL_TABLE,
-        "daily_location_unique",
-        ("merchant_id", "location_id", "day"),
-        DL_COLS,
-        f"SELECT r.merchant_id, p.location_id, {day} AS day, sum(r.amount) AS refund_total {base} GROUP BY 1, 2, 3",
+    keys = ", ".join(BC_KEYS)
+    cursor.execute(
+        f"""
+        INSERT INTO {BC_TABLE} ({keys}, customers)
+        SELECT {keys}, sum(customers) FROM (
+            SELECT * FROM ({buyer_counts_sql(_BATCH_CARDS)}) after
+            UNION ALL
+            SELECT {keys}, -customers FROM analytics_buyercount_before
+        ) d
+        GROUP BY {keys} HAVING sum(customers) <> 0
+        ON CONFLICT ON CONSTRAINT buyer_count_unique DO UPDATE SET customers = {BC_TABLE}.customers + EXCLUDED.customers
+        """,
         [lo, hi],
     )
     cursor.execute(
-        f"UPDATE {CS_TABLE} t SET refund_total = t.refund_total + s.amount "
-        f"FROM (SELECT r.card_id, sum(r.amount) AS amount FROM loyalty_refund r "
-        f"WHERE r.id > %s AND r.id <= %s GROUP BY r.card_id) s WHERE t.card_id = s.card_id",
+        f"DELETE FROM {BC_TABLE} b WHERE b.customers = 0 "
+        "AND b.merchant_id IN (SELECT DISTINCT merchant_id FROM analytics_buyercount_before)"
+    )
+    cursor.execute("DROP TABLE analytics_buyercount_before")
+
+
+def _apply_refunds(cursor, lo: int, hi: int) -> None:
+    for table, source in SOURCES["refunds"]:
+        _add(cursor, table, source, [lo, hi])
+    cursor.execute(
+        f"UPDATE {CS_TABLE} t SET refund_total = t.refund_total + s.amount FROM ({CS_REFUNDS}) s "
+        "WHERE t.card_id = s.card_id",
         [lo, hi],
     )
 
 
-def _apply_entries(cursor, lo: int, hi: int) -> None:
-    _add(
-        cursor,
-        DM_TABLE,
-        "daily_merchant_unique",
-        ("merchant_id", "day"),
-        DM_COLS,
-        "SELECT e.merchant_id, (e.created_at AT TIME ZONE m.time_zone)::date AS day, "
-        "sum(e.points) FILTER (WHERE e.kind = 'earn') AS points_earned, "
-        "sum(e.points) FILTER (WHERE e.kind LIKE 'bonus\\_%%') AS points_bonus, "
-        "-sum(e.points) FILTER (WHERE e.kind = 'redeem') AS points_redeemed, "
-        "-sum(e.points) FILTER (WHERE e.kind = 'expiry') AS points_expired, "
-        "sum(e.points) AS points_net "
-        "FROM loyalty_ledgerentry e JOIN merchants_merchant m ON m.id = e.merchant_id "
-        "WHERE e.id > %s AND e.id <= %s GROUP BY 1, 2",
-        [lo, hi],
-    )
+def _apply(cursor, kind: str, lo: int, hi: int) -> None:
+    for table, source in SOURCES[kind]:
+        _add(cursor, table, source, [lo, hi])
 
 
-def _apply_cards(cursor, lo: int, hi: int) -> None:
-    base = (
-        "FROM loyalty_card c JOIN merchants_merchant m ON m.id = c.merchant_id "
-        "JOIN loyalty_customer cu ON cu.id = c.customer_id WHERE c.id > %s AND c.id <= %s"
+@dataclass(frozen=True)
+class Targets:
+    purchases: int
+    refunds: int
+    entries: int
+    cards: int
+
+
+def _targets(cursor, state: SummaryState, cutoff: datetime) -> Targets:
+    purchase_to = _target(cursor, "loyalty_purchase", state.purchase_hwm, cutoff)
+    refund_to = _target(cursor, "loyalty_refund", state.refund_hwm, cutoff)
+    # A refund is counted only once its purchase is: stop before the first
+    # refund of a purchase above the purchase mark.
+    cursor.execute(
+        "SELECT min(id) FROM loyalty_refund WHERE id > %s AND id <= %s AND purchase_id > %s",
+        [state.refund_hwm, refund_to, purchase_to],
     )
-    day = "(c.created_at AT TIME ZONE m.time_zone)::date"
-    _add(
-        cursor,
-        DM_TABLE,
-        "daily_merchant_unique",
-        ("merchant_id", "day"),
-        DM_COLS,
-        f"SELECT c.merchant_id, {day} AS day, count(*) AS joined {base} GROUP BY 1, 2",
-        [lo, hi],
-    )
-    _add(
-        cursor,
-        DL_TABLE,
-        "daily_location_unique",
-        ("merchant_id", "location_id", "day"),
-        DL_COLS,
-        f"SELECT c.merchant_id, cu.joined_location_id AS location_id, {day} AS day, count(*) AS joined "
-        f"{base} GROUP BY 1, 2, 3",
-        [lo, hi],
+    (early,) = cursor.fetchone()
+    if early is not None:
+        refund_to = early - 1
+    return Targets(
+        purchases=purchase_to,
+        refunds=refund_to,
+        entries=_target(cursor, "loyalty_ledgerentry", state.entry_hwm, cutoff),
+        cards=_target(cursor, "loyalty_card", state.card_hwm, cutoff),
     )
 
 
 def _advance(state: SummaryState, cutoff: datetime) -> RefreshResult:
     with connection.cursor() as cursor:
-        # The GROUP BYs of a rebuild hash millions of groups: let them do it in memory
-        # (for this transaction only) rather than spill to disk in 4 MB batches.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        purchase_to = _target(cursor, "loyalty_purchase", state.purchase_hwm, cutoff)
-        refund_to = _target(cursor, "loyalty_refund", state.refund_hwm, cutoff)
-        # A refund is counted only once its purchase is: stop before the first
-        # refund of a purchase above the purchase mark.
-        cursor.execute(
-            "SELECT min(id) FROM loyalty_refund WHERE id > %s AND id <= %s AND purchase_id > %s",
-            [state.refund_hwm, refund_to, purchase_to],
-        )
-        (early,) = cursor.fetchone()
-        if early is not None:
-            refund_to = early - 1
-        entry_to = _target(cursor, "loyalty_ledgerentry", state.entry_hwm, cutoff)
-        card_to = _target(cursor, "loyalty_card", state.card_hwm, cutoff)
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        to = _targets(cursor, state, cutoff)
         result = RefreshResult(
-            purchases=purchase_to - state.purchase_hwm,
-            refunds=refund_to - state.refund_hwm,
-            entries=entry_to - state.entry_hwm,
-            cards=card_to - state.card_hwm,
+            purchases=to.purchases - state.purchase_hwm,
+            refunds=to.refunds - state.refund_hwm,
+            entries=to.entries - state.entry_hwm,
+            cards=to.cards - state.card_hwm,
         )
         if result.purchases:
-            _apply_purchases(cursor, state.purchase_hwm, purchase_to)
-            # Did a closed month change? (purchases dated before their merchant's current month)
-            cursor.execute(
-                "SELECT 1 FROM loyalty_purchase p JOIN merchants_merchant m ON m.id = p.merchant_id "
-                "WHERE p.id > %s AND p.id <= %s AND p.created_at < "
-                "(date_trunc('month', %s AT TIME ZONE m.time_zone) AT TIME ZONE m.time_zone) LIMIT 1",
-                [state.purchase_hwm, purchase_to, cutoff],
-            )
-            if cursor.fetchone():
-                state.past_version += 1
+            _apply_purchases(cursor, state.purchase_hwm, to.purchases)
         if result.refunds:
-            _apply_refunds(cursor, state.refund_hwm, refund_to)
+            _apply_refunds(cursor, state.refund_hwm, to.refunds)
         if result.entries:
-            _apply_entries(cursor, state.entry_hwm, entry_to)
+            _apply(cursor, "entries", state.entry_hwm, to.entries)
         if result.cards:
-            _apply_cards(cursor, state.card_hwm, card_to)
-    state.purchase_hwm, state.refund_hwm = purchase_to, refund_to
-    state.entry_hwm, state.card_hwm = entry_to, card_to
+            _apply(cursor, "cards", state.card_hwm, to.cards)
+    state.purchase_hwm, state.refund_hwm = to.purchases, to.refunds
+    state.entry_hwm, state.card_hwm = to.entries, to.cards
     return result
 
 
@@ -321,41 +391,166 @@ def refresh(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> Ref
     return result
 
 
+# --- the nightly rebuild ---------------------------------------------------------------------------
+
+
+def _new(table: str) -> str:
+    return f"{table}__new"
+
+
+def _fill_summed(cursor, table: str, sources: list[tuple[str, list]]) -> None:
+    """Fill the new copy of a daily table: every source's rows, summed per key."""
+    _constraint, keys, cols = TARGETS[table]
+    parts = []
+    params: list = []
+    for source, source_params in sources:
+        present = _present(cursor, source)
+        values = ", ".join(f"s.{c}" if c in present else f"0 AS {c}" for c in cols)
+        parts.append(f"SELECT {', '.join('s.' + k for k in keys)}, {values} FROM ({source}) s")
+        params += source_params
+    sums = ", ".join(f"coalesce(sum({c}), 0)" for c in cols)
+    cursor.execute(
+        f"INSERT INTO {_new(table)} ({', '.join(keys + cols)}) "
+        f"SELECT {', '.join(keys)}, {sums} FROM ({' UNION ALL '.join(parts)}) u GROUP BY {', '.join(keys)}",
+        params,
+    )
+
+
+def _fill(cursor, to: Targets) -> None:
+    marks = {
+        "purchases": [0, to.purchases],
+        "refunds": [0, to.refunds],
+        "entries": [0, to.entries],
+        "cards": [0, to.cards],
+    }
+    for table in (DM_TABLE, DL_TABLE):
+        _fill_summed(
+            cursor,
+            table,
+            [
+                (source, marks[kind])
+                for kind, sources in SOURCES.items()
+                for target, source in sources
+                if target == table
+            ],
+        )
+    # One source, already one row per key: no second grouping of millions of rows.
+    ((_, cm_source),) = [(t, s) for t, s in SOURCES["purchases"] if t == CM_TABLE]
+    cursor.execute(
+        f"INSERT INTO {_new(CM_TABLE)} ({', '.join(CM_KEYS + CM_COLS)}) "
+        f"SELECT {', '.join(CM_KEYS + CM_COLS)} FROM ({cm_source}) s ORDER BY card_id, month",
+        marks["purchases"],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {_new(CS_TABLE)} (merchant_id, card_id, first_purchase_at, last_purchase_at,
+                                      first_location_id, purchases, bill_total, refund_total)
+        SELECT s.*, coalesce(r.amount, 0) FROM ({CS_PURCHASES}) s LEFT JOIN ({CS_REFUNDS}) r ON r.card_id = s.card_id
+        """,
+        marks["purchases"] + marks["refunds"],
+    )
+    keys = ", ".join(BC_KEYS)
+    cursor.execute(
+        f"INSERT INTO {_new(BC_TABLE)} ({keys}, customers) "
+        f"SELECT {keys}, customers FROM ({buyer_counts_sql('TRUE').replace(CM_TABLE, _new(CM_TABLE))}) s"
+    )
+
+
+_INDEX_DEF = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON (?:ONLY )?)(\S+)( .*)$")
+
+
+def _swap_in(cursor, table: str) -> None:
+    """Give the new copy the live table's constraints and indexes (built once, from sorted
+    rows), drop the live table and take its name and its objects' names."""
+    new = _new(table)
+    renames: list[str] = []
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY contype, conname",
+        [table],
+    )
+    for name, definition in cursor.fetchall():
+        cursor.execute(f'ALTER TABLE {new} ADD CONSTRAINT "{name}__new" {definition}')
+        renames.append(f'ALTER TABLE {table} RENAME CONSTRAINT "{name}__new" TO "{name}"')
+    cursor.execute(
+        "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+        "WHERE x.indrelid = %s::regclass "
+        "AND x.indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [table, table],
+    )
+    for name, definition in cursor.fetchall():
+        match = _INDEX_DEF.match(definition)
+        if match is None:
+            raise RuntimeError(f"unexpected index definition: {definition}")
+        cursor.execute(f'{match[1]}"{name}__new"{match[3]}{new}{match[5]}')
+        renames.append(f'ALTER INDEX "{name}__new" RENAME TO "{name}"')
+    cursor.execute(f"ANALYZE {new}")
+    cursor.execute(f"DROP TABLE {table}")
+    cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
+    for statement in renames:
+        cursor.execute(statement)
+    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+    (sequence,) = cursor.fetchone()
+    if sequence and sequence.split(".")[-1] != f"{table}_id_seq":
+        cursor.execute(f"ALTER SEQUENCE {sequence} RENAME TO {table}_id_seq")
+
+
 def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> RefreshResult:
-    """Recount every summary table from the source rows, in one transaction."""
+    """Recount every summary table from the source rows into new copies and swap them in,
+    in one transaction; then VACUUM ANALYZE them (outside it, when not inside another)."""
     now = now or timezone.now()
     with transaction.atomic():
         state = _state_for_update()
         with connection.cursor() as cursor:
-            for table in (DM_TABLE, DL_TABLE, CS_TABLE, CM_TABLE):
-                cursor.execute(f"DELETE FROM {table}")
-        state.purchase_hwm = state.refund_hwm = state.entry_hwm = state.card_hwm = 0
-        state.past_version += 1
-        result = _advance(state, now - lag)
+            # The rebuild's GROUP BYs and index builds hash and sort millions of rows: in memory
+            # (for this transaction only) rather than spilled to disk in 4 MB batches.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            for table in SWAPPED:
+                cursor.execute(f"DROP TABLE IF EXISTS {_new(table)}")
+                cursor.execute(
+                    f"CREATE TABLE {_new(table)} "
+                    f"(LIKE {table} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
+                )
+            to = _targets(cursor, SummaryState(), now - lag)
+            _fill(cursor, to)
+            for table in SWAPPED:
+                _swap_in(cursor, table)
+        result = RefreshResult(purchases=to.purchases, refunds=to.refunds, entries=to.entries, cards=to.cards)
+        state.purchase_hwm, state.refund_hwm = to.purchases, to.refunds
+        state.entry_hwm, state.card_hwm = to.entries, to.cards
         state.version += 1
         state.refreshed_at = state.rebuilt_at = now
         state.save()
+    if not connection.in_atomic_block:
+        # Fresh tables: set their visibility maps (index-only scans) and hint bits now,
+        # not on the first page views. VACUUM cannot run inside a transaction.
+        with connection.cursor() as cursor:
+            for table in SWAPPED:
+                cursor.execute(f"VACUUM (ANALYZE) {table}")
     logger.info("analytics summaries rebuilt: %s", result)
     return result
 
 
 def rebuild_cohorts(*, now: datetime | None = None) -> None:
-    """Recount the retention triangle (from the customer-month rows and each
-    customer's first purchase) and the cards per tier."""
+    """Recount the retention triangle (from the customer-month rows: a customer's
+    cohort is the month of its first purchase) and the cards per tier."""
     now = now or timezone.now()
     with transaction.atomic():
         state = _state_for_update()
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM analytics_cohortcell")
+            # A card's cohort is its first month; one row per card and month (its months
+            # at several locations summed), read in the order of the (card, month, location)
+            # index, so no distinct count has to sort millions of rows.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute(
                 f"""
                 INSERT INTO analytics_cohortcell (merchant_id, cohort, month, customers, bill_total)
-                SELECT cm.merchant_id,
-                       date_trunc('month', cs.first_purchase_at AT TIME ZONE m.time_zone)::date AS cohort,
-                       cm.month, count(DISTINCT cm.card_id), sum(cm.bill_total)
-                FROM {CM_TABLE} cm
-                JOIN {CS_TABLE} cs ON cs.card_id = cm.card_id
-                JOIN merchants_merchant m ON m.id = cm.merchant_id
+                SELECT merchant_id, cohort, month, count(*), sum(bill_total)
+                FROM (SELECT merchant_id, month, sum(bill_total) AS bill_total,
+                             min(month) OVER (PARTITION BY card_id) AS cohort
+                      FROM {CM_TABLE} GROUP BY card_id, month, merchant_id) s
                 GROUP BY 1, 2, 3
                 """
             )

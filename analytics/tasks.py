@@ -12,8 +12,8 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from analytics import imports, metrics, predictions, summaries
-from analytics.models import DailyMerchantStats, ImportJob
+from analytics import imports, predictions, summaries
+from analytics.models import ImportJob
 from merchants.models import Merchant
 
 logger = logging.getLogger(__name__)
@@ -37,9 +37,6 @@ def refresh_summaries_task() -> dict[str, int]:
 def nightly_summaries_task() -> None:
     summaries.rebuild()
     summaries.rebuild_cohorts()
-    # The home's closed months, counted once for the day (PeriodBuyers memo).
-    for merchant in Merchant.objects.filter(pk__in=DailyMerchantStats.objects.values("merchant_id")):
-        metrics.warm_closed_periods(merchant=merchant)
 
 
 @shared_task(name="analytics.tasks.import_customers_task", soft_time_limit=55 * 60, time_limit=60 * 60, **TASK_OPTIONS)

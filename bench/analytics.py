@@ -1,27 +1,37 @@
 #!/usr/bin/env python
 """Analytics benchmark: the dashboard's numbers for a merchant with a million customers.
 
-    .venv/bin/python bench/analytics.py [--customers 1000000] [--purchases 10000000] [--reuse]
+    .venv/bin/python bench/analytics.py [--customers 1000000] [--purchases 10000000] [--db NAME]
+                                        [--reuse] [--pages-only] [--skip-predictions] [--explain]
 
 What it does, on PostgreSQL at 127.0.0.1:
 
-1. Drops and recreates the database ``loyalty_bench_analytics`` (``--db``) and migrates it
-   (``--reuse``: keeps it if it already holds the data set).
-2. Loads with COPY one merchant (Moscow time, three locations) with ``--customers``
+1. Drops and recreates the database ``--db`` and migrates it (``--reuse``: keeps it if it
+   already holds the data set).
+2. Generates, inside PostgreSQL (generate_series and INSERT … SELECT; no row passes
+   through Python), one merchant (Moscow time, three locations) with ``--customers``
    customers and cards joining over three years, and ``--purchases`` purchases spread
-   from each customer's join to the end (about 10 % paid partly with points, 1 %
-   partly refunded), with their ledger entries (a welcome bonus per card, an earn
-   entry per purchase, a redeem entry where points paid, a refund reversal per
-   refund). Lots are not generated: nothing here reads them. Then VACUUM ANALYZE.
-3. Times the nightly jobs (``analytics.summaries.rebuild`` then ``rebuild_cohorts``):
-   wall time, and peak memory of this process (ru_maxrss) and of its PostgreSQL
-   backend (VmHWM from /proc; it includes the shared buffers the backend touched).
-4. Loads 10,000 more purchases with COPY and times the incremental refresh that adds them.
+   from each customer's join to the end (purchase counts exponential around the mean,
+   shared out so that they add up exactly; 80 % at the customer's own shop, about 10 %
+   paid partly with points, 1 % partly refunded), with their ledger entries (a welcome
+   bonus per card, an earn entry per purchase, a redeem entry where points paid, a
+   refund reversal per refund) and the cards' running totals (balance, purchase count,
+   last purchase, lifetime spend). Ids follow time, as sequences hand them out. Every
+   random draw is PostgreSQL's 64-bit hash of the row number and a salt: the same seed
+   gives the same rows. The secondary indexes are dropped for the load and rebuilt once
+   after it. Lots are not generated: nothing here reads them. Then VACUUM ANALYZE.
+3. Times the nightly jobs: the summaries rebuild (with its VACUUM ANALYZE), cohorts and
+   tiers, RFM scores and the prediction fit: wall time, CPU of this process and of its
+   PostgreSQL backend, peak memory of this process (ru_maxrss) and of the backend (VmHWM
+   from /proc; it includes the shared buffers the backend touched), and the load average.
+4. Adds 10,000 purchases and times the incremental refresh that counts them.
 5. Opens each dashboard page through the real stack (Django test client, DEBUG off,
    the owner logged in): "cold" = a new database connection and an empty page cache
    (PostgreSQL's buffers and the OS page cache are not dropped: the machine is shared),
    "uncached" = the same request again with the page cache emptied (the database warm),
-   "warm" = again with the page cache kept (what a second visitor gets).
+   "warm" = again with the page cache kept (what a second visitor gets); beside them the
+   SQL time and query count of the cold request, and the slowest query of each page
+   (``--explain``: with its EXPLAIN (ANALYZE, BUFFERS)).
 
 Targets (issue 10): pages < 1 s warm and < 3 s cold; the nightly jobs together < 10 min
 and < 2 GB of memory.
@@ -30,9 +40,7 @@ and < 2 GB of memory.
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import random
 import resource
 import sys
 import time
@@ -74,17 +82,9 @@ def setup_django(db: str, *, create: bool) -> None:
     print(f"migrate {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def _cell(value) -> str:
-    if value is None:
-        return r"\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    return str(value)
-
-
 def _columns(model, given: list[str]) -> tuple[list[str], list]:
     """Every concrete column: ``given`` first (filled by the caller), then the others with
-    the field's default (COPY bypasses Django, which keeps defaults in Python)."""
+    the field's default (bulk loads bypass Django, which keeps defaults in Python)."""
     names, defaults = list(given), []
     for field in model._meta.concrete_fields:
         if field.column in given or field.primary_key:
@@ -94,40 +94,71 @@ def _columns(model, given: list[str]) -> tuple[list[str], list]:
     return names, defaults
 
 
-class Copier:
-    """Streams rows into ``COPY table FROM STDIN`` in 4 MB chunks (never the whole set in memory)."""
+def _literal(value) -> str:
+    """A Python default as an SQL literal (bools, numbers, plain strings, None)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
-    def __init__(self, cursor, table: str, columns: list[str]):
-        self.copy_cm = cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN")
-        self.copy = self.copy_cm.__enter__()
-        self.buffer = io.StringIO()
-        self.rows = 0
 
-    def add(self, row) -> None:
-        self.buffer.write("\t".join(_cell(v) for v in row))
-        self.buffer.write("\n")
-        self.rows += 1
-        if self.buffer.tell() > 4 << 20:
-            self.flush()
+def _insert(cursor, model, given: dict[str, str], source: str, params=()) -> int:
+    """``INSERT INTO <model table> SELECT <given expressions>, <defaults> FROM <source>``."""
+    names, defaults = _columns(model, list(given))
+    select = [f"{expr} AS {col}" for col, expr in given.items()] + [_literal(d) for d in defaults]
+    cursor.execute(
+        f"INSERT INTO {model._meta.db_table} ({', '.join(names)}) SELECT {', '.join(select)} FROM {source}", params
+    )
+    return cursor.rowcount
 
-    def flush(self) -> None:
-        self.copy.write(self.buffer.getvalue())
-        self.buffer = io.StringIO()
 
-    def close(self) -> None:
-        self.flush()
-        self.copy_cm.__exit__(None, None, None)
+def _u(expr: str, salt: int) -> str:
+    """A deterministic uniform number in [0, 1) from an integer and a salt (PostgreSQL's own
+    64-bit hash): the same seed gives the same data set, row for row, on any run."""
+    return f"((hashint8extended(({expr})::bigint, {salt}) & 9007199254740991)::float8 / 9007199254740992.0)"
+
+
+LOADED_TABLES = ("loyalty_customer", "loyalty_card", "loyalty_purchase", "loyalty_refund", "loyalty_ledgerentry")
+
+
+def _set_aside_indexes(cursor, tables) -> list[str]:
+    """Drop every index of ``tables`` but the primary keys (rows load faster into bare tables,
+    and a sorted index build is much cheaper than millions of inserts into it); return the
+    statements that recreate them exactly, under the same names."""
+    restore = []
+    for table in tables:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'u'",
+            [table],
+        )
+        for name, definition in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        cursor.execute(
+            "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = %s::regclass AND NOT x.indisprimary",
+            [table],
+        )
+        for name, definition in cursor.fetchall():
+            cursor.execute(f'DROP INDEX "{name}"')
+            restore.append(definition)
+    return restore
 
 
 def load(customers: int, purchases: int, seed: int) -> None:
-    import psycopg
+    """The data set, generated by PostgreSQL itself (generate_series, INSERT … SELECT): no row
+    passes through Python. Every random draw is a hash of the row's number and a salt
+    (``_u``), so a seed always gives the same rows and ids, whatever the plan."""
     from django.db import connection
 
     from loyalty.models import Card, Customer, LedgerEntry, Purchase, Refund
     from loyalty.program.services import program_for
     from merchants.models import Location, Merchant, User
 
-    rng = random.Random(seed)
     merchant = Merchant.objects.create(
         name="Bench Analytics", slug=SLUG, country="RU", currency="RUB", time_zone="Europe/Moscow"
     )
@@ -135,254 +166,244 @@ def load(customers: int, purchases: int, seed: int) -> None:
     locations = [Location.objects.create(merchant=merchant, name=f"Shop {i}").pk for i in range(3)]
     version_id = program_for(merchant=merchant).current_version_id
     mid = merchant.pk
-    started = time.perf_counter()
-    per_customer = purchases / customers
     span = SPAN_DAYS * 86400
     start = END - timedelta(seconds=span)
-    cust_cols, cust_def = _columns(
-        Customer, ["id", "merchant_id", "phone", "name", "referral_code", "joined_location_id", "created_at"]
-    )
-    card_cols, card_def = _columns(
-        Card,
-        [
-            "id",
-            "merchant_id",
-            "customer_id",
-            "number",
-            "barcode",
-            "purchase_count",
-            "last_purchase_at",
-            "created_at",
-            "updated_at",
-            "balance",
-            "lifetime_spend",
-        ],
-    )
-    p_cols, p_def = _columns(
-        Purchase,
-        [
-            "id",
-            "merchant_id",
-            "card_id",
-            "location_id",
-            "receipt_id",
-            "currency",
-            "bill_amount",
-            "points_redeemed",
-            "points_amount",
-            "amount_paid",
-            "points_earned",
-            "refunded_amount",
-            "points_reversed",
-            "program_version_id",
-            "idempotency_key",
-            "created_at",
-        ],
-    )
-    e_cols, e_def = _columns(
-        LedgerEntry,
-        [
-            "id",
-            "merchant_id",
-            "card_id",
-            "kind",
-            "points",
-            "purchase_id",
-            "refund_id",
-            "program_version_id",
-            "created_at",
-        ],
-    )
-    r_cols, r_def = _columns(
-        Refund,
-        ["id", "merchant_id", "purchase_id", "card_id", "amount", "points_reversed", "idempotency_key", "created_at"],
-    )
-    purchase_id = entry_id = refund_id = 0
+    s = seed * 100
+    locs = "ARRAY[" + ", ".join(str(pk) for pk in locations) + "]::bigint[]"
+    t0 = time.perf_counter()
+
+    def step(label: str) -> None:
+        print(f"  {label}: {time.perf_counter() - t0:.1f} s", flush=True)
+
     with connection.cursor() as cursor:
-        raw = cursor.cursor
+        # Generated rows are consistent by construction: skip the foreign-key triggers.
         cursor.execute("SET session_replication_role = replica")
-        # One COPY at a time per connection: the cards go through a second one.
-        cards_conn = psycopg.connect(os.environ["DATABASE_URL"])
-        cards_conn.execute("SET session_replication_role = replica")
-        copies = {
-            "customer": Copier(raw, Customer._meta.db_table, cust_cols),
-            "card": Copier(cards_conn.cursor(), Card._meta.db_table, card_cols),
-        }
-        # Customers and cards first (their COPY must end before the purchases' begins on this connection):
-        # keep each customer's join moment and purchase count in compact lists.
-        joins: list[float] = []
-        counts: list[int] = []
-        remaining = purchases
-        for k in range(1, customers + 1):
-            joined = rng.random() * span
-            # Purchase counts: geometric around the mean, the last customer takes the remainder.
-            n = min(remaining, int(rng.expovariate(1 / per_customer))) if k < customers else remaining
-            remaining -= n
-            joins.append(joined)
-            counts.append(n)
-            at = (start + timedelta(seconds=joined)).isoformat()
-            loc = locations[k % 3]
-            copies["customer"].add([k, mid, f"+7900{k:07d}", f"Customer {k}", f"B{k:x}".upper(), loc, at, *cust_def])
-            copies["card"].add([k, mid, k, f"{100000000000 + k}", f"bench{k:x}", n, None, at, at, 0, 0, *card_def])
-        for c in copies.values():
-            c.close()
-        cards_conn.commit()
-        cards_conn.close()
-        print(f"  customers and cards: {time.perf_counter() - started:.1f} s", flush=True)
-
-        # The ledger entries stream through a second connection while the purchases are copied.
-        # Both sessions skip the foreign-key triggers (session_replication_role = replica): the
-        # generated rows are consistent by construction, and checking 25 million references
-        # would take longer than loading them.
-        entries_conn = psycopg.connect(os.environ["DATABASE_URL"])
-        entries_conn.execute("SET session_replication_role = replica")
-        ec = Copier(entries_conn.cursor(), LedgerEntry._meta.db_table, e_cols)
-
-        def entry(card, kind, points, pid, rid, at):
-            nonlocal entry_id
-            entry_id += 1
-            ec.add([entry_id, mid, card, kind, points, pid, rid, version_id, at, *e_def])
-
-        pc = Copier(raw, Purchase._meta.db_table, p_cols)
-        refunds_later: list[tuple] = []
-        for k in range(1, customers + 1):
-            joined, n = joins[k - 1], counts[k - 1]
-            loc = locations[k % 3]
-            entry(k, "bonus_welcome", 100, None, None, (start + timedelta(seconds=joined)).isoformat())
-            if not n:
-                continue
-            moments = sorted(joined + rng.random() * (span - joined) for _ in range(n))
-            for moment in moments:
-                purchase_id += 1
-                bill = Decimal(rng.randrange(150, 2500))
-                redeem = rng.randrange(10, 60) if rng.random() < 0.1 else 0
-                paid = bill - redeem
-                earned = int(paid * 5 / 100)
-                at = (start + timedelta(seconds=moment)).isoformat()
-                where = loc if rng.random() < 0.8 else locations[rng.randrange(3)]
-                refunded = Decimal(100) if rng.random() < 0.01 else Decimal(0)
-                reversed_points = int(earned * refunded / bill) if refunded else 0
-                pc.add(
-                    [
-                        purchase_id,
-                        mid,
-                        k,
-                        where,
-                        f"R{purchase_id}",
-                        "RUB",
-                        bill,
-                        redeem,
-                        Decimal(redeem),
-                        paid,
-                        earned,
-                        refunded,
-                        reversed_points,
-                        version_id,
-                        f"P{purchase_id}",
-                        at,
-                        *p_def,
-                    ]
-                )
-                entry(k, "earn", earned, purchase_id, None, at)
-                if redeem:
-                    entry(k, "redeem", -redeem, purchase_id, None, at)
-                if refunded:
-                    refunds_later.append((purchase_id, k, refunded, reversed_points, moment))
-            if k % 100_000 == 0:
-                print(f"  {k:,} customers' purchases: {time.perf_counter() - started:.0f} s", flush=True)
-        pc.close()
-        print(f"  purchases: {pc.rows:,} in {time.perf_counter() - started:.1f} s", flush=True)
-
-        rc = Copier(raw, Refund._meta.db_table, r_cols)
-        for pid, k, amount, points, moment in refunds_later:
-            refund_id += 1
-            at = (start + timedelta(seconds=min(span, moment + 2 * 86400))).isoformat()
-            rc.add([refund_id, mid, pid, k, amount, points, f"F{refund_id}", at, *r_def])
-            entry(k, "refund_reversal", -points, pid, refund_id, at)
-        rc.close()
-        ec.close()
-        entries_conn.commit()
-        entries_conn.close()
-        for table, top in (
-            ("loyalty_customer", customers),
-            ("loyalty_card", customers),
-            ("loyalty_purchase", purchase_id),
-            ("loyalty_refund", refund_id),
-            ("loyalty_ledgerentry", entry_id),
-        ):
-            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [max(top, 1)])
-    connection.close()
+        cursor.execute("SET work_mem = '512MB'")
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute("SET synchronous_commit = off")
+        restore = _set_aside_indexes(cursor, LOADED_TABLES)
+        # Customers: a join moment over the three years and a weight (exponential); the
+        # purchases are shared out in proportion to the weights, so they add up exactly.
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE bench_customer AS
+            SELECT k, joined_s, loc,
+                   (round(%(p)s * cum / total) - round(%(p)s * (cum - w) / total))::bigint AS n,
+                   round(%(p)s * (cum - w) / total)::bigint AS slot0
+            FROM (SELECT k, joined_s, loc, w, sum(w) OVER (ORDER BY k) AS cum, sum(w) OVER () AS total
+                  FROM (SELECT k, {_u("k", s + 1)} * %(span)s AS joined_s, ({locs})[1 + k %% 3] AS loc,
+                               -ln(1 - {_u("k", s + 2)}) AS w
+                        FROM generate_series(1, %(n)s) k) g) c
+            """,
+            {"p": purchases, "n": customers, "span": span},
+        )
+        # Purchases: spread from the customer's join to the end, ids in time order (as the
+        # sequence hands them out); 10 %% paid partly with points, 1 %% partly refunded,
+        # 80 %% at the customer's own shop.
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE bench_purchase AS
+            SELECT row_number() OVER (ORDER BY at, r) AS id, r, k, at, bill, redeem, loc, refunded,
+                   (bill - redeem) * 5 / 100 AS earned
+            FROM (SELECT r, c.k,
+                         %(start)s::timestamptz
+                           + (c.joined_s + {_u("r", s + 3)} * (%(span)s - c.joined_s)) * interval '1 second' AS at,
+                         150 + floor({_u("r", s + 4)} * 2350)::int AS bill,
+                         CASE WHEN {_u("r", s + 5)} < 0.1 THEN 10 + floor({_u("r", s + 6)} * 50)::int ELSE 0 END
+                           AS redeem,
+                         CASE WHEN {_u("r", s + 7)} < 0.8 THEN c.loc
+                              ELSE ({locs})[1 + floor({_u("r", s + 8)} * 3)::int] END AS loc,
+                         CASE WHEN {_u("r", s + 9)} < 0.01 THEN 100 ELSE 0 END AS refunded
+                  FROM bench_customer c CROSS JOIN LATERAL generate_series(c.slot0 + 1, c.slot0 + c.n) r) g
+            """,
+            {"start": start, "span": span},
+        )
+        step("generated")
+        _insert(
+            cursor,
+            Customer,
+            {
+                "id": "k",
+                "merchant_id": str(mid),
+                "phone": "'+7900' || lpad(k::text, 7, '0')",
+                "name": "'Customer ' || k",
+                "referral_code": "'B' || upper(to_hex(k))",
+                "joined_location_id": "loc",
+                "created_at": "%(start)s::timestamptz + joined_s * interval '1 second'",
+            },
+            "bench_customer ORDER BY k",
+            {"start": start},
+        )
+        _insert(
+            cursor,
+            Card,
+            {
+                "id": "c.k",
+                "merchant_id": str(mid),
+                "customer_id": "c.k",
+                "number": "(100000000000 + c.k)::text",
+                "barcode": "'bench' || to_hex(c.k)",
+                "purchase_count": "coalesce(a.n, 0)",
+                "last_purchase_at": "a.last_at",
+                "balance": "100 + coalesce(a.points, 0)",
+                "lifetime_spend": "coalesce(a.spend, 0)",
+                "created_at": "%(start)s::timestamptz + c.joined_s * interval '1 second'",
+                "updated_at": "%(start)s::timestamptz + c.joined_s * interval '1 second'",
+            },
+            """bench_customer c LEFT JOIN (
+                   SELECT k, count(*) AS n, max(at) AS last_at, sum(bill - refunded) AS spend,
+                          sum(earned - redeem - CASE WHEN refunded > 0 THEN earned * refunded / bill ELSE 0 END)
+                            AS points
+                   FROM bench_purchase GROUP BY k) a ON a.k = c.k
+               ORDER BY c.k""",
+            {"start": start},
+        )
+        step("customers and cards")
+        _insert(
+            cursor,
+            Purchase,
+            {
+                "id": "id",
+                "merchant_id": str(mid),
+                "card_id": "k",
+                "location_id": "loc",
+                "receipt_id": "'R' || id",
+                "currency": "'RUB'",
+                "bill_amount": "bill",
+                "points_redeemed": "redeem",
+                "points_amount": "redeem",
+                "amount_paid": "bill - redeem",
+                "points_earned": "earned",
+                "refunded_amount": "refunded",
+                "points_reversed": "CASE WHEN refunded > 0 THEN earned * refunded / bill ELSE 0 END",
+                "program_version_id": str(version_id),
+                "idempotency_key": "'P' || id",
+                "created_at": "at",
+            },
+            "bench_purchase ORDER BY id",
+        )
+        step("purchases")
+        # A refund two days after its purchase (within the data set's end).
+        cursor.execute(
+            """
+            CREATE TEMP TABLE bench_refund AS
+            SELECT row_number() OVER (ORDER BY at, purchase_id) AS id, purchase_id, k, amount, points, at
+            FROM (SELECT id AS purchase_id, k, refunded AS amount, earned * refunded / bill AS points,
+                         least(at + interval '2 days', %s::timestamptz) AS at
+                  FROM bench_purchase WHERE refunded > 0) r
+            """,
+            [END],
+        )
+        refunds = _insert(
+            cursor,
+            Refund,
+            {
+                "id": "id",
+                "merchant_id": str(mid),
+                "purchase_id": "purchase_id",
+                "card_id": "k",
+                "amount": "amount",
+                "points_reversed": "points",
+                "idempotency_key": "'F' || id",
+                "created_at": "at",
+            },
+            "bench_refund ORDER BY id",
+        )
+        # Ledger entries in time order: a welcome bonus per card, an earn entry per purchase,
+        # a redeem entry where points paid, a reversal per refund.
+        entries = _insert(
+            cursor,
+            LedgerEntry,
+            {
+                "id": "row_number() OVER (ORDER BY at, purchase_id, refund_id, kind)",
+                "merchant_id": str(mid),
+                "card_id": "k",
+                "kind": "kind",
+                "points": "points",
+                "purchase_id": "purchase_id",
+                "refund_id": "refund_id",
+                "program_version_id": str(version_id),
+                "created_at": "at",
+            },
+            """(SELECT k, 'bonus_welcome' AS kind, 100 AS points, NULL::bigint AS purchase_id,
+                       NULL::bigint AS refund_id, %(start)s::timestamptz + joined_s * interval '1 second' AS at
+                FROM bench_customer
+                UNION ALL SELECT k, 'earn', earned, id, NULL, at FROM bench_purchase
+                UNION ALL SELECT k, 'redeem', -redeem, id, NULL, at FROM bench_purchase WHERE redeem > 0
+                UNION ALL SELECT k, 'refund_reversal', -points, purchase_id, id, at FROM bench_refund) e
+               ORDER BY at, purchase_id, refund_id, kind""",
+            {"start": start},
+        )
+        step("refunds and ledger entries")
+        for statement in restore:
+            cursor.execute(statement)
+        step(f"{len(restore)} indexes rebuilt")
+        for table in LOADED_TABLES:
+            cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+        cursor.execute("DROP TABLE bench_customer, bench_purchase, bench_refund")
+        cursor.execute("RESET session_replication_role")
     print(
-        f"loaded {customers:,} customers, {purchase_id:,} purchases, {refund_id:,} refunds, {entry_id:,} ledger "
-        f"entries with COPY in {time.perf_counter() - started:.1f} s",
+        f"loaded {customers:,} customers, {purchases:,} purchases, {refunds:,} refunds, {entries:,} ledger "
+        f"entries in {time.perf_counter() - t0:.1f} s",
         flush=True,
     )
 
 
 def add_purchases(count: int, seed: int) -> None:
-    """``count`` more purchases (and their earn entries) after the data set, with COPY."""
+    """``count`` more purchases (and their earn entries) an hour after the data set."""
     from django.db import connection
 
     from loyalty.models import LedgerEntry, Purchase
-    from merchants.models import Merchant
 
-    rng = random.Random(seed)
-    merchant = Merchant.objects.get(slug=SLUG)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(id), max(card_id), min(location_id), max(program_version_id) FROM loyalty_purchase")
-        top, cards, loc, version_id = cursor.fetchone()
+        cursor.execute(
+            "SELECT max(id), max(card_id), min(location_id), max(program_version_id), max(merchant_id) "
+            "FROM loyalty_purchase"
+        )
+        top, cards, loc, version_id, mid = cursor.fetchone()
         cursor.execute("SELECT max(id) FROM loyalty_ledgerentry")
         (entry_top,) = cursor.fetchone()
-        p_cols, p_def = _columns(
+        at = END + timedelta(hours=1)
+        source = (
+            f"(SELECT {top} + i AS id, 1 + floor({_u('i', seed * 100 + 11)} * {cards})::bigint AS card, "
+            f"150 + floor({_u('i', seed * 100 + 12)} * 2350)::int AS bill FROM generate_series(1, {count}) i) g"
+        )
+        _insert(
+            cursor,
             Purchase,
-            [
-                "id",
-                "merchant_id",
-                "card_id",
-                "location_id",
-                "receipt_id",
-                "currency",
-                "bill_amount",
-                "amount_paid",
-                "points_earned",
-                "program_version_id",
-                "idempotency_key",
-                "created_at",
-            ],
+            {
+                "id": "id",
+                "merchant_id": str(mid),
+                "card_id": "card",
+                "location_id": str(loc),
+                "receipt_id": "'N' || id",
+                "currency": "'RUB'",
+                "bill_amount": "bill",
+                "amount_paid": "bill",
+                "points_earned": "bill * 5 / 100",
+                "program_version_id": str(version_id),
+                "idempotency_key": "'N' || id",
+                "created_at": "%(at)s::timestamptz",
+            },
+            source,
+            {"at": at},
         )
-        e_cols, e_def = _columns(
+        _insert(
+            cursor,
             LedgerEntry,
-            ["id", "merchant_id", "card_id", "kind", "points", "purchase_id", "program_version_id", "created_at"],
+            {
+                "id": f"{entry_top} - {top} + id",
+                "merchant_id": str(mid),
+                "card_id": "card",
+                "kind": "'earn'",
+                "points": "bill * 5 / 100",
+                "purchase_id": "id",
+                "program_version_id": str(version_id),
+                "created_at": "%(at)s::timestamptz",
+            },
+            source,
+            {"at": at},
         )
-        at = (END + timedelta(hours=1)).isoformat()
-        rows = []
-        pc = Copier(cursor.cursor, Purchase._meta.db_table, p_cols)
-        for i in range(1, count + 1):
-            card = rng.randrange(1, cards + 1)
-            bill = Decimal(rng.randrange(150, 2500))
-            pc.add(
-                [
-                    top + i,
-                    merchant.pk,
-                    card,
-                    loc,
-                    f"N{top + i}",
-                    "RUB",
-                    bill,
-                    bill,
-                    int(bill * 5 / 100),
-                    version_id,
-                    f"N{top + i}",
-                    at,
-                    *p_def,
-                ]
-            )
-            rows.append((card, int(bill * 5 / 100), top + i))
-        pc.close()
-        ec = Copier(cursor.cursor, LedgerEntry._meta.db_table, e_cols)
-        for j, (card, points, pid) in enumerate(rows, start=1):
-            ec.add([entry_top + j, merchant.pk, card, "earn", points, pid, version_id, at, *e_def])
-        ec.close()
         for table, value in (("loyalty_purchase", top + count), ("loyalty_ledgerentry", entry_top + count)):
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s)", [value])
 
@@ -449,11 +470,11 @@ def job(name: str, fn) -> float:
     return wall
 
 
-def pages() -> None:
+def pages(explain: bool) -> None:
     from django.core.cache import cache
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
 
     from merchants.models import Location, Merchant, User
 
@@ -467,11 +488,18 @@ def pages() -> None:
         ("analytics, last 12 months", "/dashboard/analytics/"),
         ("analytics, one month", "/dashboard/analytics/?from=2026-10&to=2026-10"),
         ("analytics, 36 months", "/dashboard/analytics/?from=2023-12&to=2026-11"),
+        ("analytics, closed 36 months", "/dashboard/analytics/?from=2023-11&to=2026-10"),
         ("analytics, one location", f"/dashboard/analytics/?location={location.pk}"),
+        ("analytics, location 36 months", f"/dashboard/analytics/?location={location.pk}&from=2023-12&to=2026-11"),
         ("CSV of the figures", "/dashboard/analytics/csv/?chart=figures"),
+        ("CSV of the figures, 36 mo", "/dashboard/analytics/csv/?chart=figures&from=2023-12&to=2026-11"),
         ("CSV of the cohorts", "/dashboard/analytics/csv/?chart=cohorts"),
     ]
-    print(f"{'page':<28} {'cold':>9} {'uncached':>9} {'warm':>9}   (targets: warm < 1 s, cold < 3 s)")
+    print(
+        f"{'page':<30} {'cold':>8} {'uncached':>9} {'warm':>8}  {'SQL (cold)':>10} {'queries':>7}  load   "
+        "(targets: warm < 1 s, cold < 3 s)"
+    )
+    slowest: list[tuple[float, str, str]] = []
     for name, url in urls:
         times = []
         for mode in ("cold", "uncached", "warm"):
@@ -479,11 +507,29 @@ def pages() -> None:
                 connection.close()
             if mode != "warm":
                 cache.clear()
-            started = time.perf_counter()
-            response = client.get(url, secure=True)
-            times.append(time.perf_counter() - started)
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, secure=True)
+                times.append(time.perf_counter() - started)
             assert response.status_code == 200, (url, response.status_code)
-        print(f"{name:<28} {times[0]:8.3f}s {times[1]:8.3f}s {times[2]:8.3f}s", flush=True)
+            if mode == "cold":
+                sql_s = sum(float(q["time"]) for q in captured.captured_queries)
+                count = len(captured.captured_queries)
+                top = max(captured.captured_queries, key=lambda q: float(q["time"]))
+                slowest.append((float(top["time"]), name, top["sql"]))
+        print(
+            f"{name:<30} {times[0]:7.3f}s {times[1]:8.3f}s {times[2]:7.3f}s  {sql_s:9.3f}s {count:7d}  "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    print("slowest query of each cold page:")
+    for seconds, name, sql in slowest:
+        print(f"  {seconds:6.3f} s  {name}: {sql[:160]}")
+        if explain and sql.lstrip().upper().startswith("SELECT"):
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+                for (line,) in cursor.fetchall():
+                    print("      " + line)
 
 
 def main() -> None:
@@ -491,6 +537,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--purchases", type=int, default=10_000_000)
     parser.add_argument("--db", default="loyalty_bench_analytics")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN (ANALYZE, BUFFERS) each page's slowest query")
+    parser.add_argument("--pages-only", action="store_true", help="time the pages only (after an earlier run)")
+    parser.add_argument("--skip-predictions", action="store_true", help="leave out the nightly prediction fit")
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--reuse", action="store_true", help="keep the database if it holds the data set")
     args = parser.parse_args()
@@ -511,26 +560,9 @@ def main() -> None:
 
     from django.utils import timezone
 
-    from analytics import summaries
-
     now = END + timedelta(days=1)
-    total = job("nightly: summaries rebuild", lambda: summaries.rebuild(now=now, lag=timedelta(0)))
-    total += job("nightly: cohorts and tiers", lambda: summaries.rebuild_cohorts(now=now))
-
-    def warm() -> None:
-        import time_machine
-
-        from analytics import metrics
-        from merchants.models import Merchant
-
-        with time_machine.travel(END + timedelta(hours=3), tick=True):
-            metrics.warm_closed_periods(merchant=Merchant.objects.get(slug=SLUG))
-
-    total += job("nightly: home's closed months", warm)
-    print(f"nightly jobs together: {total:.1f} s (target < 600 s)", flush=True)
-    add_purchases(10_000, args.seed + 1)
-    job("refresh: 10,000 new purchases", lambda: summaries.refresh(now=now + timedelta(hours=2), lag=timedelta(0)))
-    job("refresh: nothing new", lambda: summaries.refresh(now=now + timedelta(hours=2), lag=timedelta(0)))
+    if not args.pages_only:
+        nightly(args, now)
     # The pages read "this month" from the clock: pin it to the data set's last month.
     import time_machine
     from django.test.utils import override_settings
@@ -544,7 +576,28 @@ def main() -> None:
         ),
     ):
         assert timezone.now() > END
-        pages()
+        pages(args.explain)
+
+
+def nightly(args, now: datetime) -> None:
+    from analytics import summaries
+
+    total = job("nightly: summaries rebuild", lambda: summaries.rebuild(now=now, lag=timedelta(0)))
+    total += job("nightly: cohorts and tiers", lambda: summaries.rebuild_cohorts(now=now))
+
+    from campaigns.segments.rfm import recompute_rfm
+    from merchants.models import Merchant
+
+    merchant = Merchant.objects.get(slug=SLUG)
+    total += job("nightly: RFM scores", lambda: recompute_rfm(merchant=merchant, now=now))
+    if not args.skip_predictions:
+        from analytics import predictions
+
+        total += job("nightly: predictions", lambda: predictions.fit_merchant(merchant=merchant, now=now))
+    print(f"nightly jobs together: {total:.1f} s (target < 600 s)", flush=True)
+    add_purchases(10_000, args.seed + 1)
+    job("refresh: 10,000 new purchases", lambda: summaries.refresh(now=now + timedelta(hours=2), lag=timedelta(0)))
+    job("refresh: nothing new", lambda: summaries.refresh(now=now + timedelta(hours=2), lag=timedelta(0)))
 
 
 if __name__ == "__main__":

@@ -4,12 +4,12 @@ from .imports import ImportJob, ImportRowError
 from .predictions import CustomerPrediction, PredictionFit
 from .settings import AnalyticsSettings
 from .summaries import (
+    BuyerCount,
     CohortCell,
     CustomerMonthStats,
     CustomerStats,
     DailyLocationStats,
     DailyMerchantStats,
-    PeriodBuyers,
     SummaryState,
     TierCount,
 )
@@ -20,12 +20,12 @@ __all__ = [
     "ImportJob",
     "ImportRowError",
     "PredictionFit",
+    "BuyerCount",
     "CohortCell",
     "CustomerMonthStats",
     "CustomerStats",
     "DailyLocationStats",
     "DailyMerchantStats",
-    "PeriodBuyers",
     "SummaryState",
     "TierCount",
 ]

@@ -35,10 +35,6 @@ class SummaryState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)
     cohorts_at = models.DateTimeField(null=True, blank=True)
-    # Changes only when a refresh counted a purchase dated before the current
-    # month (a back-dated row, or the last minutes of a month that just ended)
-    # or a rebuild ran: distinct buyers of closed months are memoised on it.
-    past_version = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("summary state")
@@ -205,11 +201,28 @@ class CustomerMonthStats(models.Model):
         return f"{self.card_id} {self.month}"
 
 
-class PeriodBuyers(models.Model):
-    """Memo of the distinct buyers (and repeat buyers) of a closed range of
-    months, per merchant and location (null: the whole business). Counting them
-    groups up to millions of customer-month rows; a closed range only changes
-    when ``SummaryState.past_version`` does, so a page computes it once."""
+class BuyerCount(models.Model):
+    """Counts from which the distinct buyers (and repeat buyers) of any range of
+    months come exactly, without grouping customer-month rows per page view.
+    Kept by the refresh (the customers it touched: their old counts out, their
+    new ones in) and recounted by the rebuild. ``location`` null: the whole
+    business; otherwise purchases at that location.
+
+    * kind ``B``: customer-months with a purchase in ``month`` whose previous
+      month with a purchase (in the same scope) was ``prev_month`` (null: none).
+      A customer bought in [a, b] exactly once at its first month there, the one
+      whose previous month is before a: buyers(a, b) = Σ over a ≤ month ≤ b and
+      prev_month < a (or null).
+    * kind ``N``: customers whose first month in the scope (``month``) had one
+      visit there, by ``first_month`` (their first month anywhere) and
+      ``next_month`` (their next month in the scope, null: none). The buyers of
+      [a, b] who are not repeat buyers (one visit in the range, none before it)
+      are Σ over first_month ≥ a, month ≤ b and next_month > b (or null).
+    """
+
+    class Kind(models.TextChoices):
+        BUYERS = "B"
+        SINGLE_FIRST = "N"
 
     merchant = models.ForeignKey(
         "merchants.Merchant", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
@@ -223,27 +236,28 @@ class PeriodBuyers(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    first_month = models.DateField()
-    last_month = models.DateField()
-    past_version = models.BigIntegerField()
-    buyers = models.IntegerField()
-    repeat_buyers = models.IntegerField()
+    kind = models.CharField(max_length=1, choices=Kind.choices)
+    month = models.DateField()
+    prev_month = models.DateField(null=True, blank=True)
+    first_month = models.DateField(null=True, blank=True)
+    next_month = models.DateField(null=True, blank=True)
+    customers = models.IntegerField(default=0)
 
     objects = MerchantScopedManager()
 
     class Meta:
-        verbose_name = _("buyers of a period")
-        verbose_name_plural = _("buyers of periods")
+        verbose_name = _("buyer count")
+        verbose_name_plural = _("buyer counts")
         constraints = [
             models.UniqueConstraint(
-                fields=["merchant", "location", "first_month", "last_month"],
-                name="period_buyers_unique",
+                fields=["merchant", "location", "kind", "month", "prev_month", "first_month", "next_month"],
+                name="buyer_count_unique",
                 nulls_distinct=False,
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.first_month}–{self.last_month}: {self.buyers}"
+        return f"{self.kind} {self.month}: {self.customers}"
 
 
 class CohortCell(models.Model):

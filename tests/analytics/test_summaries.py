@@ -4,7 +4,7 @@ next run; the nightly task and the beat schedule are in place."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,6 +18,7 @@ from analytics.tasks import nightly_summaries_task, refresh_summaries_task
 from loyalty.enrollment.services import enroll_customer
 from loyalty.ledger import purchase, refund
 from loyalty.models import LedgerEntry, Purchase
+from merchants.models import Location
 from tests import factories
 from tests.analytics.test_metrics import NOW, msk
 
@@ -31,6 +32,7 @@ TABLES = {
     summaries.DL_TABLE: "merchant_id, location_id, day",
     summaries.CS_TABLE: "card_id",
     summaries.CM_TABLE: "card_id, month, location_id",
+    summaries.BC_TABLE: "merchant_id, location_id, kind, month, prev_month, first_month, next_month",
 }
 
 
@@ -167,74 +169,75 @@ def test_the_beat_schedule_declares_the_analytics_tasks():
     assert {"analytics.tasks.refresh_summaries_task", "analytics.tasks.nightly_summaries_task"} <= names
 
 
-def test_buyers_of_closed_months_are_memoised_until_a_past_month_changes(merchant, shop):
-    """A closed range of months is counted once (PeriodBuyers); a purchase dated in a
-    closed month (back-dated, or the last minutes before midnight counted after it)
-    moves ``past_version`` and the next page counts again; a purchase of the current
-    month does not."""
-    from datetime import date
+def _direct_buyers(merchant, first: date, last: date, location, upto: int) -> tuple[int, int]:
+    """Distinct buyers and repeat buyers of the months [first, last] counted straight from
+    the purchases (ids up to ``upto``): the definition in analytics/metrics.py."""
+    where = "AND p.location_id = %(loc)s" if location is not None else ""
+    month = "date_trunc('month', p.created_at AT TIME ZONE m.time_zone)::date"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT count(*), count(*) FILTER (WHERE s.visits >= 2 OR f.first_month < %(a)s)
+            FROM (SELECT p.card_id, count(*) AS visits
+                  FROM loyalty_purchase p JOIN merchants_merchant m ON m.id = p.merchant_id
+                  WHERE p.merchant_id = %(mid)s AND p.id <= %(upto)s AND {month} BETWEEN %(a)s AND %(b)s {where}
+                  GROUP BY p.card_id) s
+            JOIN (SELECT p.card_id, min({month}) AS first_month
+                  FROM loyalty_purchase p JOIN merchants_merchant m ON m.id = p.merchant_id
+                  WHERE p.merchant_id = %(mid)s AND p.id <= %(upto)s GROUP BY p.card_id) f ON f.card_id = s.card_id
+            """,
+            {"mid": merchant.pk, "upto": upto, "a": first, "b": last, "loc": location.pk if location else None},
+        )
+        return cursor.fetchone()
 
-    import time_machine
 
+def _assert_every_range_exact(merchant, locations) -> int:
     from analytics import metrics
-    from analytics.models import PeriodBuyers
 
-    feb = metrics.Period(date(2026, 2, 1), date(2026, 2, 1))
+    upto = SummaryState.objects.get(key=summaries.STATE_KEY).purchase_hwm
+    months = [date(2025, 11, 1)] + [metrics.add_months(date(2025, 11, 1), i) for i in range(1, 7)]
+    checked = 0
+    for i, a in enumerate(months):
+        for b in months[i:]:
+            for location in (None, *locations):
+                got = metrics._buyers(merchant=merchant, period=metrics.Period(a, b), location=location)
+                assert got == _direct_buyers(merchant, a, b, location, upto), (a, b, location)
+                checked += got[0]
+    return checked
+
+
+def test_buyers_of_every_range_are_exact_through_refreshes_back_dating_and_a_rebuild(merchant, location, shop):
+    """The buyer counts give, for every range of months, every location and the whole
+    business, the buyers and repeat buyers a direct count of the purchases gives: after
+    each step of the refresh, after purchases dated into closed months (a new first month,
+    a month filled in between two others) and after the rebuild, which recounts the same rows."""
+    l2 = Location.objects.get(merchant=merchant, name="Арбат")
+    ids = list(Purchase.objects.order_by("pk").values_list("pk", flat=True))
+    for pk in ids[::11]:
+        _refresh_up_to(pk)
+        _assert_every_range_exact(merchant, [location, l2])
     summaries.refresh(now=LATER, lag=timedelta(0))
-    with time_machine.travel(LATER, tick=False):
-        before = metrics.period_figures(merchant=merchant, period=feb)
-        memo = PeriodBuyers.objects.get(merchant=merchant, first_month=feb.first_month, location=None)
-        assert (memo.buyers, memo.repeat_buyers) == (before.buyers, before.repeat_buyers)
-        assert before.buyers == 9  # 12 cards, those with (i + 2) % 4 == 0 skip February
-        version = SummaryState.objects.get(key=summaries.STATE_KEY).past_version
-
-        # A purchase this month (April): closed months untouched, the memo stays valid.
+    assert _assert_every_range_exact(merchant, [location, l2]) > 0
+    back_dated = [
+        (shop[2], location, msk(2026, 2, 27)),  # (2 + 2) % 4 == 0: had skipped February
+        (shop[3], l2, msk(2025, 11, 20)),  # before the shop's first month: a new first month
+        (shop[7], None, msk(2026, 1, 5)),  # (7 + 1) % 4 == 0: fills January between December and February
+        (shop[7], location, msk(2026, 1, 6)),  # a second January visit at another place
+        (shop[5], location, LATER - timedelta(minutes=5)),  # and one this month
+    ]
+    for n, (card, where, at) in enumerate(back_dated):
         purchase(
             merchant=merchant,
-            card=shop[0],
-            location=None,
+            card=card,
+            location=where,
             bill_amount=Decimal("10"),
-            receipt_id="now",
-            idempotency_key="now",
-            now=LATER - timedelta(minutes=1),
+            receipt_id=f"late{n}",
+            idempotency_key=f"late{n}",
+            now=at,
         )
         summaries.refresh(now=LATER, lag=timedelta(0))
-        assert SummaryState.objects.get(key=summaries.STATE_KEY).past_version == version
-
-        # A back-dated February purchase of a card that had not bought in February.
-        purchase(
-            merchant=merchant,
-            card=shop[2],
-            location=None,
-            bill_amount=Decimal("10"),
-            receipt_id="old",
-            idempotency_key="old",
-            now=msk(2026, 2, 27),
-        )
-        summaries.refresh(now=LATER, lag=timedelta(0))
-        assert SummaryState.objects.get(key=summaries.STATE_KEY).past_version == version + 1
-        after = metrics.period_figures(merchant=merchant, period=feb)
-        assert after.buyers == 10
-        assert (after.buyers, after.repeat_buyers) == metrics._count_buyers(
-            merchant=merchant, period=feb, location=None
-        )
-
-
-def test_the_nightly_task_counts_the_homes_closed_months(merchant, shop):
-    import time_machine
-
-    from analytics.models import PeriodBuyers
-
-    with time_machine.travel(LATER, tick=False):  # April 2026: March and April 2025 are closed
-        nightly_summaries_task()
-    ranges = set(PeriodBuyers.objects.filter(merchant=merchant, location=None).values_list("first_month", "last_month"))
-    from datetime import date
-
-    assert ranges == {
-        (date(2026, 3, 1), date(2026, 3, 1)),
-        (date(2026, 1, 1), date(2026, 3, 1)),
-        (date(2025, 4, 1), date(2025, 4, 1)),
-        (date(2025, 2, 1), date(2025, 4, 1)),
-    }
-    march = PeriodBuyers.objects.get(merchant=merchant, location=None, first_month=date(2026, 3, 1))
-    assert march.buyers == 9  # 12 cards, those with (i + 3) % 4 == 0 skip March
+        _assert_every_range_exact(merchant, [location, l2])
+    incremental = snapshot()
+    summaries.rebuild(now=LATER, lag=timedelta(0))
+    assert snapshot() == incremental
+    _assert_every_range_exact(merchant, [location, l2])
