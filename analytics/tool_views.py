@@ -18,6 +18,8 @@ from analytics import imports, roi
 from analytics.exports import CUSTOMER_HEADERS, EXPORT_CHUNK, customer_rows, local_iso, stream_csv
 from analytics.forms import MappingForm, RoiForm, UploadForm
 from analytics.models import ImportJob, ImportRowError
+from analytics.reports import default_period
+from analytics.sections import render_sections
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import Card, LedgerEntry, Purchase
 from merchants.currency import quantum
@@ -38,7 +40,17 @@ class RoiView(MerchantStaffRequiredMixin, View):
             result = roi.calculate(roi.RoiInputs(**form.cleaned_data))
         elif not form.is_bound and filled.inputs.average_check > 0:
             result = roi.calculate(filled.inputs)
-        context = {"form": form, "result": result, "prefill_month": filled.month, "prefill": filled.inputs}
+        last = default_period(merchant=self.merchant)
+        context = {
+            "form": form,
+            "result": result,
+            "prefill_month": filled.month,
+            "prefill": filled.inputs,
+            # What other apps add (campaigns: what the measured campaigns returned, last 12 months).
+            "sections": render_sections(
+                "roi", merchant=self.merchant, first_month=last.first_month, last_month=last.last_month
+            ),
+        }
         return TemplateResponse(request, "analytics/roi.html", context)
 
 
