@@ -4,11 +4,10 @@ streaming CSV exports of customers, purchases and the ledger."""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -16,14 +15,15 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from analytics import imports, roi
+from analytics.exports import CUSTOMER_HEADERS, EXPORT_CHUNK, customer_rows, local_iso, stream_csv
 from analytics.forms import MappingForm, RoiForm, UploadForm
 from analytics.models import ImportJob, ImportRowError
+from analytics.reports import default_period
+from analytics.sections import render_sections
 from loyalty.exceptions import LoyaltyError
 from loyalty.models import Card, LedgerEntry, Purchase
 from merchants.currency import quantum
 from merchants.permissions import CAN_SEE_ANALYTICS, CAN_SEE_CUSTOMERS, MerchantStaffRequiredMixin
-
-EXPORT_CHUNK = 2000
 
 
 class RoiView(MerchantStaffRequiredMixin, View):
@@ -40,7 +40,17 @@ class RoiView(MerchantStaffRequiredMixin, View):
             result = roi.calculate(roi.RoiInputs(**form.cleaned_data))
         elif not form.is_bound and filled.inputs.average_check > 0:
             result = roi.calculate(filled.inputs)
-        context = {"form": form, "result": result, "prefill_month": filled.month, "prefill": filled.inputs}
+        last = default_period(merchant=self.merchant)
+        context = {
+            "form": form,
+            "result": result,
+            "prefill_month": filled.month,
+            "prefill": filled.inputs,
+            # What other apps add (campaigns: what the measured campaigns returned, last 12 months).
+            "sections": render_sections(
+                "roi", merchant=self.merchant, first_month=last.first_month, last_month=last.last_month
+            ),
+        }
         return TemplateResponse(request, "analytics/roi.html", context)
 
 
@@ -131,33 +141,13 @@ class ImportProgressView(MerchantStaffRequiredMixin, View):
 # --- streaming CSV ----------------------------------------------------------------------------------
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def stream_csv(filename: str, header: list[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
-        yield "\ufeff"  # Excel reads UTF-8 with a BOM
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 def _money(amounts, currency: str) -> list:
     """Amounts in the currency's decimals (123.45 for RUB, not the column's 123.450)."""
     step = quantum(currency)
     return [amount.quantize(step) for amount in amounts]
 
 
-def _iso(value, tz) -> str:
-    return "" if value is None else timezone.localtime(value, tz).isoformat()
+_iso = local_iso
 
 
 class ImportErrorsCsvView(MerchantStaffRequiredMixin, View):
@@ -184,10 +174,7 @@ class ExportView(MerchantStaffRequiredMixin, View):
     kind = "customers"
 
     headers = {
-        "customers": [
-            "phone", "name", "email", "birthday", "card_number", "balance", "purchases", "last_purchase_at",
-            "joined_at", "source", "marketing_consent",
-        ],
+        "customers": CUSTOMER_HEADERS,
         "purchases": [
             "created_at", "receipt_id", "card_number", "phone", "location", "bill_amount", "discount_amount",
             "points_amount", "amount_paid", "points_earned", "points_redeemed", "refunded_amount", "currency",
@@ -207,25 +194,7 @@ class ExportView(MerchantStaffRequiredMixin, View):
             yield convert(row)
 
     def _customers(self) -> Iterator[list]:
-        tz = self.merchant.tzinfo
-        qs = (
-            Card.objects.for_merchant(self.merchant)
-            .order_by("pk")
-            .values_list(
-                "customer__phone",
-                "customer__name",
-                "customer__email",
-                "customer__birthday",
-                "number",
-                "balance",
-                "purchase_count",
-                "last_purchase_at",
-                "customer__created_at",
-                "customer__source",
-                "customer__marketing_consent",
-            )
-        )
-        return self._rows(qs, lambda r: [*r[:7], _iso(r[7], tz), _iso(r[8], tz), r[9], int(r[10])])
+        return customer_rows(Card.objects.for_merchant(self.merchant), tz=self.merchant.tzinfo)
 
     def _purchases(self) -> Iterator[list]:
         tz = self.merchant.tzinfo

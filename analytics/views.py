@@ -17,6 +17,7 @@ from django.views import View
 
 from analytics import metrics
 from analytics.reports import AnalyticsReport, analytics_report, default_period, home_report, parse_month
+from analytics.sections import csv_section, render_sections
 from merchants.models import Location
 from merchants.permissions import CAN_SEE_ANALYTICS, MerchantStaffRequiredMixin
 
@@ -116,6 +117,10 @@ class AnalyticsView(MerchantStaffRequiredMixin, View):
             "cohort_offsets": list(range(12)),
             "cohorts": [(month_label(row.cohort), row) for row in report.cohorts],
             "tiers": report.tiers,
+            # What other apps add (campaigns: the RFM grid and each campaign's uplift).
+            "sections": render_sections(
+                "analytics", merchant=self.merchant, first_month=period.first_month, last_month=period.last_month
+            ),
             "chart_data": {
                 "revenue": {
                     "labels": [label for label, _r, _v in series],
@@ -134,16 +139,22 @@ class AnalyticsView(MerchantStaffRequiredMixin, View):
 
 
 class AnalyticsCsvView(MerchantStaffRequiredMixin, View):
-    """The numbers of one chart (``?chart=revenue|cohorts|tiers|figures``) as CSV,
-    for the same period and location as the page."""
+    """The numbers of one chart (``?chart=revenue|cohorts|tiers|figures``, or the key of
+    a section another app added) as CSV, for the same period and location as the page."""
 
     allowed_roles = CAN_SEE_ANALYTICS
 
     def get(self, request):
         chart = request.GET.get("chart", "")
-        if chart not in {"revenue", "cohorts", "tiers", "figures"}:
+        section = csv_section(chart)
+        if chart not in {"revenue", "cohorts", "tiers", "figures"} and section is None:
             raise Http404
         period, location = _query(request, self.merchant)
+        if section is not None and section.csv is not None:
+            header, rows = section.csv(
+                merchant=self.merchant, first_month=period.first_month, last_month=period.last_month
+            )
+            return _csv_response(f"{chart}-{period.first_month:%Y-%m}-{period.last_month:%Y-%m}.csv", header, rows)
         report = analytics_report(merchant=self.merchant, period=period, location=location)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = (
@@ -171,6 +182,16 @@ class AnalyticsCsvView(MerchantStaffRequiredMixin, View):
             for label, value in figure_rows(report, self.merchant):
                 writer.writerow([label, value])
         return response
+
+
+def _csv_response(filename: str, header, rows) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # Excel reads UTF-8 only with the mark
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
 
 
 def figure_rows(report: AnalyticsReport, merchant) -> list[tuple[str, object]]:

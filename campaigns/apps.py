@@ -54,3 +54,32 @@ class CampaignsConfig(AppConfig):
                 ),
             )
         )
+
+        from analytics.sections import Section, register_section
+        from campaigns import insights
+
+        # The RFM grid and each campaign's uplift on the analytics page, what the measured
+        # campaigns returned on the ROI page (analytics never imports campaigns).
+        register_section(
+            Section(
+                "rfm",
+                "analytics",
+                "campaigns/analytics_rfm.html",
+                insights.rfm_context,
+                csv=insights.rfm_csv,
+                order=10,
+                half=True,
+            )
+        )
+        register_section(
+            Section(
+                "uplift",
+                "analytics",
+                "campaigns/analytics_uplift.html",
+                insights.uplift_context,
+                csv=insights.uplift_csv,
+                order=20,
+                scripts=("js/campaign-uplift-chart.js",),
+            )
+        )
+        register_section(Section("campaign_returns", "roi", "campaigns/roi_returns.html", insights.returns_context))

@@ -83,6 +83,14 @@ def difference_of_proportions(x1: int, n1: int, x0: int, n0: int) -> tuple[float
     return diff, diff - Z95 * se, diff + Z95 * se
 
 
+def roi_of(incremental_revenue: Decimal | None, bonus_cost: Decimal) -> float | None:
+    """Return on the bonuses given: (incremental revenue − their cost) ÷ their cost. None when
+    nothing was measured or nothing was given."""
+    if incremental_revenue is None or bonus_cost <= 0:
+        return None
+    return float((incremental_revenue - bonus_cost) / bonus_cost)
+
+
 def _money(value: float) -> Decimal:
     return Decimal(str(value)).quantize(CENT)
 
@@ -162,8 +170,7 @@ def campaign_report(*, campaign: Campaign) -> Report:
         se = math.sqrt(treated.revenue_variance / treated.size + holdout.revenue_variance / holdout.size)
         rev_uplift, rev_low, rev_high = _money(diff), _money(diff - Z95 * se), _money(diff + Z95 * se)
         incremental = _money(diff * treated.size)
-        if bonus_cost > 0:
-            roi = float((incremental - bonus_cost) / bonus_cost)
+        roi = roi_of(incremental, bonus_cost)
     if too_small:
         verdict = _("Too small to say: the groups are too small to tell the campaign's effect from chance.")
     elif low is not None and low > 0:

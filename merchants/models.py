@@ -330,6 +330,7 @@ AUDIT_ACTIONS = {
     "customer.merged": _("Customers merged"),
     "customer.deleted": _("Customer's personal data erased"),
     "customer.exported": _("Customer's data exported"),
+    "segment.exported": _("Segment's customers exported"),
     "secrets.rotated": _("Stored secrets re-encrypted under a new key"),
     "admin.added": _("Added in the support console"),
     "admin.changed": _("Changed in the support console"),

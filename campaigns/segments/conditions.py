@@ -18,6 +18,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -81,7 +82,7 @@ class BuildContext:
 class ConditionType:
     key: str
     label: str | Promise
-    # number | money | choice | date | bool
+    # number | money | decimal | choice | date | bool
     kind: str
     ops: tuple[str, ...]
     build: Callable[[BuildContext, dict], Q]
@@ -158,6 +159,11 @@ def _clean_scalar(ct: ConditionType, value: Any, merchant: Merchant) -> tuple[An
         if amount is None or amount < 0:
             return None, _("“%(condition)s”: enter an amount of zero or more.") % {"condition": label}
         return str(amount), None
+    if ct.kind == "decimal":
+        amount = _money(value)
+        if amount is None or amount < 0:
+            return None, _("“%(condition)s”: enter a number of zero or more.") % {"condition": label}
+        return str(amount), None
     if ct.kind == "date":
         day = _date(value)
         if day is None:
@@ -201,7 +207,9 @@ def clean_condition(raw: Any, *, merchant: Merchant) -> tuple[dict | None, list[
             high, high_error = _clean_scalar(ct, value[1], merchant)
             if low_error or high_error:
                 errors.append(low_error or high_error or "")
-            elif (Decimal(low) if ct.kind == "money" else low) > (Decimal(high) if ct.kind == "money" else high):
+            elif (Decimal(low) if ct.kind in ("money", "decimal") else low) > (
+                Decimal(high) if ct.kind in ("money", "decimal") else high
+            ):
                 errors.append(_("“%(condition)s”: the start of the range is after its end.") % {"condition": label})
             clean["value"] = [low, high]
     else:
@@ -603,6 +611,10 @@ if _channel_consent_model() is not None:
             help=gettext_lazy("Consent given and the channel not unsubscribed from."),
         )
     )
+
+
+# The conditions on predicted customer value register themselves (their own module).
+import_module("campaigns.segments.predicted")
 
 
 def schema_for(merchant: Merchant) -> list[dict]:

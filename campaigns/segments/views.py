@@ -4,6 +4,7 @@ selector and render; every query starts from ``self.merchant``."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 from django.contrib import messages
@@ -11,15 +12,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 
+from analytics.exports import CUSTOMER_HEADERS, stream_csv
 from campaigns.exceptions import SegmentDefinitionError
 from campaigns.models import RfmGroup, Segment
 from campaigns.segments import services
 from campaigns.segments.conditions import schema_for
+from campaigns.segments.predicted import PRESETS
 from campaigns.segments.rfm import recompute_rfm, rfm_overview
 from campaigns.segments.selectors import segment_size, segments_for
 from loyalty.display import phone_text
@@ -51,7 +55,12 @@ class SegmentListView(MerchantStaffRequiredMixin, View):
 
 
 def _rfm_prefill(request: HttpRequest) -> tuple[str, dict]:
-    """A new segment opened from the RFM page: one grid cell or one group."""
+    """A new segment opened from the RFM page (one grid cell or one group) or
+    from a ready-made preset (``?preset=``)."""
+    preset = PRESETS.get(request.GET.get("preset", ""))
+    if preset is not None:
+        label, _explanation, definition = preset
+        return str(label), copy.deepcopy(definition)
     group = request.GET.get("group", "")
     if group in RfmGroup.values:
         label = str(RfmGroup(group).label)
@@ -90,6 +99,12 @@ class SegmentFormMixin(MerchantStaffRequiredMixin):
             "schema": schema_for(self.merchant),
             "errors": list(errors),
             "count_url": reverse("segment_count"),
+            "presets": [
+                {"key": key, "label": label, "explanation": explanation}
+                for key, (label, explanation, _definition) in PRESETS.items()
+            ]
+            if segment is None
+            else [],
         }
         return TemplateResponse(request, self.template_name, context, status=400 if errors else 200)
 
@@ -155,6 +170,25 @@ class SegmentDeleteView(MerchantStaffRequiredMixin, View):
         services.segment_delete(segment=segment, actor=request.user)
         messages.success(request, _("Segment “%(name)s” deleted.") % {"name": name})
         return redirect("segment_list")
+
+
+class SegmentExportView(MerchantStaffRequiredMixin, View):
+    """The segment's customers as they match now, streamed as CSV (the columns of
+    the customer export). Owners and marketers; recorded in the audit log."""
+
+    allowed_roles = CAN_SEE_CAMPAIGNS
+    model = Segment
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        segment = get_object_or_404(Segment.objects.for_merchant(self.merchant), pk=pk)
+        try:
+            rows = services.segment_export(segment=segment, actor=request.user)
+        except SegmentDefinitionError as exc:
+            for error in exc.errors:
+                messages.error(request, error)
+            return redirect("segment_edit", pk=segment.pk)
+        day = timezone.localdate(timezone.now(), self.merchant.tzinfo).isoformat()
+        return stream_csv(f"segment-{segment.pk}-{day}.csv", CUSTOMER_HEADERS, rows)
 
 
 class SegmentCountView(MerchantStaffRequiredMixin, View):

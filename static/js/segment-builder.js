@@ -89,7 +89,7 @@
       return [select([{ value: "true", label: T.textYes }, { value: "false", label: T.textNo }], String(c.value !== false), label,
         function (v) { c.value = v === "true"; changed(); })];
     }
-    var type = spec.kind === "date" ? "date" : (spec.kind === "money" ? "text" : "number");
+    var type = spec.kind === "date" ? "date" : (spec.kind === "money" || spec.kind === "decimal" ? "text" : "number");
     var cls = spec.kind === "date" ? "" : "seg-num";
     if (c.op === "between") {
       var pair = Array.isArray(c.value) ? c.value : [c.value, c.value];
