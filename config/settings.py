@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +89,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "axes",
+    # Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
+    "csp",
     # Two-factor authentication (issue 13): TOTP devices, and static tokens as one-time recovery codes.
     # The TOTP keys are stored in the database (otp_totp_totpdevice.key, hex), not encrypted by secretbox.
     "django_otp",
@@ -101,6 +104,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every response (CONTENT_SECURITY_POLICY); request.csp_nonce.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -355,6 +360,29 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not 
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content Security Policy (django-csp), in DEBUG as in production, so that a page breaking it fails in tests
+# (tests/test_csp.py, tests/test_csp_browser.py). Scripts come only from our own static files: no inline
+# <script>, no on*= handlers, no javascript: URLs, no eval; server data reaches scripts through data-*
+# attributes or json_script. Styles come from our static files too; the few <style> elements that carry a
+# merchant's colours (web card, poster, designer) carry the per-response nonce (request.csp_nonce), and
+# no element has a style="" attribute. Images: ours, data: (the web card's empty favicon) and blob: (the
+# designer previews a chosen logo before it is uploaded). To allow another origin one day, add it to the
+# directive it needs below (README, Production).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

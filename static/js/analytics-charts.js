@@ -3,6 +3,11 @@
 // them in a table and a CSV download, so the chart is never the only way to read them.
 (function () {
   "use strict";
+  // The cohort table's shading: each cell's share (data-share) as the --share its CSS mixes by. Set through
+  // the CSSOM: the Content-Security-Policy allows no style="" attribute in the page.
+  document.querySelectorAll(".cohort-table td.heat[data-share]").forEach(function (cell) {
+    cell.style.setProperty("--share", cell.dataset.share);
+  });
   var source = document.getElementById("analytics-data");
   if (!source || typeof Chart === "undefined") return;
   var data = JSON.parse(source.textContent);

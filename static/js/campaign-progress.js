@@ -1,0 +1,14 @@
+/* A campaign's page: while messages remain to send (data-remaining on the progress box), poll its
+   progress URL and update the figures (data-key). */
+(function () {
+  "use strict";
+  var box = document.querySelector('[data-testid="progress"]');
+  if (!box || box.dataset.remaining !== "true") return;
+  function poll() {
+    fetch(box.dataset.url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
+      box.querySelectorAll("[data-key]").forEach(function (el) { el.textContent = data[el.dataset.key]; });
+      if (data.remaining > 0) setTimeout(poll, 2000);
+    }).catch(function () { setTimeout(poll, 5000); });
+  }
+  setTimeout(poll, 2000);
+})();
