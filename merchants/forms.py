@@ -244,10 +244,24 @@ class SecondFactorMixin(forms.Form):
                     _("Two-factor authentication is on: enter the code from your authenticator app."),
                     code="otp_required",
                 )
-            device = two_factor.verify(user, token)
-            if device is None:
-                raise ValidationError(_("The code is wrong or has expired. Try the next one."), code="otp_invalid")
-            user.otp_device = device
+            # django-otp's throttling: after wrong codes the next is not checked until the wait ends,
+            # even if it is the right one. Say so, and for how long, rather than "wrong code".
+            if (until := two_factor.locked_until(user)) is None:
+                device = two_factor.verify(user, token)
+                if device is not None:
+                    user.otp_device = device
+                    return cleaned
+                until = two_factor.locked_until(user)
+                if until is None or two_factor.failures(user) < two_factor.SAY_LOCKED_AFTER:
+                    raise ValidationError(_("The code is wrong or has expired. Try the next one."), code="otp_invalid")
+            raise ValidationError(
+                _(
+                    "Too many wrong codes in a row. For safety the next code will be checked in %(wait)s; "
+                    "until then even the right one is refused."
+                ),
+                params={"wait": two_factor.wait_text(until)},
+                code="otp_locked",
+            )
         return cleaned
 
 
