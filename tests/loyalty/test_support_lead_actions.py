@@ -297,3 +297,77 @@ def test_a_large_adjustment_waits_for_a_different_leads_approval(lead, agent, ca
     assert Card.objects.get(pk=card.pk).balance == balance + 500 + 501
     assert AuditEvent.objects.get(action="balance.adjustment_rejected").reason == "Not a double credit"
     assert verify_ledger().ok
+
+
+def test_merged_stamps_that_fill_a_set_become_a_reward_as_a_purchase_would(lead, merchant, owner, location, rules):
+    """Buy 5, the 6th free: 3 stamps on each card make 6 after the merge; 5 of them turn into a reward,
+    1 stays, exactly as the 5th paid visit's stamp would have done."""
+    rules(mechanic="stamps", stamps_per_reward=6)
+    keep = enroll_customer(merchant=merchant, phone="+79165551011", location=location)
+    dup = enroll_customer(merchant=merchant, phone="+79165551012", location=location)
+    for card, prefix in ((keep, "k"), (dup, "d")):
+        for n in range(3):
+            ledger.purchase(
+                merchant=merchant,
+                card=card,
+                location=location,
+                bill_amount=Decimal("300"),
+                receipt_id=f"{prefix}{n}",
+                idempotency_key=f"{prefix}{n}",
+            )
+    url = reverse("admin:loyalty_customer_merge", args=[keep.customer_id])
+    assert lead.post(url, {"duplicate": dup.customer_id, "reason": "Same person"}).status_code == 302
+    keep.refresh_from_db()
+    assert (keep.stamps, keep.rewards_available) == (1, 1)
+    earned = LedgerEntry.objects.get(card=keep, kind=EntryKind.REWARD_EARNED)
+    assert (earned.stamps, earned.rewards) == (-5, 1)
+    assert AuditEvent.objects.get(action="customer.merged").after["rewards_earned"] == 1
+    assert verify_ledger().ok
+
+
+def test_a_merge_rechecks_the_tier_on_the_combined_spend(lead, merchant, owner, location):
+    """Silver needs 10 000 of spend: 6 000 on each card is Bronze twice, Silver together."""
+    from loyalty.models import TierChange
+
+    program_for(merchant=merchant)
+    keep = enroll_customer(merchant=merchant, phone="+79165551021", location=location)
+    dup = enroll_customer(merchant=merchant, phone="+79165551022", location=location)
+    for card, key in ((keep, "k"), (dup, "d")):
+        ledger.purchase(
+            merchant=merchant,
+            card=card,
+            location=location,
+            bill_amount=Decimal("6000"),
+            receipt_id=key,
+            idempotency_key=key,
+        )
+    keep.refresh_from_db()
+    bronze = keep.tier
+    assert Card.objects.get(pk=dup.pk).tier_id == bronze.pk
+    url = reverse("admin:loyalty_customer_merge", args=[keep.customer_id])
+    assert lead.post(url, {"duplicate": dup.customer_id, "reason": "Same person"}).status_code == 302
+    keep.refresh_from_db()
+    assert keep.tier.threshold == Decimal("10000")
+    change = TierChange.objects.get(card=keep)
+    assert (change.from_tier_id, change.to_tier_id, change.spend) == (bronze.pk, keep.tier_id, Decimal("12000"))
+    assert AuditEvent.objects.get(action="customer.merged").after["tier"] == keep.tier_id
+    assert verify_ledger().ok
+
+
+def test_a_merge_keeps_the_higher_tier_of_the_duplicate(lead, merchant, owner, location):
+    program_for(merchant=merchant)
+    keep = enroll_customer(merchant=merchant, phone="+79165551031", location=location)
+    dup = enroll_customer(merchant=merchant, phone="+79165551032", location=location)
+    ledger.purchase(
+        merchant=merchant,
+        card=dup,
+        location=location,
+        bill_amount=Decimal("30000"),
+        receipt_id="g",
+        idempotency_key="g",
+    )
+    gold = Card.objects.get(pk=dup.pk).tier_id
+    url = reverse("admin:loyalty_customer_merge", args=[keep.customer_id])
+    assert lead.post(url, {"duplicate": dup.customer_id, "reason": "Same person"}).status_code == 302
+    assert Card.objects.get(pk=keep.pk).tier_id == gold
+    assert verify_ledger().ok
