@@ -92,7 +92,7 @@ INSTALLED_APPS = [
     # Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
     "csp",
     # Two-factor authentication (issue 13): TOTP devices, and static tokens as one-time recovery codes.
-    # The TOTP keys are stored in the database (otp_totp_totpdevice.key, hex), not encrypted by secretbox.
+    # The TOTP keys live encrypted in merchants.AuthenticatorDevice (otp_totp stays for its migration history).
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",

@@ -140,3 +140,78 @@ def record(
         after=jsonable(after) if after is not None else None,
         reason=reason or "",
     )
+
+
+# --- erasure: personal data out of earlier events ------------------------------------------------
+
+REDACTED = "[redacted]"
+# Keys of ``before``/``after`` that hold a person's data (a customer's snapshot, a contact change).
+PERSONAL_KEYS = ("name", "phone", "email", "birthday")
+# PostgreSQL's append-only trigger lets an UPDATE through only while this transaction-local setting
+# is on, and then only one that replaces PERSONAL_KEYS values with REDACTED and a label with "#<id>"
+# (merchants/migrations/0010_audit_redaction.py).
+REDACTION_SETTING = "merchants.audit_redaction"
+
+
+def _redacted(values: Any) -> Any:
+    if not isinstance(values, dict):
+        return values
+    return {
+        key: REDACTED if key in PERSONAL_KEYS and value not in (None, "") else value for key, value in values.items()
+    }
+
+
+def _allow_redaction(on: bool) -> None:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, %s, true)", [REDACTION_SETTING, "on" if on else "off"])
+
+
+def redact_personal_data(
+    *,
+    merchant: Merchant,
+    targets: dict[str, list[str]],
+    relabel: frozenset[str] = frozenset(),
+    subject_label: str = "",
+    actor: User | None = None,
+    reason: str = "",
+) -> int:
+    """On erasure: blank the personal values (PERSONAL_KEYS) in the earlier events about
+    ``targets`` (``{"loyalty.customer": ["42"], "loyalty.card": ["7", "8"]}``), and give the
+    events on a type in ``relabel`` the label "#<id>" (a customer's label is their name and
+    phone). The only change the database allows to the log; recorded as an event itself.
+    Must run inside the erasure's transaction. Returns the number of events redacted."""
+    from django.db import transaction
+    from django.db.models import Q
+
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("redact_personal_data runs inside the erasure's transaction")
+    query = Q(pk__in=[])
+    for target_type, ids in targets.items():
+        query |= Q(target_type=target_type, target_id__in=[str(i) for i in ids])
+    redacted = 0
+    _allow_redaction(True)
+    try:
+        for event in AuditEvent.objects.filter(query).order_by("pk").select_for_update():
+            before, after = _redacted(event.before), _redacted(event.after)
+            label = f"#{event.target_id}" if event.target_type in relabel else event.target_label
+            if (before, after, label) != (event.before, event.after, event.target_label):
+                AuditEvent.objects.filter(pk=event.pk).update(before=before, after=after, target_label=label)
+                redacted += 1
+    finally:
+        _allow_redaction(False)
+    if redacted:
+        target_type, ids = next(iter(targets.items()))
+        record(
+            action="audit.redacted",
+            merchant=merchant,
+            actor=actor,
+            target_type=target_type,
+            target_id=ids[0] if ids else "",
+            target_label=subject_label,
+            after={"events": redacted, "fields": list(PERSONAL_KEYS)},
+            reason=reason,
+        )
+    return redacted

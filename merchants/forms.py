@@ -221,6 +221,66 @@ class BusinessProfileForm(forms.Form):
         return slugs.validate(self.cleaned_data["slug"], merchant=self.merchant)
 
 
+class SafeguardsForm(forms.Form):
+    """The owner's safeguards (issue 13): how long an inactive customer's personal data is kept,
+    and the size of a balance correction that needs a second person's approval. Empty: off."""
+
+    MAX_RETENTION_YEARS = 100
+    MAX_APPROVAL_THRESHOLD = 10_000_000
+
+    customer_retention_years = forms.IntegerField(
+        label=_("Anonymise customers inactive for, years"),
+        required=False,
+        help_text=_(
+            "A customer with no purchase or other activity for this long loses their name, phone, e-mail and "
+            "birthday; their points history stays. You get a report by e-mail. Empty: keep until deleted on request."
+        ),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 1, "max": MAX_RETENTION_YEARS}),
+    )
+    adjustment_approval_threshold = forms.IntegerField(
+        label=_("Corrections above this many points need a second person"),
+        required=False,
+        help_text=_(
+            "A balance correction by support of more points than this waits until another person approves it. "
+            "Empty: no second approval."
+        ),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "min": 1, "max": MAX_APPROVAL_THRESHOLD}),
+    )
+
+    def __init__(self, *args, merchant: Merchant, **kwargs):
+        kwargs["initial"] = kwargs.get("initial") or {
+            "customer_retention_years": merchant.customer_retention_years,
+            "adjustment_approval_threshold": merchant.adjustment_approval_threshold,
+        }
+        super().__init__(*args, **kwargs)
+        self.fields["customer_retention_years"].error_messages["invalid"] = _(
+            "Enter a whole number of years, or leave the field empty."
+        )
+        self.fields["adjustment_approval_threshold"].error_messages["invalid"] = _(
+            "Enter a whole number of points, or leave the field empty."
+        )
+
+    def clean_customer_retention_years(self) -> int | None:
+        years = self.cleaned_data["customer_retention_years"]
+        if years is not None and not 1 <= years <= self.MAX_RETENTION_YEARS:
+            raise ValidationError(
+                _("Enter from 1 to %(max)s years, or leave the field empty to keep data until deleted on request."),
+                params={"max": self.MAX_RETENTION_YEARS},
+                code="out_of_range",
+            )
+        return years
+
+    def clean_adjustment_approval_threshold(self) -> int | None:
+        points = self.cleaned_data["adjustment_approval_threshold"]
+        if points is not None and not 1 <= points <= self.MAX_APPROVAL_THRESHOLD:
+            raise ValidationError(
+                _("Enter from 1 to %(max)s points, or leave the field empty to need no second approval."),
+                params={"max": f"{self.MAX_APPROVAL_THRESHOLD:,}".replace(",", "\u00a0")},
+                code="out_of_range",
+            )
+        return points
+
+
 class SecondFactorMixin(forms.Form):
     """The second step of a log-in with two-factor authentication on: after the password,
     the code from the authenticator app or a recovery code. Users without 2FA skip it.
@@ -244,10 +304,24 @@ class SecondFactorMixin(forms.Form):
                     _("Two-factor authentication is on: enter the code from your authenticator app."),
                     code="otp_required",
                 )
-            device = two_factor.verify(user, token)
-            if device is None:
-                raise ValidationError(_("The code is wrong or has expired. Try the next one."), code="otp_invalid")
-            user.otp_device = device
+            # django-otp's throttling: after wrong codes the next is not checked until the wait ends,
+            # even if it is the right one. Say so, and for how long, rather than "wrong code".
+            if (until := two_factor.locked_until(user)) is None:
+                device = two_factor.verify(user, token)
+                if device is not None:
+                    user.otp_device = device
+                    return cleaned
+                until = two_factor.locked_until(user)
+                if until is None or two_factor.failures(user) < two_factor.SAY_LOCKED_AFTER:
+                    raise ValidationError(_("The code is wrong or has expired. Try the next one."), code="otp_invalid")
+            raise ValidationError(
+                _(
+                    "Too many wrong codes in a row. For safety the next code will be checked in %(wait)s; "
+                    "until then even the right one is refused."
+                ),
+                params={"wait": two_factor.wait_text(until)},
+                code="otp_locked",
+            )
         return cleaned
 
 

@@ -7,10 +7,15 @@ start from ``Model.objects.for_merchant(merchant)``.
 
 from __future__ import annotations
 
+import base64
+import secrets
+import time
 import zoneinfo
 from decimal import Decimal
 from typing import ClassVar
+from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -19,6 +24,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice
 
 
 def validate_time_zone(value: str) -> None:
@@ -107,7 +115,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]  # django-otp devices
     """A person who logs in: merchant staff (one ``Membership`` per merchant they work
     for, each with its own role) or platform support staff (``is_staff``, no
     membership). E-mail is the login; one login serves every merchant of the person."""
@@ -329,6 +337,9 @@ AUDIT_ACTIONS = {
     "customer.consent_withdrawn": _("Marketing consent withdrawn by support"),
     "customer.merged": _("Customers merged"),
     "customer.deleted": _("Customer's personal data erased"),
+    "customer.anonymised": _("Customer's personal data erased"),
+    "audit.redacted": _("Personal data removed from earlier log entries"),
+    "merchant.safeguards_changed": _("Data retention or approval threshold changed"),
     "customer.exported": _("Customer's data exported"),
     "segment.exported": _("Segment's customers exported"),
     "secrets.rotated": _("Stored secrets re-encrypted under a new key"),
@@ -395,3 +406,93 @@ class AuditEvent(models.Model):
     @property
     def action_label(self) -> str:
         return str(AUDIT_ACTIONS.get(self.action, self.action))
+
+
+class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A TOTP authenticator (RFC 6238) whose key is encrypted at rest with ``secretbox``
+    (issue 13): django-otp's ``TOTPDevice`` keeps the key in plain hex. The verification
+    follows ``TOTPDevice.verify_token`` (tolerance of one step either side, drift, no code
+    accepted twice), with django-otp's throttling: each wrong code doubles the wait before
+    the next one is even checked (``OTP_TOTP_THROTTLE_FACTOR`` seconds, then twice, …)."""
+
+    KEY_BYTES = 20
+
+    encrypted_key = models.BinaryField(editable=False)
+    step = models.PositiveSmallIntegerField(default=30)
+    t0 = models.BigIntegerField(default=0)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
+
+    class Meta(Device.Meta):
+        verbose_name = _("authenticator app")
+        verbose_name_plural = _("authenticator apps")
+
+    def set_key(self, key: bytes) -> None:
+        from . import secretbox
+
+        self.encrypted_key = secretbox.encrypt(bytes(key))
+
+    @property
+    def bin_key(self) -> bytes:
+        from . import secretbox
+
+        return secretbox.decrypt(bytes(self.encrypted_key))
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.encrypted_key:
+            self.set_key(secrets.token_bytes(self.KEY_BYTES))
+        super().save(*args, **kwargs)
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token) -> bool:
+        allowed, _info = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            number = int(token)
+        except (TypeError, ValueError):
+            verified = False
+        else:
+            totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = bool(totp.verify(number, self.tolerance, self.last_t + 1))
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// URI authenticator apps scan (Google's Key-Uri-Format)."""
+        label = str(self.user.get_username())
+        issuer = getattr(settings, "OTP_TOTP_ISSUER", "") or ""
+        params = {
+            "secret": base64.b32encode(self.bin_key),
+            "algorithm": "SHA1",
+            "digits": self.digits,
+            "period": self.step,
+        }
+        query = urlencode(params)
+        if issuer:
+            issuer = str(issuer).replace(":", "")
+            label = f"{issuer}:{label}"
+            query += f"&issuer={quote(issuer)}"
+        return f"otpauth://totp/{quote(label)}?{query}"
+
+
+class RecoveryCodeSet(StaticDevice):
+    """django-otp's static device as the admin shows it: one user's recovery codes."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("recovery code set")
+        verbose_name_plural = _("recovery code sets")

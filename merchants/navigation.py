@@ -301,6 +301,15 @@ SETTINGS_PAGES.extend(
             summary=_summary("api_keys_summary"),
         ),
         SettingsPage(
+            "safeguards",
+            _("Personal data and approvals"),
+            _("How long inactive customers' data is kept, and which balance corrections need a second person."),
+            CAN_MANAGE_PROFILE,
+            order=40,
+            icon="gear",
+            summary=_summary("safeguards_summary"),
+        ),
+        SettingsPage(
             "audit_log",
             _("Audit log"),
             _("Who changed what and when: keys, staff, rules, balances, and the platform's support."),

@@ -129,6 +129,26 @@ def profile_summary(*, merchant) -> str:
     return f"/join/{merchant.slug}/ · {merchant.currency} · {merchant.time_zone}"
 
 
+def safeguards_summary(*, merchant) -> str:
+    """The settings hub's status line: "Данные: 3 года · подтверждение свыше 5000 баллов"."""
+    from django.utils.translation import gettext, ngettext
+
+    years = merchant.customer_retention_years
+    threshold = merchant.adjustment_approval_threshold
+    retention = (
+        ngettext("data kept %(n)s year after the last visit", "data kept %(n)s years after the last visit", years)
+        % {"n": years}
+        if years
+        else gettext("data kept until deleted on request")
+    )
+    approval = (
+        ngettext("approval above %(n)s point", "approval above %(n)s points", threshold) % {"n": threshold}
+        if threshold
+        else gettext("no second approval")
+    )
+    return f"{retention} · {approval}"
+
+
 def old_slugs(*, merchant) -> list[str]:
     """The addresses the merchant used before (they redirect to the current one), newest first."""
     return list(

@@ -125,6 +125,25 @@ def merchant_update_profile(
     return merchant
 
 
+@transaction.atomic
+def merchant_update_safeguards(
+    *, merchant: Merchant, customer_retention_years: int | None, adjustment_approval_threshold: int | None, actor
+) -> Merchant:
+    """The owner's safeguards: the retention period of inactive customers' personal data and
+    the approval threshold of balance corrections (None turns either off). Audited with the
+    values before and after; an unchanged save records nothing."""
+    merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
+    before = audit.snapshot(merchant)
+    merchant.customer_retention_years = customer_retention_years
+    merchant.adjustment_approval_threshold = adjustment_approval_threshold
+    merchant.full_clean()
+    merchant.save(update_fields=["customer_retention_years", "adjustment_approval_threshold"])
+    diff = _diff(before, audit.snapshot(merchant))
+    if diff["after"]:
+        audit.record(action="merchant.safeguards_changed", actor=actor, target=merchant, **diff)
+    return merchant
+
+
 def _diff(before: dict, after: dict) -> dict:
     changed_before, changed_after = audit.changes(before, after)
     return {"before": changed_before, "after": changed_after}

@@ -4,47 +4,60 @@ ten one-time recovery codes (django-otp's static tokens).
 Optional for merchant owners (offered on the settings hub), required for platform
 staff before admin opens (``merchants.middleware.StaffTwoFactorMiddleware``).
 
-The TOTP key lives in the database (``otp_totp_totpdevice.key``), as django-otp
-stores it; recovery codes are stored as django-otp keeps them and shown once.
+The TOTP key is stored encrypted with ``secretbox`` (``merchants.AuthenticatorDevice``;
+django-otp's own TOTPDevice would keep it in plain hex); recovery codes are stored
+as django-otp keeps them and shown once.
+
+Wrong codes are throttled by django-otp (``ThrottlingMixin`` on both devices): after
+each wrong code the next one is not even checked for 1, 2, 4, 8 … seconds
+(``OTP_TOTP_THROTTLE_FACTOR``), counted per device, so a guessing loop soon waits
+minutes, then hours, per try; the right code afterwards is refused too until the wait
+ends (``locked_until`` says when, for the log-in form's message).
 """
 
 from __future__ import annotations
+
+import datetime
 
 import segno
 from django.db import transaction
 from django.utils.safestring import SafeString, mark_safe
 from django_otp import devices_for_user, match_token
+from django_otp.models import VerifyNotAllowed
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import audit
+from .models import AuthenticatorDevice, RecoveryCodeSet
 
 RECOVERY_CODES = 10
+# From this many wrong codes in a row the log-in form speaks of a lock-out (the wait is then 8 s
+# and doubles with each further wrong code); before it, of a wrong code.
+SAY_LOCKED_AFTER = 4
 DEVICE_NAME = "authenticator"
 RECOVERY_NAME = "recovery"
 
 
 def is_enabled(user) -> bool:
     """Has ``user`` a confirmed authenticator (so the login asks for a code)?"""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return AuthenticatorDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def pending_device(user) -> TOTPDevice:
+def pending_device(user) -> AuthenticatorDevice:
     """The authenticator being set up (unconfirmed): the same key until confirmed, so a
     reload does not invalidate the QR code already scanned."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    device = AuthenticatorDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     if device is None:
-        device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+        device = AuthenticatorDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
     return device
 
 
-def qr_svg(device: TOTPDevice) -> SafeString:
+def qr_svg(device: AuthenticatorDevice) -> SafeString:
     """The otpauth:// URI as an inline SVG QR code for the authenticator app."""
     svg = segno.make(device.config_url, error="m").svg_inline(scale=5, title="QR")
     return mark_safe(svg)  # noqa: S308 - segno's own markup, the URI is escaped by it
 
 
-def secret_base32(device: TOTPDevice) -> str:
+def secret_base32(device: AuthenticatorDevice) -> str:
     """The key as authenticator apps take it when typed by hand (RFC 4648 base32, grouped)."""
     import base64
 
@@ -52,18 +65,18 @@ def secret_base32(device: TOTPDevice) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-def confirm(user, device: TOTPDevice, token: str) -> list[str] | None:
+def confirm(user, device: AuthenticatorDevice, token: str) -> list[str] | None:
     """Turn 2FA on when ``token`` is the current code of the pending ``device``: the device
     is confirmed, older ones removed, and fresh recovery codes returned (to be shown once).
     None when the code is wrong."""
     token = normalise(token)
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
+        device = AuthenticatorDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
         if not token or not device.verify_token(token):
             return None
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        AuthenticatorDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         codes = _new_recovery_codes(user)
         audit.record(action="two_factor.enabled", target=user, reason="")
     return codes
@@ -78,7 +91,7 @@ def regenerate_recovery_codes(user) -> list[str]:
 
 def disable(user) -> None:
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).delete()
+        AuthenticatorDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
         audit.record(action="two_factor.disabled", target=user, reason="")
 
@@ -93,7 +106,42 @@ def verify(user, token: str):
     token = normalise(token)
     if not token:
         return None
-    return match_token(user, token)
+    device = match_token(user, token)
+    if device is not None:
+        # A wrong code counted against every device: the right one clears them all, so that the
+        # account's lock-out (``locked_until``) ends with it.
+        for other in devices_for_user(user, confirmed=True):
+            if other.throttling_failure_count:
+                other.throttle_reset()
+    return device
+
+
+def locked_until(user) -> datetime.datetime | None:
+    """When the second step opens again after wrong codes, or None when it is open."""
+    until = None
+    for device in devices_for_user(user, confirmed=True):
+        allowed, info = device.verify_is_allowed()
+        if not allowed and info and info.get("reason") == VerifyNotAllowed.N_FAILED_ATTEMPTS:
+            moment = info.get("locked_until")
+            if moment is not None and (until is None or moment > until):
+                until = moment
+    return until
+
+
+def failures(user) -> int:
+    """Wrong codes in a row (the most any of the user's devices counted)."""
+    return max((d.throttling_failure_count for d in devices_for_user(user, confirmed=True)), default=0)
+
+
+def wait_text(until: datetime.datetime) -> str:
+    """ "3 минуты", or "минуту" for anything under one: how long until ``until``."""
+    from django.utils import timezone
+    from django.utils.timesince import timeuntil
+    from django.utils.translation import pgettext
+
+    if (until - timezone.now()).total_seconds() < 60:
+        return pgettext("wait", "a minute")
+    return timeuntil(until, depth=1)
 
 
 def has_any_device(user) -> bool:
@@ -115,8 +163,10 @@ def _new_recovery_codes(user) -> list[str]:
 def replace_device_admins(site) -> None:
     """django-otp's own device admins show a TOTP key and its QR code (and the QR page needs the
     ``qrcode`` package): support may see who has which device and delete one (a lost phone), never
-    read a key or a recovery code."""
+    read a key or a recovery code. TOTPDevice holds no rows (keys live encrypted in
+    ``AuthenticatorDevice``), so it leaves admin."""
     from django.contrib import admin
+    from django_otp.plugins.otp_totp.models import TOTPDevice as PlainTOTPDevice
 
     class DeviceAdmin(admin.ModelAdmin):
         list_display = ("user", "name", "confirmed")
@@ -128,7 +178,8 @@ def replace_device_admins(site) -> None:
         def has_add_permission(self, request):
             return False
 
-    for model in (TOTPDevice, StaticDevice):
+    for model in (PlainTOTPDevice, StaticDevice):
         if site.is_registered(model):
             site.unregister(model)
+    for model in (AuthenticatorDevice, RecoveryCodeSet):
         site.register(model, DeviceAdmin)

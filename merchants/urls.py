@@ -18,6 +18,7 @@ urlpatterns = [
     path("dashboard/switch/", views.MerchantSwitchView.as_view(), name="merchant_switch"),
     path("dashboard/settings/", views.SettingsView.as_view(), name="merchant_settings"),
     path("dashboard/profile/", views.BusinessProfileView.as_view(), name="business_profile"),
+    path("dashboard/settings/safeguards/", views.SafeguardsView.as_view(), name="safeguards"),
     path("dashboard/locations/", views.LocationListView.as_view(), name="location_list"),
     path("dashboard/locations/new/", views.LocationCreateView.as_view(), name="location_create"),
     path("dashboard/locations/<int:pk>/edit/", views.LocationUpdateView.as_view(), name="location_edit"),

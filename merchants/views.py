@@ -39,6 +39,7 @@ from .forms import (
     InvitationForm,
     InvitationLoginForm,
     LocationForm,
+    SafeguardsForm,
     SignUpForm,
     StaffRoleForm,
     TwoFactorConfirmForm,
@@ -378,6 +379,33 @@ class BusinessProfileView(MerchantStaffRequiredMixin, FormView):
             return self.form_invalid(form)
         messages.success(self.request, _("Business profile saved."))
         return redirect("business_profile")
+
+
+class SafeguardsView(MerchantStaffRequiredMixin, FormView):
+    """The owner's personal-data retention and the approval threshold of balance corrections."""
+
+    allowed_roles = CAN_MANAGE_PROFILE
+    template_name = "merchants/safeguards_form.html"
+    form_class = SafeguardsForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["merchant"] = self.merchant
+        return kwargs
+
+    def form_valid(self, form):
+        try:
+            services.merchant_update_safeguards(
+                merchant=self.merchant,
+                customer_retention_years=form.cleaned_data["customer_retention_years"],
+                adjustment_approval_threshold=form.cleaned_data["adjustment_approval_threshold"],
+                actor=self.request.user,
+            )
+        except ValidationError as exc:
+            apply_service_error(form, exc)
+            return self.form_invalid(form)
+        messages.success(self.request, _("Saved."))
+        return redirect("safeguards")
 
 
 # Locations ------------------------------------------------------------------

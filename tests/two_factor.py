@@ -2,12 +2,13 @@
 
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from merchants.models import AuthenticatorDevice
 
 
-def device_for(user) -> TOTPDevice:
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-    return device or TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+def device_for(user) -> AuthenticatorDevice:
+    device = AuthenticatorDevice.objects.filter(user=user, confirmed=True).first()
+    return device or AuthenticatorDevice.objects.create(user=user, name="test", confirmed=True)
 
 
 def mark_verified(client, user) -> None:
@@ -21,7 +22,7 @@ def password_only_login(client, user) -> None:
     client.password_only_force_login(user)
 
 
-def current_code(device: TOTPDevice) -> str:
+def current_code(device: AuthenticatorDevice) -> str:
     """The code the authenticator app shows now, computed as the app does (RFC 6238)."""
     code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift)
     return f"{code:0{device.digits}d}"

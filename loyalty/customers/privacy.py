@@ -64,6 +64,18 @@ def anonymise_customer(
         # The old web card link and pass showed the name: they stop working.
         wallet.reissue_pass(card=card, now=now)
     customer_anonymised.send(sender=Customer, merchant=merchant, customer=locked)
+    # Earlier events about the customer and their cards keep what happened, not who it was.
+    audit.redact_personal_data(
+        merchant=merchant,
+        targets={
+            "loyalty.customer": [str(locked.pk)],
+            "loyalty.card": [str(pk) for pk in locked.cards.values_list("pk", flat=True)],
+        },
+        relabel=frozenset({"loyalty.customer"}),
+        subject_label=f"#{locked.pk}",
+        actor=actor,
+        reason=reason,
+    )
     audit.record(
         action="customer.anonymised",
         merchant=merchant,

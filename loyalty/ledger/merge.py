@@ -6,8 +6,10 @@ card: every open lot (pending ones too) is emptied by a ``merge_out`` entry and
 re-created on the kept card by a ``merge_in`` lot with the same expiry and
 activation time; debt, stamps and rewards move by pairs of entries. Purchases
 and spend stay with the card that made them (so ``lifetime_spend`` still
-verifies). The duplicate's cards are then blocked and the customer points to
-the one kept."""
+verifies). Stamps that now fill a set turn into rewards as a purchase's stamp
+would (``reward_earned`` entries), and the kept card rises to the tier the
+person's combined spend reaches (``tiers.promote_after_merge``). The
+duplicate's cards are then blocked and the customer points to the one kept."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from django.utils.translation import gettext as _
 from loyalty.exceptions import LoyaltyError, ReasonRequired
 from loyalty.ledger.batch import Batch, notify_card_changed
 from loyalty.ledger.locks import card_rules, lock_cards, open_lots, settle
+from loyalty.ledger.tiers import promote_after_merge
 from loyalty.models import Card, CardEvent, CardStatus, Customer, EntryKind
 from merchants import audit
 
@@ -96,6 +99,10 @@ def merge_customers(*, merchant, keep: Customer, duplicate: Customer, reason: st
                 moved["rewards"] += rewards
             batch.changed_cards[source.pk] = source
             moved["cards"].append(source.number)
+        moved["rewards_earned"] = _complete_stamp_sets(batch, target, reason)
+        sources = [c for c in cards.values() if c.customer_id == dup.pk]
+        tier_before = target.tier_id
+        promote_after_merge(batch, target, sources)
         batch.write()
         for source in (c for c in cards.values() if c.customer_id == dup.pk):
             if source.status != CardStatus.BLOCKED:
@@ -118,7 +125,21 @@ def merge_customers(*, merchant, keep: Customer, duplicate: Customer, reason: st
             target=kept,
             target_label=f"#{kept.pk}",
             before={"duplicate": dup.pk, "duplicate_cards": moved["cards"]},
-            after={"card": target.number, **{k: v for k, v in moved.items() if k != "cards"}},
+            after={
+                "card": target.number,
+                **{k: v for k, v in moved.items() if k != "cards"},
+                **({"tier": target.tier_id} if target.tier_id != tier_before else {}),
+            },
             reason=reason,
         )
     return kept
+
+
+def _complete_stamp_sets(batch: Batch, target: Card, reason: str) -> int:
+    """Stamps that now fill sets turn into rewards, as the purchase's stamp would have
+    (``loyalty.ledger.purchases``: the set's stamps leave, one reward comes)."""
+    per_reward = batch.rules.stamps_to_reward
+    sets = target.stamps // per_reward if target.stamps > 0 else 0
+    for _set in range(sets):
+        batch.entry(target, EntryKind.REWARD_EARNED, stamps=-per_reward, rewards=1, reason=reason)
+    return sets

@@ -77,6 +77,22 @@ def promote(batch: Batch, card: Card, purchase: Purchase) -> None:
         _move_tier(batch, card, due[0], reason=TierChange.Reason.PROMOTION, spend=due[1], purchase=purchase)
 
 
+def promote_after_merge(batch: Batch, target: Card, sources: list[Card]) -> None:
+    """After a merge (``loyalty.ledger.merge``): the kept card rises to the tier that the
+    person's spend on all the merged cards reaches, or to the highest tier one of the
+    duplicate's cards held, whichever is higher; a merge never lowers a tier. The
+    purchases stay with the cards that made them, so the spend is summed here."""
+    rules = batch.rules
+    current = rules.tier(target.tier_id)
+    if current is None:
+        return
+    spend = sum((tier_spend(card, rules, batch.now) for card in (target, *sources)), Decimal("0"))
+    candidates = [t for t in (rules.tier_for_spend(spend), *(rules.tier(c.tier_id) for c in sources)) if t]
+    best = max(candidates, key=lambda tier: tier.threshold, default=current)
+    if best.threshold > current.threshold:
+        _move_tier(batch, target, best, reason=TierChange.Reason.PROMOTION, spend=spend)
+
+
 def reevaluate_tier(*, merchant, card: Card | int, now=None) -> TierChange | None:
     """Nightly: move the card to the tier its spend in the window supports. It
     only demotes (promotion happens on the purchase) and only if the program

@@ -297,3 +297,169 @@ def test_a_large_adjustment_waits_for_a_different_leads_approval(lead, agent, ca
     assert Card.objects.get(pk=card.pk).balance == balance + 500 + 501
     assert AuditEvent.objects.get(action="balance.adjustment_rejected").reason == "Not a double credit"
     assert verify_ledger().ok
+
+
+def test_merged_stamps_that_fill_a_set_become_a_reward_as_a_purchase_would(lead, merchant, owner, location, rules):
+    """Buy 5, the 6th free: 3 stamps on each card make 6 after the merge; 5 of them turn into a reward,
+    1 stays, exactly as the 5th paid visit's stamp would have done."""
+    rules(mechanic="stamps", stamps_per_reward=6)
+    keep = enroll_customer(merchant=merchant, phone="+79165551011", location=location)
+    dup = enroll_customer(merchant=merchant, phone="+79165551012", location=location)
+    for card, prefix in ((keep, "k"), (dup, "d")):
+        for n in range(3):
+            ledger.purchase(
+                merchant=merchant,
+                card=card,
+                location=location,
+                bill_amount=Decimal("300"),
+                receipt_id=f"{prefix}{n}",
+                idempotency_key=f"{prefix}{n}",
+            )
+    url = reverse("admin:loyalty_customer_merge", args=[keep.customer_id])
+    assert lead.post(url, {"duplicate": dup.customer_id, "reason": "Same person"}).status_code == 302
+    keep.refresh_from_db()
+    assert (keep.stamps, keep.rewards_available) == (1, 1)
+    earned = LedgerEntry.objects.get(card=keep, kind=EntryKind.REWARD_EARNED)
+    assert (earned.stamps, earned.rewards) == (-5, 1)
+    assert AuditEvent.objects.get(action="customer.merged").after["rewards_earned"] == 1
+    assert verify_ledger().ok
+
+
+def test_a_merge_rechecks_the_tier_on_the_combined_spend(lead, merchant, owner, location):
+    """Silver needs 10 000 of spend: 6 000 on each card is Bronze twice, Silver together."""
+    from loyalty.models import TierChange
+
+    program_for(merchant=merchant)
+    keep = enroll_customer(merchant=merchant, phone="+79165551021", location=location)
+    dup = enroll_customer(merchant=merchant, phone="+79165551022", location=location)
+    for card, key in ((keep, "k"), (dup, "d")):
+        ledger.purchase(
+            merchant=merchant,
+            card=card,
+            location=location,
+            bill_amount=Decimal("6000"),
+            receipt_id=key,
+            idempotency_key=key,
+        )
+    keep.refresh_from_db()
+    bronze = keep.tier
+    assert Card.objects.get(pk=dup.pk).tier_id == bronze.pk
+    url = reverse("admin:loyalty_customer_merge", args=[keep.customer_id])
+    assert lead.post(url, {"duplicate": dup.customer_id, "reason": "Same person"}).status_code == 302
+    keep.refresh_from_db()
+    assert keep.tier.threshold == Decimal("10000")
+    change = TierChange.objects.get(card=keep)
+    assert (change.from_tier_id, change.to_tier_id, change.spend) == (bronze.pk, keep.tier_id, Decimal("12000"))
+    assert AuditEvent.objects.get(action="customer.merged").after["tier"] == keep.tier_id
+    assert verify_ledger().ok
+
+
+def test_a_merge_keeps_the_higher_tier_of_the_duplicate(lead, merchant, owner, location):
+    program_for(merchant=merchant)
+    keep = enroll_customer(merchant=merchant, phone="+79165551031", location=location)
+    dup = enroll_customer(merchant=merchant, phone="+79165551032", location=location)
+    ledger.purchase(
+        merchant=merchant,
+        card=dup,
+        location=location,
+        bill_amount=Decimal("30000"),
+        receipt_id="g",
+        idempotency_key="g",
+    )
+    gold = Card.objects.get(pk=dup.pk).tier_id
+    url = reverse("admin:loyalty_customer_merge", args=[keep.customer_id])
+    assert lead.post(url, {"duplicate": dup.customer_id, "reason": "Same person"}).status_code == 302
+    assert Card.objects.get(pk=keep.pk).tier_id == gold
+    assert verify_ledger().ok
+
+
+# --- erasure reaches the audit log, and nothing else may change it ----------------------------
+
+
+def test_erasure_redacts_the_customers_earlier_audit_events(lead, card, merchant, owner):
+    from loyalty.customers.support import correct_contact
+    from merchants import audit
+
+    correct_contact(
+        merchant=merchant,
+        customer=card.customer,
+        phone="+7 916 555-07-08",
+        email="olga.new@example.test",
+        reason="Новый номер",
+        actor=owner,
+    )
+    ledger.adjust(merchant=merchant, card=card, points=40, reason="Подарок", actor=owner)
+    # Support's change form (every admin change is audited with a snapshot of the customer).
+    customer = Customer.objects.get(pk=card.customer_id)
+    audit.record(action="admin.changed", target=customer, before={"name": "Ольга"}, after={"name": "Ольга П."})
+    personal = ("+79165550707", "+79165550708", "olga@example.test", "olga.new@example.test", "Ольга")
+    dump = lambda: " ".join(  # noqa: E731
+        f"{e.target_label} {e.before} {e.after}" for e in AuditEvent.objects.exclude(action="customer.anonymised")
+    )
+    assert any(value in dump() for value in personal)
+    untouched = {e.pk: (e.action, e.reason, e.created_at, e.actor_id) for e in AuditEvent.objects.all()}
+
+    url = reverse("admin:loyalty_customer_anonymise", args=[card.customer_id])
+    assert lead.post(url, {"reason": "Customer asked by letter", "confirm": "on"}).status_code == 302
+
+    assert not [value for value in personal if value in dump()]
+    corrected = AuditEvent.objects.get(action="customer.contact_corrected")
+    assert corrected.before["phone"] == "[redacted]"
+    assert corrected.after["email"] == "[redacted]" and corrected.target_label == f"#{card.customer_id}"
+    assert corrected.reason == "Новый номер"  # what happened, and why, stays
+    adjusted = AuditEvent.objects.get(action="balance.adjusted")
+    assert adjusted.target_label == card.number and adjusted.after  # a card's event keeps its number
+    for event in AuditEvent.objects.filter(pk__in=untouched):
+        assert (event.action, event.reason, event.created_at, event.actor_id) == untouched[event.pk]
+    redaction = AuditEvent.objects.get(action="audit.redacted")
+    assert redaction.actor_id == lead.user.pk and redaction.after["events"] >= 2
+    assert redaction.reason == "Customer asked by letter"
+    assert verify_ledger().ok
+
+
+def test_the_audit_log_refuses_every_other_change_even_during_a_redaction(card, merchant, owner):
+    from django.db import IntegrityError, connection, transaction
+
+    from merchants import audit
+
+    event = audit.record(
+        action="customer.contact_corrected",
+        merchant=merchant,
+        actor=owner,
+        target=card.customer,
+        before={"phone": "+79165550707"},
+        after={"phone": "+79165550708"},
+        reason="r",
+    )
+
+    def refused(sql: str, params, *, redaction: bool) -> bool:
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    if redaction:
+                        cursor.execute("SELECT set_config('merchants.audit_redaction', 'on', true)")
+                    cursor.execute(sql, params)
+        except IntegrityError:
+            return True
+        return False
+
+    update = "UPDATE merchants_auditevent SET {} WHERE id = %s"
+    marker = '{"phone": "[redacted]"}'
+    # Without the erasure's setting nothing changes, not even a redaction.
+    assert refused(update.format("before = %s::jsonb"), [marker, event.pk], redaction=False)
+    assert refused(update.format("reason = 'edited'"), [event.pk], redaction=False)
+    # With it, only a redaction passes: not another value, not another column, not a new key, not a delete.
+    assert refused(update.format("before = %s::jsonb"), ['{"phone": "+70000000000"}', event.pk], redaction=True)
+    assert refused(update.format("before = %s::jsonb"), ['{"phone": "[redacted]", "x": 1}', event.pk], redaction=True)
+    assert refused(update.format("before = '{}'::jsonb"), [event.pk], redaction=True)
+    assert refused(update.format("reason = 'edited'"), [event.pk], redaction=True)
+    assert refused(update.format("action = 'card.blocked'"), [event.pk], redaction=True)
+    assert refused(update.format("actor_id = NULL"), [event.pk], redaction=True)
+    assert refused(update.format("target_label = 'someone else'"), [event.pk], redaction=True)
+    assert refused("DELETE FROM merchants_auditevent WHERE id = %s", [event.pk], redaction=True)
+    event.refresh_from_db()
+    assert event.before == {"phone": "+79165550707"} and event.reason == "r"
+    # ...and the redaction itself does pass.
+    assert not refused(update.format("before = %s::jsonb"), [marker, event.pk], redaction=True)
+    event.refresh_from_db()
+    assert event.before == {"phone": "[redacted]"}

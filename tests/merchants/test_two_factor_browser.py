@@ -12,9 +12,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
+from merchants.models import AuthenticatorDevice
 from tests.browser import logged_in_page, screenshot
 from tests.factories import PASSWORD
 
@@ -39,7 +39,7 @@ def test_owner_turns_on_two_factor_authentication(browser, live_server, owner):
     page.fill("#id_token", "000000" if code_for(secret) != "000000" else "111111")
     page.get_by_role("button", name="Включить").click()
     expect(page.locator(".field-error, .errorlist, [role=alert]").first).to_be_visible()
-    assert not TOTPDevice.objects.filter(user=owner, confirmed=True).exists()
+    assert not AuthenticatorDevice.objects.filter(user=owner, confirmed=True).exists()
 
     with time_machine.travel(timezone.now() + timedelta(seconds=5), tick=True):  # past django-otp's throttle delay
         page.fill("#id_token", code_for(secret))
@@ -47,7 +47,7 @@ def test_owner_turns_on_two_factor_authentication(browser, live_server, owner):
         codes = page.get_by_test_id("recovery-codes").locator("code")
         expect(codes).to_have_count(10)
         screenshot(page, "i13-2fa-recovery-codes")
-    assert TOTPDevice.objects.filter(user=owner, confirmed=True).exists()
+    assert AuthenticatorDevice.objects.filter(user=owner, confirmed=True).exists()
 
     # Shown once: the page now only says it is on.
     page.goto(f"{live_server.url}/account/two-factor/")

@@ -120,11 +120,13 @@ class Command(BaseCommand):
     def _support_authenticator(self) -> None:
         """The demo support login's authenticator, with the published demo key (also for databases made
         before admin required a second factor)."""
-        from django_otp.plugins.otp_totp.models import TOTPDevice
+        from merchants.models import AuthenticatorDevice
 
         support = User.objects.filter(email="support@platform.demo").first()
-        if support is not None and not TOTPDevice.objects.filter(user=support, confirmed=True).exists():
-            TOTPDevice.objects.create(user=support, name="demo", key=DEMO_TOTP_KEY.hex(), confirmed=True)
+        if support is not None and not AuthenticatorDevice.objects.filter(user=support, confirmed=True).exists():
+            device = AuthenticatorDevice(user=support, name="demo", confirmed=True)
+            device.set_key(DEMO_TOTP_KEY)
+            device.save()
 
     def _load_customers(self, merchant: Merchant, *, customers: int, months: int, visit_rate: float) -> None:
         self.stdout.write(
