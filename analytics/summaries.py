@@ -209,8 +209,8 @@ CS_REFUNDS = (
 )
 
 
-def _present(cursor, source: str) -> set[str]:
-    cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", [0, 0])
+def _present(cursor, source: str, params) -> set[str]:
+    cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", params)
     return {d[0] for d in cursor.description}
 
 
@@ -218,7 +218,7 @@ def _add(cursor, table: str, source: str, params) -> None:
     """Insert-or-add: the ``source`` SELECT yields the table's keys and some of its
     columns (by name); missing columns count 0; an existing row gets the sums added."""
     constraint, keys, cols = TARGETS[table]
-    present = _present(cursor, source)
+    present = _present(cursor, source, params)
     values = [f"coalesce(s.{c}, 0)" if c in present else "0" for c in cols]
     updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in cols if c in present)
     cursor.execute(
@@ -417,7 +417,7 @@ def _fill_summed(cursor, table: str, sources: list[tuple[str, list]]) -> None:
     parts = []
     params: list = []
     for source, source_params in sources:
-        present = _present(cursor, source)
+        present = _present(cursor, source, source_params)
         values = ", ".join(f"s.{c}" if c in present else f"0 AS {c}" for c in cols)
         parts.append(f"SELECT {', '.join('s.' + k for k in keys)}, {values} FROM ({source}) s")
         params += source_params
@@ -436,17 +436,27 @@ def _fill(cursor, to: Targets) -> None:
         "entries": [0, to.entries],
         "cards": [0, to.cards],
     }
-    for table in (DM_TABLE, DL_TABLE):
-        _fill_summed(
-            cursor,
-            table,
-            [
-                (source, marks[kind])
-                for kind, sources in SOURCES.items()
-                for target, source in sources
-                if target == table
-            ],
-        )
+    # The purchases per location and day, once (exact sums, unrounded): the daily location
+    # table sums them as they are, the daily merchant table over its locations, so the
+    # ten million purchases are read for the daily tables once, not twice.
+    ((_, dl_purchases),) = [(t, s) for t, s in SOURCES["purchases"] if t == DL_TABLE]
+    cursor.execute("DROP TABLE IF EXISTS analytics_purchase_days")
+    cursor.execute(f"CREATE TEMP TABLE analytics_purchase_days AS {dl_purchases}", marks["purchases"])
+    by_location = "SELECT * FROM analytics_purchase_days"
+    by_day = (
+        "SELECT merchant_id, day, sum(visits) AS visits, sum(bill_total) AS bill_total, "
+        "sum(points_bills) AS points_bills, sum(points_paid_total) AS points_paid_total "
+        "FROM analytics_purchase_days GROUP BY merchant_id, day"
+    )
+    for table, purchases in ((DL_TABLE, by_location), (DM_TABLE, by_day)):
+        sources = [(purchases, [])] + [
+            (source, marks[kind])
+            for kind, pairs in SOURCES.items()
+            for target, source in pairs
+            if target == table and kind != "purchases"
+        ]
+        _fill_summed(cursor, table, sources)
+    cursor.execute("DROP TABLE analytics_purchase_days")
     # One source, already one row per key: no second grouping of millions of rows.
     ((_, cm_source),) = [(t, s) for t, s in SOURCES["purchases"] if t == CM_TABLE]
     cursor.execute(
