@@ -209,8 +209,8 @@ CS_REFUNDS = (
 )
 
 
-def _present(cursor, source: str) -> set[str]:
-    cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", [0, 0])
+def _present(cursor, source: str, params) -> set[str]:
+    cursor.execute(f"SELECT * FROM ({source}) s LIMIT 0", params)
     return {d[0] for d in cursor.description}
 
 
@@ -218,7 +218,7 @@ def _add(cursor, table: str, source: str, params) -> None:
     """Insert-or-add: the ``source`` SELECT yields the table's keys and some of its
     columns (by name); missing columns count 0; an existing row gets the sums added."""
     constraint, keys, cols = TARGETS[table]
-    present = _present(cursor, source)
+    present = _present(cursor, source, params)
     values = [f"coalesce(s.{c}, 0)" if c in present else "0" for c in cols]
     updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in cols if c in present)
     cursor.execute(
@@ -234,32 +234,43 @@ def _add(cursor, table: str, source: str, params) -> None:
 
 def buyer_counts_sql(where: str) -> str:
     """The BuyerCount rows of the cards whose customer-month rows match ``where`` (a
-    condition on whole cards: all of a card's rows or none), from those rows alone."""
+    condition on whole cards: all of a card's rows or none), from those rows alone.
+
+    Written for one pass in (card, month) order, the order of the customer-month
+    unique index: the whole-business months of a card are its rows summed per month,
+    the per-location ones its rows re-sorted within the card (an incremental sort of a
+    handful of rows), and each customer-month lands in a small grouped table of cells
+    from which both kinds of count are read."""
     return f"""
-        WITH cm AS (
-            SELECT merchant_id, card_id, location_id, month, visits,
-                   min(month) OVER (PARTITION BY card_id) AS first_any
-            FROM {CM_TABLE} WHERE {where}
-        ), whole AS (
-            SELECT merchant_id, card_id, month, sum(visits) AS visits, min(first_any) AS first_any
-            FROM cm GROUP BY merchant_id, card_id, month
-        ), scoped AS (
+        WITH scoped AS (
             SELECT merchant_id, NULL::bigint AS location_id, month, visits, first_any,
                    lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
-            FROM whole WINDOW w AS (PARTITION BY card_id ORDER BY month)
+            FROM (SELECT merchant_id, card_id, month, sum(visits) AS visits,
+                         min(month) OVER (PARTITION BY card_id) AS first_any
+                  FROM {CM_TABLE} WHERE {where} GROUP BY card_id, month, merchant_id) whole
+            WINDOW w AS (PARTITION BY card_id ORDER BY month)
             UNION ALL
             SELECT merchant_id, location_id, month, visits, first_any,
                    lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
-            FROM cm WHERE location_id IS NOT NULL
+            FROM (SELECT merchant_id, card_id, location_id, month, visits,
+                         min(month) OVER (PARTITION BY card_id) AS first_any
+                  FROM {CM_TABLE} WHERE {where}) cm
+            WHERE location_id IS NOT NULL
             WINDOW w AS (PARTITION BY card_id, location_id ORDER BY month)
+        ), cells AS (
+            SELECT merchant_id, location_id, month, prev_month,
+                   prev_month IS NULL AND visits = 1 AS single,
+                   CASE WHEN prev_month IS NULL AND visits = 1 THEN first_any END AS first_any,
+                   CASE WHEN prev_month IS NULL AND visits = 1 THEN next_month END AS next_month,
+                   count(*) AS customers
+            FROM scoped GROUP BY 1, 2, 3, 4, 5, 6, 7
         )
         SELECT merchant_id, location_id, 'B' AS kind, month, prev_month,
-               NULL::date AS first_month, NULL::date AS next_month, count(*) AS customers
-        FROM scoped GROUP BY merchant_id, location_id, month, prev_month
+               NULL::date AS first_month, NULL::date AS next_month, sum(customers) AS customers
+        FROM cells GROUP BY merchant_id, location_id, month, prev_month
         UNION ALL
-        SELECT merchant_id, location_id, 'N', month, NULL, first_any, next_month, count(*)
-        FROM scoped WHERE prev_month IS NULL AND visits = 1
-        GROUP BY merchant_id, location_id, month, first_any, next_month
+        SELECT merchant_id, location_id, 'N', month, NULL, first_any, next_month, customers
+        FROM cells WHERE single
     """
 
 
@@ -271,7 +282,7 @@ def _apply_purchases(cursor, lo: int, hi: int) -> None:
     cursor.execute("DROP TABLE IF EXISTS analytics_buyercount_before")
     cursor.execute(
         f"CREATE TEMP TABLE analytics_buyercount_before AS {buyer_counts_sql(_BATCH_CARDS)}",
-        [lo, hi],
+        [lo, hi] * 2,
     )
     for table, source in SOURCES["purchases"]:
         _add(cursor, table, source, [lo, hi])
@@ -302,7 +313,7 @@ def _apply_purchases(cursor, lo: int, hi: int) -> None:
         GROUP BY {keys} HAVING sum(customers) <> 0
         ON CONFLICT ON CONSTRAINT buyer_count_unique DO UPDATE SET customers = {BC_TABLE}.customers + EXCLUDED.customers
         """,
-        [lo, hi],
+        [lo, hi] * 2,
     )
     cursor.execute(
         f"DELETE FROM {BC_TABLE} b WHERE b.customers = 0 "
@@ -357,6 +368,8 @@ def _targets(cursor, state: SummaryState, cutoff: datetime) -> Targets:
 def _advance(state: SummaryState, cutoff: datetime) -> RefreshResult:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")
+        # Small batches: compiling the plans (JIT) would cost more than running them.
+        cursor.execute("SET LOCAL jit = off")
         to = _targets(cursor, state, cutoff)
         result = RefreshResult(
             purchases=to.purchases - state.purchase_hwm,
@@ -404,7 +417,7 @@ def _fill_summed(cursor, table: str, sources: list[tuple[str, list]]) -> None:
     parts = []
     params: list = []
     for source, source_params in sources:
-        present = _present(cursor, source)
+        present = _present(cursor, source, source_params)
         values = ", ".join(f"s.{c}" if c in present else f"0 AS {c}" for c in cols)
         parts.append(f"SELECT {', '.join('s.' + k for k in keys)}, {values} FROM ({source}) s")
         params += source_params
@@ -423,17 +436,27 @@ def _fill(cursor, to: Targets) -> None:
         "entries": [0, to.entries],
         "cards": [0, to.cards],
     }
-    for table in (DM_TABLE, DL_TABLE):
-        _fill_summed(
-            cursor,
-            table,
-            [
-                (source, marks[kind])
-                for kind, sources in SOURCES.items()
-                for target, source in sources
-                if target == table
-            ],
-        )
+    # The purchases per location and day, once (exact sums, unrounded): the daily location
+    # table sums them as they are, the daily merchant table over its locations, so the
+    # ten million purchases are read for the daily tables once, not twice.
+    ((_, dl_purchases),) = [(t, s) for t, s in SOURCES["purchases"] if t == DL_TABLE]
+    cursor.execute("DROP TABLE IF EXISTS analytics_purchase_days")
+    cursor.execute(f"CREATE TEMP TABLE analytics_purchase_days AS {dl_purchases}", marks["purchases"])
+    by_location = "SELECT * FROM analytics_purchase_days"
+    by_day = (
+        "SELECT merchant_id, day, sum(visits) AS visits, sum(bill_total) AS bill_total, "
+        "sum(points_bills) AS points_bills, sum(points_paid_total) AS points_paid_total "
+        "FROM analytics_purchase_days GROUP BY merchant_id, day"
+    )
+    for table, purchases in ((DL_TABLE, by_location), (DM_TABLE, by_day)):
+        sources = [(purchases, [])] + [
+            (source, marks[kind])
+            for kind, pairs in SOURCES.items()
+            for target, source in pairs
+            if target == table and kind != "purchases"
+        ]
+        _fill_summed(cursor, table, sources)
+    cursor.execute("DROP TABLE analytics_purchase_days")
     # One source, already one row per key: no second grouping of millions of rows.
     ((_, cm_source),) = [(t, s) for t, s in SOURCES["purchases"] if t == CM_TABLE]
     cursor.execute(
@@ -449,6 +472,11 @@ def _fill(cursor, to: Targets) -> None:
         """,
         marks["purchases"] + marks["refunds"],
     )
+
+
+def _fill_buyer_counts(cursor) -> None:
+    """From the new customer-month copy, once it is indexed and analysed: the planner reads
+    it in the order of its (card, month, location) index instead of sorting millions of rows."""
     keys = ", ".join(BC_KEYS)
     cursor.execute(
         f"INSERT INTO {_new(BC_TABLE)} ({keys}, customers) "
@@ -459,9 +487,10 @@ def _fill(cursor, to: Targets) -> None:
 _INDEX_DEF = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON (?:ONLY )?)(\S+)( .*)$")
 
 
-def _swap_in(cursor, table: str) -> None:
-    """Give the new copy the live table's constraints and indexes (built once, from sorted
-    rows), drop the live table and take its name and its objects' names."""
+def _index_copy(cursor, table: str) -> list[str]:
+    """Give the new copy the live table's constraints and indexes (each built once, from
+    sorted rows) under temporary names, and analyse it; return the renames that give
+    them the live names once the live table is gone."""
     new = _new(table)
     renames: list[str] = []
     cursor.execute(
@@ -485,8 +514,13 @@ def _swap_in(cursor, table: str) -> None:
         cursor.execute(f'{match[1]}"{name}__new"{match[3]}{new}{match[5]}')
         renames.append(f'ALTER INDEX "{name}__new" RENAME TO "{name}"')
     cursor.execute(f"ANALYZE {new}")
+    return renames
+
+
+def _take_name(cursor, table: str, renames: list[str]) -> None:
+    """Drop the live table; the new copy takes its name, its objects' names and its sequence's."""
     cursor.execute(f"DROP TABLE {table}")
-    cursor.execute(f"ALTER TABLE {new} RENAME TO {table}")
+    cursor.execute(f"ALTER TABLE {_new(table)} RENAME TO {table}")
     for statement in renames:
         cursor.execute(statement)
     cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
@@ -514,8 +548,12 @@ def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> Ref
                 )
             to = _targets(cursor, SummaryState(), now - lag)
             _fill(cursor, to)
+            renames = {table: _index_copy(cursor, table) for table in SWAPPED if table != BC_TABLE}
+            _fill_buyer_counts(cursor)
+            renames[BC_TABLE] = _index_copy(cursor, BC_TABLE)
+            # Readers wait from here to the commit (a moment), then see the new tables.
             for table in SWAPPED:
-                _swap_in(cursor, table)
+                _take_name(cursor, table, renames[table])
         result = RefreshResult(purchases=to.purchases, refunds=to.refunds, entries=to.entries, cards=to.cards)
         state.purchase_hwm, state.refund_hwm = to.purchases, to.refunds
         state.entry_hwm, state.card_hwm = to.entries, to.cards

@@ -8,31 +8,35 @@ from django.db import migrations, models
 
 FILL = """
 INSERT INTO analytics_buyercount (merchant_id, location_id, kind, month, prev_month, first_month, next_month, customers)
-    WITH cm AS (
-        SELECT merchant_id, card_id, location_id, month, visits,
-               min(month) OVER (PARTITION BY card_id) AS first_any
-        FROM analytics_customermonthstats
-    ), whole AS (
-        SELECT merchant_id, card_id, month, sum(visits) AS visits, min(first_any) AS first_any
-        FROM cm GROUP BY merchant_id, card_id, month
-    ), scoped AS (
-        SELECT merchant_id, NULL::bigint AS location_id, month, visits, first_any,
-               lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
-        FROM whole WINDOW w AS (PARTITION BY card_id ORDER BY month)
-        UNION ALL
-        SELECT merchant_id, location_id, month, visits, first_any,
-               lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
-        FROM cm WHERE location_id IS NOT NULL
-        WINDOW w AS (PARTITION BY card_id, location_id ORDER BY month)
-    )
-    SELECT merchant_id, location_id, 'B' AS kind, month, prev_month,
-           NULL::date AS first_month, NULL::date AS next_month, count(*) AS customers
-    FROM scoped GROUP BY merchant_id, location_id, month, prev_month
+WITH scoped AS (
+    SELECT merchant_id, NULL::bigint AS location_id, month, visits, first_any,
+           lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
+    FROM (SELECT merchant_id, card_id, month, sum(visits) AS visits,
+                 min(month) OVER (PARTITION BY card_id) AS first_any
+          FROM analytics_customermonthstats GROUP BY card_id, month, merchant_id) whole
+    WINDOW w AS (PARTITION BY card_id ORDER BY month)
     UNION ALL
-    SELECT merchant_id, location_id, 'N', month, NULL, first_any, next_month, count(*)
-    FROM scoped WHERE prev_month IS NULL AND visits = 1
-    GROUP BY merchant_id, location_id, month, first_any, next_month
-
+    SELECT merchant_id, location_id, month, visits, first_any,
+           lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
+    FROM (SELECT merchant_id, card_id, location_id, month, visits,
+                 min(month) OVER (PARTITION BY card_id) AS first_any
+          FROM analytics_customermonthstats) cm
+    WHERE location_id IS NOT NULL
+    WINDOW w AS (PARTITION BY card_id, location_id ORDER BY month)
+), cells AS (
+    SELECT merchant_id, location_id, month, prev_month,
+           prev_month IS NULL AND visits = 1 AS single,
+           CASE WHEN prev_month IS NULL AND visits = 1 THEN first_any END AS first_any,
+           CASE WHEN prev_month IS NULL AND visits = 1 THEN next_month END AS next_month,
+           count(*) AS customers
+    FROM scoped GROUP BY 1, 2, 3, 4, 5, 6, 7
+)
+SELECT merchant_id, location_id, 'B' AS kind, month, prev_month,
+       NULL::date AS first_month, NULL::date AS next_month, sum(customers) AS customers
+FROM cells GROUP BY merchant_id, location_id, month, prev_month
+UNION ALL
+SELECT merchant_id, location_id, 'N', month, NULL, first_any, next_month, customers
+FROM cells WHERE single
 """
 
 
