@@ -12,7 +12,8 @@ imports campaigns):
 Every figure comes from ``campaigns.reports.campaign_report`` (and the total ROI
 from its ``roi_of``); nothing is recomputed here. A campaign is *measured* when
 it has a hold-out; it belongs to a period when its first send started in it.
-Reports are cached for a quarter of an hour (they read the audience's purchases).
+Reports and the grid's counts are cached for a quarter of an hour (within the merchant's
+local hour): the reports read the audience's purchases, the grid counts every scored customer.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaigns.reports import Report, campaign_report, roi_of
-from campaigns.segments.rfm import rfm_overview
+from campaigns.segments.rfm import RfmOverview, rfm_overview
 from merchants.models import Merchant
 
 MAX_CAMPAIGNS = 20
@@ -97,12 +98,24 @@ def measured_campaigns(
 # -- the RFM grid ---------------------------------------------------------------
 
 
+def _rfm(merchant: Merchant, now: datetime | None = None) -> RfmOverview:
+    # Two grouped counts over every scored customer: cached like the reports (the scores
+    # change nightly; the RFM page itself always reads them fresh).
+    local_hour = timezone.localtime(now or timezone.now(), merchant.tzinfo).strftime("%Y%m%d%H")
+    key = f"campaigns:rfm:{merchant.pk}:{local_hour}"
+    overview = cache.get(key)
+    if overview is None:
+        overview = rfm_overview(merchant=merchant)
+        cache.set(key, overview, CACHE_SECONDS)
+    return overview
+
+
 def rfm_context(*, merchant: Merchant, first_month: date, last_month: date) -> dict:
-    return {"overview": rfm_overview(merchant=merchant)}
+    return {"overview": _rfm(merchant)}
 
 
 def rfm_csv(*, merchant: Merchant, first_month: date, last_month: date) -> tuple[list[str], list[list]]:
-    overview = rfm_overview(merchant=merchant)
+    overview = _rfm(merchant)
     rows = [[cell.recency, cell.frequency, cell.count, str(cell.group.label)] for row in overview.grid for cell in row]
     return [_("Recency"), _("Frequency"), _("Customers"), _("RFM group")], rows
 

@@ -255,3 +255,51 @@ def test_export_of_a_segment_that_needs_fixing_says_why_and_records_nothing(clie
     assert response.redirect_chain == [(reverse("segment_edit", args=[segment.pk]), 302)]
     assert [str(m) for m in response.context["messages"]] == ["«Уровень»: одного из выбранных вариантов больше нет."]
     assert not AuditEvent.objects.filter(action="segment.exported").exists()
+
+
+# -- in a browser -------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("locale", "width"), [("ru-RU", "phone"), ("en-US", "desktop")])
+def test_a_marketer_starts_from_the_preset_saves_and_downloads_it(
+    live_server, transactional_db, browser, marketer, predicted, locale, width
+):
+    from playwright.sync_api import expect
+
+    from tests.browser import PHONE, logged_in_page, screenshot
+
+    words = {
+        "ru-RU": {
+            "preset": "Вероятно уходят, ценные",
+            "one": "1 клиент",
+            "save": "Сохранить сегмент",
+            "csv": "Скачать CSV",
+        },
+        "en-US": {
+            "preset": "Probably churning, high value",
+            "one": "1 customer",
+            "save": "Save the segment",
+            "csv": "Download CSV",
+        },
+    }[locale]
+    recompute_rfm(merchant=predicted.merchant, now=NOW)
+    viewport = PHONE if width == "phone" else {"width": 1280, "height": 900}
+    page = logged_in_page(browser, live_server, marketer, viewport=viewport, locale=locale)
+    page.goto(f"{live_server.url}/dashboard/segments/")
+    page.get_by_test_id("segment-presets").get_by_role("link", name=words["preset"]).click()
+    expect(page.locator("#segment-name")).to_have_value(words["preset"])
+    expect(page.get_by_test_id("segment-count")).to_have_text(words["one"])
+    expect(page.get_by_test_id("segment-sample")).to_contain_text("Dmitri")
+    # The probability is shown in percent, as typed.
+    expect(page.get_by_test_id("segment-condition").first.locator("input.seg-num")).to_have_value("50")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, f"segments-preset-{locale[:2]}-{width}")
+    page.get_by_role("button", name=words["save"]).click()
+    row = page.get_by_test_id("segments").locator("tr", has_text=words["preset"])
+    with page.expect_download() as download:
+        row.get_by_role("link", name=words["csv"]).click()
+    lines = download.value.path().read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith("+79160000005,Dmitri,")
+    screenshot(page, f"segments-list-export-{locale[:2]}-{width}")
+    page.context.close()
