@@ -229,7 +229,7 @@ class SafeguardsForm(forms.Form):
     MAX_APPROVAL_THRESHOLD = 10_000_000
 
     customer_retention_years = forms.IntegerField(
-        label=_("Anonymise customers inactive for, years"),
+        label=_("Anonymise customers inactive for (years)"),
         required=False,
         help_text=_(
             "A customer with no purchase or other activity for this long loses their name, phone, e-mail and "

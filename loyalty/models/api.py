@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from merchants.models import Merchant, MerchantScopedManager
 
@@ -30,8 +31,8 @@ class IdempotentRequest(models.Model):
     objects = MerchantScopedManager()
 
     class Meta:
-        verbose_name = "idempotent request"
-        verbose_name_plural = "idempotent requests"
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
         constraints = [
             models.UniqueConstraint(fields=["merchant", "key"], name="idempotent_request_merchant_key_uniq"),
         ]
