@@ -331,6 +331,7 @@ AUDIT_ACTIONS = {
     "customer.deleted": _("Customer's personal data erased"),
     "customer.exported": _("Customer's data exported"),
     "secrets.rotated": _("Stored secrets re-encrypted under a new key"),
+    "campaigns.settings_changed": _("Campaign settings changed"),
     "admin.added": _("Added in the support console"),
     "admin.changed": _("Changed in the support console"),
     "admin.deleted": _("Deleted in the support console"),
