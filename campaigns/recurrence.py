@@ -13,7 +13,7 @@ from datetime import time
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django_celery_beat.validators import day_of_month_validator, day_of_week_validator
 
 DAILY, WEEKLY, MONTHLY, CUSTOM = "daily", "weekly", "monthly", "custom"
@@ -33,6 +33,17 @@ WEEKDAYS = [
     ("6", gettext_lazy("Saturday")),
     ("0", gettext_lazy("Sunday")),
 ]
+
+# The same days inside a sentence ("Every week: Monday, Thursday …"; Russian writes them in lower case).
+WEEKDAYS_IN_SENTENCE = {
+    "1": pgettext_lazy("weekday in a sentence", "Monday"),
+    "2": pgettext_lazy("weekday in a sentence", "Tuesday"),
+    "3": pgettext_lazy("weekday in a sentence", "Wednesday"),
+    "4": pgettext_lazy("weekday in a sentence", "Thursday"),
+    "5": pgettext_lazy("weekday in a sentence", "Friday"),
+    "6": pgettext_lazy("weekday in a sentence", "Saturday"),
+    "0": pgettext_lazy("weekday in a sentence", "Sunday"),
+}
 
 
 def crontab_for(
@@ -122,8 +133,7 @@ def describe(crontab: dict, *, time_zone: str) -> str:
     if repeat == DAILY:
         return _("Every day at %(time)s (%(tz)s)") % values
     if repeat == WEEKLY:
-        names = dict(WEEKDAYS)
-        values["days"] = ", ".join(str(names[d]) for d in initial["repeat_weekdays"])
+        values["days"] = ", ".join(str(WEEKDAYS_IN_SENTENCE[d]) for d in initial["repeat_weekdays"])
         return _("Every week: %(days)s at %(time)s (%(tz)s)") % values
     if repeat == MONTHLY:
         values["day"] = initial["repeat_day_of_month"]
