@@ -188,3 +188,13 @@ def test_the_campaign_form_refuses_bad_offers_in_words(merchant, owner):
     )
     assert ok.status_code == 302
     assert merchant.campaigns.get().offer_multiplier == Decimal(2)
+
+
+def test_the_campaign_page_states_the_offer(merchant, owner):
+    from django.test import Client
+
+    campaign = campaign_for(merchant, offer_discount_percent=Decimal("12.50"), offer_valid_days=5)
+    client = Client(headers={"Accept-Language": "ru"})
+    client.force_login(owner)
+    page = client.get(f"/dashboard/campaigns/{campaign.pk}/").content.decode()
+    assert "Предложение: скидка 12,50 % на следующий чек в течение 5 дн., её применит касса." in page
