@@ -32,8 +32,26 @@ class CampaignsConfig(AppConfig):
 
         customer_anonymised.connect(erase_customer, dispatch_uid="campaigns.erase_customer")
 
-        from merchants.navigation import NavItem, register
+        from merchants.navigation import ChecklistStep, NavItem, register, register_checklist_step
         from merchants.permissions import CAN_SEE_CAMPAIGNS
+
+        from .onboarding import has_first_campaign
+
+        register_checklist_step(
+            ChecklistStep(
+                "campaign",
+                _("Send your first campaign"),
+                _(
+                    "A message to your customers' cards, e-mail, SMS or Telegram, or an automation such as "
+                    "win-back; the report shows what it brought back."
+                ),
+                "campaign_list",
+                order=80,
+                done=lambda merchant: has_first_campaign(merchant=merchant),
+                link_label=_("Campaigns"),
+                optional=True,
+            )
+        )
 
         # One menu entry for the marketer's half: campaigns, saved segments and RFM groups are its tabs.
         register(
@@ -51,6 +69,8 @@ class CampaignsConfig(AppConfig):
                     "segment_edit",
                     "segment_delete",
                     "rfm_grid",
+                    "campaign_settings",
+                    "campaign_feedback",
                 ),
             )
         )

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from loyalty.models import EntryKind, LedgerEntry, Program, Purchase
+from loyalty.models import CardOffer, EntryKind, LedgerEntry, Program, Purchase
 
 from .models import Campaign, Delivery, DeliveryStatus
 
@@ -71,6 +72,8 @@ class Report:
     revenue_uplift_high: Decimal | None
     incremental_revenue: Decimal | None
     bonus_cost: Decimal
+    offers_used: int
+    offer_discount: Decimal
     roi: float | None
     too_small: bool
     verdict: str
@@ -154,7 +157,13 @@ def campaign_report(*, campaign: Campaign) -> Report:
     bonus_points = sum(Delivery.objects.filter(campaign=campaign).values_list("bonus_points", flat=True))
     program = Program.objects.filter(merchant_id=campaign.merchant_id).first()
     point_value = program.point_value if program is not None else Decimal(0)
-    bonus_cost = (Decimal(bonus_points) * point_value).quantize(CENT)
+    # Next-purchase offers the customers used: their extra points and the discounts the till gave.
+    used = CardOffer.objects.filter(
+        merchant_id=campaign.merchant_id, source=campaign.offer_source, used_at__isnull=False
+    ).aggregate(points=Sum("extra_points"), discount=Sum("discount_amount"), n=Count("pk"))
+    offer_points = used["points"] or 0
+    offer_discount = used["discount"] or Decimal(0)
+    bonus_cost = (Decimal(bonus_points + offer_points) * point_value + offer_discount).quantize(CENT)
 
     too_small = (
         treated.size < MIN_GROUP
@@ -195,7 +204,41 @@ def campaign_report(*, campaign: Campaign) -> Report:
         revenue_uplift_high=rev_high,
         incremental_revenue=incremental,
         bonus_cost=bonus_cost,
+        offers_used=used["n"],
+        offer_discount=offer_discount,
         roi=roi,
         too_small=too_small,
         verdict=verdict,
     )
+
+
+# The reasons the sender itself writes (campaigns.sending), in the marketer's words; a provider's
+# own reason ("550 5.1.1 mailbox unavailable") is shown as the provider gave it.
+REASON_TEXT = {
+    "no channel with consent": gettext_lazy("no channel the customer has and agreed to"),
+    "no consent or channel gone": gettext_lazy("the customer withdrew consent or the channel is gone"),
+    "frequency cap": gettext_lazy("the customer reached the message limit"),
+    "campaign cancelled": gettext_lazy("the campaign was cancelled"),
+    "worker lost during the send; outcome unknown, not resent": gettext_lazy(
+        "the sending process stopped during the send; not sent again so as not to send twice"
+    ),
+}
+
+
+def problem_rows(*, campaign: Campaign, limit: int = 10) -> list[tuple[str, int]]:
+    """What happened to the messages that did not go, most frequent first:
+    ("Not delivered: 550 mailbox unavailable", 3), ("Not sent: the customer reached the message limit", 1)."""
+    rows = (
+        Delivery.objects.filter(campaign=campaign, status__in=(DeliveryStatus.FAILED, DeliveryStatus.SKIPPED))
+        .values_list("status", "reason")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "status", "reason")[:limit]
+    )
+    result = []
+    for status, reason, n in rows:
+        what = REASON_TEXT.get(reason, reason) or _("no reason given")
+        if status == DeliveryStatus.FAILED:
+            result.append((_("Not delivered: %(reason)s") % {"reason": what}, n))
+        else:
+            result.append((_("Not sent: %(reason)s") % {"reason": what}, n))
+    return result

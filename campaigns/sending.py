@@ -36,14 +36,16 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from loyalty.ledger.offers import grant_offer as grant_next_purchase_offer
 from loyalty.ledger.support import grant_bonus
-from loyalty.models import AppleRegistration, Card, EntryKind, WalletPass
+from loyalty.models import AppleRegistration, Card, EntryKind, OfferKind, WalletPass
 from loyalty.wallet import contract as wallet
 from merchants.models import Merchant
 
 from . import consent as consent_service
 from . import feedback as feedback_service
 from .channels.base import Channel, ChannelClient, OutgoingMessage, SendResult, TransientChannelError
+from .delivery_reports import open_pixel_url
 from .models import (
     Campaign,
     CampaignSettings,
@@ -363,7 +365,13 @@ def message_for(
     if delivery.channel == Channel.EMAIL:
         html = render_to_string(
             "campaigns/email/message.html",
-            {"subject": subject, "text": text, "merchant": campaign.merchant, "unsubscribe_url": unsubscribe},
+            {
+                "subject": subject,
+                "text": text,
+                "merchant": campaign.merchant,
+                "unsubscribe_url": unsubscribe,
+                "open_pixel_url": open_pixel_url(delivery_id=delivery.pk),
+            },
         )
         footer = render_to_string("campaigns/email/footer.txt", {"unsubscribe_url": unsubscribe}).strip()
         text = f"{text}\n\n--\n{footer}"
@@ -390,7 +398,24 @@ def _offer_key(campaign: Campaign, delivery: Delivery) -> str:
 
 
 def _grant_offer(campaign: Campaign, delivery: Delivery, card_id: int | None, now: datetime) -> int:
-    if not campaign.offer_points or card_id is None:
+    """The campaign's offer for this delivery: a next-purchase offer on the card (applied by the
+    till, its cost reported from loyalty's offer row) and the bonus points (returned)."""
+    if card_id is None:
+        return 0
+    if campaign.offer_multiplier or campaign.offer_discount_percent:
+        grant_next_purchase_offer(
+            merchant=campaign.merchant,
+            card=card_id,
+            kind=OfferKind.MULTIPLIER if campaign.offer_multiplier else OfferKind.DISCOUNT,
+            multiplier=campaign.offer_multiplier,
+            discount_percent=campaign.offer_discount_percent,
+            valid_days=campaign.offer_valid_days or 14,
+            source=campaign.offer_source,
+            label=campaign.name,
+            idempotency_key=_offer_key(campaign, delivery) + ":next-purchase",
+            now=now,
+        )
+    if not campaign.offer_points:
         return 0
     entry = grant_bonus(
         merchant=campaign.merchant,

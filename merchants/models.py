@@ -343,6 +343,7 @@ AUDIT_ACTIONS = {
     "customer.exported": _("Customer's data exported"),
     "segment.exported": _("Segment's customers exported"),
     "secrets.rotated": _("Stored secrets re-encrypted under a new key"),
+    "campaigns.settings_changed": _("Campaign settings changed"),
     "admin.added": _("Added in the support console"),
     "admin.changed": _("Changed in the support console"),
     "admin.deleted": _("Deleted in the support console"),

@@ -360,14 +360,6 @@ CHECKLIST_STEPS.extend(
             link_label=_("API keys"),
             optional=True,
         ),
-        # Campaigns are not built yet: the step says so instead of pretending.
-        ChecklistStep(
-            "campaign",
-            _("Send your first campaign"),
-            _("Messages to your customers' cards and phones. Coming soon: nothing to do here yet."),
-            "",
-            order=80,
-            coming=True,
-        ),
+        # The campaigns app adds its own step ("Send your first campaign", order 80).
     ]
 )

@@ -19,12 +19,27 @@ from merchants.permissions import public_route
 
 from .. import consent
 from .. import feedback as feedback_service
-from ..delivery_reports import record_sms_status
+from ..delivery_reports import record_open, record_sms_status
 from ..exceptions import FeedbackError
 from ..tasks import alert_low_rating_task
 from .sms import signature
 
 logger = logging.getLogger(__name__)
+
+
+# A transparent 1×1 GIF.
+PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
+
+
+@public_route
+@require_http_methods(["GET", "HEAD"])
+def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
+    # Always the image (a mail client shows no broken picture); only a valid token records the open.
+    record_open(token=token)
+    response = HttpResponse(PIXEL, content_type="image/gif")
+    response["Cache-Control"] = "no-store, private"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @public_route

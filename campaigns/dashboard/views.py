@@ -5,6 +5,7 @@ Every query starts from ``self.merchant``."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -13,13 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views import View
 
-from campaigns import reports, sending
-from campaigns.models import Campaign, Kind, Status
+from campaigns import campaign_settings, recurrence, reports, sending
+from campaigns.models import Campaign, Feedback, Kind, Status
 from campaigns.preview import preview
 from campaigns.tasks import enqueue_send
 from merchants.permissions import CAN_SEE_CAMPAIGNS, MerchantStaffRequiredMixin
 
-from .forms import CampaignForm
+from .forms import CampaignForm, CampaignSettingsForm
 
 
 class CampaignsPage(MerchantStaffRequiredMixin, View):
@@ -39,7 +40,15 @@ class CampaignListView(CampaignsPage):
 
 class CampaignCreateView(CampaignsPage):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = CampaignForm(merchant=self.merchant, initial={"kind": request.GET.get("kind", Kind.BROADCAST)})
+        defaults = campaign_settings.settings_for(merchant=self.merchant)
+        form = CampaignForm(
+            merchant=self.merchant,
+            initial={
+                "kind": request.GET.get("kind", Kind.BROADCAST),
+                "holdout_percent": defaults.default_holdout_percent,
+                "attribution_days": defaults.default_attribution_days,
+            },
+        )
         return TemplateResponse(request, "campaigns/campaign_form.html", {"form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -72,6 +81,9 @@ class CampaignEditView(CampaignsPage):
         campaign = form.save(commit=False)
         campaign.send_at = form.send_at()
         campaign.save()
+        if campaign.kind == Kind.RECURRING and campaign.status == Status.ACTIVE:
+            # A live recurring campaign: its beat entry follows the new schedule at once.
+            sending.set_recurring(campaign=campaign, crontab=campaign.recurrence)
         return redirect("campaign_detail", pk=campaign.pk)
 
 
@@ -83,6 +95,8 @@ class CampaignDetailView(CampaignsPage):
             "progress": sending.progress(campaign=campaign),
             "preview": preview(campaign=campaign) if campaign.status in (Status.DRAFT, Status.SCHEDULED) else None,
             "report": reports.campaign_report(campaign=campaign) if campaign.sends.exists() else None,
+            "problems": reports.problem_rows(campaign=campaign),
+            "schedule": recurrence.describe(campaign.recurrence, time_zone=self.merchant.time_zone),
         }
         return TemplateResponse(request, "campaigns/campaign_detail.html", context)
 
@@ -107,12 +121,21 @@ class CampaignActionView(CampaignsPage):
         elif action == "activate" and campaign.kind == Kind.AUTOMATION:
             Campaign.objects.filter(pk=campaign.pk).update(status=Status.ACTIVE, updated_at=now)
             messages.success(request, _("The automation is on."))
+        elif action == "activate" and campaign.kind == Kind.RECURRING and campaign.status == Status.DRAFT:
+            if not campaign.recurrence:
+                messages.error(request, _("Set the schedule first: edit the campaign."))
+            else:
+                sending.set_recurring(campaign=campaign, crontab=campaign.recurrence, now=now)
+                messages.success(request, _("The campaign is on: it goes out on its schedule."))
         elif action == "pause":
             sending.pause(campaign=campaign, now=now)
             messages.success(request, _("Paused."))
         elif action == "resume":
             # The dispatcher takes the resumed sends over at its next run (their heartbeat is old).
             sending.resume(campaign=campaign, now=now)
+            if campaign.kind == Kind.RECURRING and campaign.recurrence:
+                # Pausing switched its beat entry off; this switches it on again.
+                sending.set_recurring(campaign=campaign, crontab=campaign.recurrence, now=now)
             messages.success(request, _("Resumed."))
         elif action == "cancel":
             sending.cancel(campaign=campaign, now=now)
@@ -126,3 +149,49 @@ class CampaignProgressView(CampaignsPage):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         campaign = self.campaign(pk)
         return JsonResponse({"status": campaign.status, **sending.progress(campaign=campaign)})
+
+
+class CampaignSettingsView(CampaignsPage):
+    """The rules for all campaigns together: frequency cap, quiet hours, defaults (owner and marketer)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = CampaignSettingsForm(instance=campaign_settings.settings_for(merchant=self.merchant))
+        return TemplateResponse(request, "campaigns/settings.html", {"form": form})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        current = campaign_settings.settings_for(merchant=self.merchant)
+        form = CampaignSettingsForm(request.POST, instance=current)
+        if not form.is_valid():
+            # Nothing is saved: the instance the form touched is thrown away.
+            return TemplateResponse(request, "campaigns/settings.html", {"form": form}, status=400)
+        campaign_settings.update_settings(
+            merchant=self.merchant,
+            actor=request.user,
+            values={name: form.cleaned_data[name] for name in campaign_settings.FIELDS},
+        )
+        messages.success(request, _("Campaign settings saved."))
+        return redirect("campaign_settings")
+
+
+class FeedbackListView(CampaignsPage):
+    """Customers' answers to the post-purchase follow-ups, newest first, filtered by rating."""
+
+    per_page = 50
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        answers = (
+            Feedback.objects.for_merchant(self.merchant)
+            .select_related("customer", "delivery__campaign")
+            .order_by("-created_at", "-pk")
+        )
+        rating = request.GET.get("rating", "")
+        error = ""
+        if rating:
+            if rating in {"1", "2", "3", "4", "5"}:
+                answers = answers.filter(rating=int(rating))
+            else:
+                error = _("Choose a rating from 1 to 5.")
+                rating = ""
+        page = Paginator(answers, self.per_page).get_page(request.GET.get("page"))
+        context = {"page_obj": page, "rating": rating, "error": error, "ratings": ["1", "2", "3", "4", "5"]}
+        return TemplateResponse(request, "campaigns/feedback_list.html", context, status=400 if error else 200)

@@ -34,7 +34,7 @@ from loyalty.exceptions import AlreadyEnrolled, LoyaltyError
 from loyalty.idempotency import idempotency_key_from_headers, request_fingerprint, run_idempotent
 from loyalty.json_body import request_json
 from loyalty.json_errors import describe_error
-from loyalty.ledger import selectors
+from loyalty.ledger import offers, selectors
 from loyalty.models import Card, Purchase
 from loyalty.money import (
     amount_example,
@@ -109,6 +109,7 @@ def quote_payload(quote: ledger.Quote, merchant) -> dict[str, Any]:
         "to_earn": points_text(quote.points_to_earn),
         "max_redeem": points_text(quote.max_redeem_points),
         "max_redeem_value": money(quote.max_redeem_points * quote.point_value, merchant),
+        "offer": quote.offer,
     }
     return data
 
@@ -127,8 +128,14 @@ def purchase_payload(purchase: Purchase, merchant) -> dict[str, Any]:
         "balance": points_text(purchase.card.balance),
         "undo_until": local_hhmm(until, merchant),
         "time": local_hhmm(purchase.created_at, merchant),
+        "offer": offer_line(purchase),
     }
     return data
+
+
+def offer_line(purchase: Purchase) -> str:
+    offer = offers.offer_for_purchase(purchase)
+    return offers.offer_text(offer, applied=True) if offer is not None else ""
 
 
 def past_purchase_payload(purchase: Purchase, merchant) -> dict[str, Any]:

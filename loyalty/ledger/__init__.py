@@ -47,6 +47,7 @@ from loyalty.ledger.batch import (
     notify_card_changed,
 )
 from loyalty.ledger.merge import merge_customers
+from loyalty.ledger.offers import grant_offer
 from loyalty.ledger.purchases import purchase
 from loyalty.ledger.quick import NotQuick, quick_purchase
 from loyalty.ledger.quotes import Quote, quote
@@ -55,6 +56,7 @@ from loyalty.ledger.support import adjust, grant_bonus, set_card_blocked, settle
 from loyalty.ledger.tiers import reevaluate_tier, tier_spend
 
 __all__ = [
+    "grant_offer",
     "MAX_AMOUNT",
     "MAX_KEY_LENGTH",
     "MAX_POINTS",

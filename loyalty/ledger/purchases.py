@@ -28,6 +28,7 @@ from loyalty.ledger.batch import (
     expiry_for,
 )
 from loyalty.ledger.locks import card_rules, lock_cards, settle, spendable_lots
+from loyalty.ledger.offers import live_offer, use_offer
 from loyalty.ledger.quotes import calculate, returning_boost
 from loyalty.ledger.tiers import promote
 from loyalty.models import (
@@ -161,8 +162,16 @@ def _purchase(
         settle(batch, card)
         if redeem_rewards > card.rewards_available:
             raise InsufficientRewards(_("The card has %(n)d rewards available.") % {"n": card.rewards_available})
+        offer = live_offer(card, now)
         calc = calculate(
-            merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=redeem_points, now=now, check=True
+            merchant=merchant,
+            card=card,
+            rules=rules,
+            bill=bill,
+            redeem_points=redeem_points,
+            now=now,
+            check=True,
+            offer=offer,
         )
         p = new_purchase(
             merchant=merchant,
@@ -187,6 +196,8 @@ def _purchase(
         if first_purchase:
             _complete_referral(batch, card, locked.get(referrer_card_id) if referrer_card_id else None, p)
         batch.write()
+        if offer is not None and calc.offer_applies:
+            use_offer(card=card, offer=offer, purchase=p, extra_points=calc.offer_points, discount=calc.offer_discount)
     p.card = card
     p.replayed = False
     return p
@@ -249,7 +260,7 @@ def apply_purchase(batch: Batch, card: Card, p: Purchase, calc, *, redeem_points
             purchase=p,
             expires_at=expiry_for(now, rules.points_expiry_days, merchant.tzinfo),
             available_at=now + timedelta(hours=rules.activation_delay_hours),
-            reason=f"returning customer ×{calc.multiplier}" if calc.multiplier != 1 else "",
+            reason=_earn_reason(calc),
         )
     if redeem_rewards:
         batch.entry(card, EntryKind.REWARD_REDEEM, rewards=-redeem_rewards, key=f"{pkey}:reward", purchase=p)
@@ -274,6 +285,17 @@ def apply_purchase(batch: Batch, card: Card, p: Purchase, calc, *, redeem_points
     card.boosted_purchases_left = boosted_left
     batch.changed_cards[card.pk] = card
     return first_purchase
+
+
+def _earn_reason(calc) -> str:
+    parts = []
+    if calc.multiplier != 1:
+        parts.append(f"returning customer ×{calc.multiplier}")
+    if calc.offer_applies and calc.offer_points:
+        # The offer's points ride on the earn entry (a refund takes them back with it); the offer
+        # row (CardOffer.purchase, extra_points) is the record its giver reports from.
+        parts.append(f"offer ×{calc.offer.multiplier.normalize()}: +{calc.offer_points} ({calc.offer.source})")
+    return "; ".join(parts)
 
 
 def _complete_referral(batch: Batch, card: Card, referrer_card: Card | None, p: Purchase) -> None:

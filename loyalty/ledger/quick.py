@@ -15,7 +15,8 @@ SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
 Whatever is not the common case raises ``NotQuick`` before anything is
 written (the transaction rolls back) and the caller takes the general path,
 which handles it exactly as before: an unknown or blocked card, redemption,
-points or stamps due to expire or activate, a tier promotion, a referral,
+points or stamps due to expire or activate, a live offer (``Card.offer_until``),
+a tier promotion, a referral,
 a duplicate receipt, an inactive API key. A replayed Idempotency-Key trips the
 unique index of the idempotency row and returns the stored response, as
 ``run_idempotent`` does.
@@ -75,6 +76,7 @@ _CARD_COLUMNS = [
     "boosted_purchases_left",
     "lifetime_spend",
     "settle_after",
+    "offer_until",
 ]
 _EXTRAS = (
     f"(SELECT p.current_version_id FROM {Program._meta.db_table} p WHERE p.merchant_id = c.merchant_id), "
@@ -244,6 +246,9 @@ def quick_purchase(
                     raise NotQuick()
                 card = _card_from_row(row[: len(_CARD_COLUMNS)])
                 if card.is_blocked or (card.settle_after is not None and card.settle_after <= now):
+                    raise NotQuick()
+                if card.offer_until is not None and card.offer_until > now:
+                    # A campaign's offer may apply (loyalty.ledger.offers): the general path applies it.
                     raise NotQuick()
                 rules = rules_for_version_id(version_id)
                 if rules.tier_window_months and rules.tiers and card.tier_id != rules.tiers[-1].id:

@@ -21,11 +21,14 @@ from loyalty.exceptions import (
 )
 from loyalty.ledger.batch import Batch, check_count, check_merchant, check_money, local_day_start
 from loyalty.ledger.locks import settle
+from loyalty.ledger.offers import live_offer, offer_text
 from loyalty.models import (
     Card,
+    CardOffer,
+    OfferKind,
     Purchase,
 )
-from loyalty.money import points_to_money
+from loyalty.money import percent_of, points_to_money
 from loyalty.program.rules import Rules, TierRule
 from loyalty.program.services import current_rules
 
@@ -57,6 +60,8 @@ class Quote:
     currency: str
     mechanic: str
     point_value: Decimal
+    # The card's offer this purchase would use, as the cashier reads it ("" when none applies).
+    offer: str = ""
 
     def earn_for(self, redeem_points: int) -> int:
         """Points earned if ``redeem_points`` are redeemed (linear bracket is not
@@ -82,6 +87,15 @@ class _Calc:
     multiplier: Decimal
     earn: int
     stamp: bool
+    # The card's offer for this purchase (loyalty.ledger.offers) and what it adds: its part of
+    # the discount and the points above what the purchase would earn without it.
+    offer: CardOffer | None = None
+    offer_discount: Decimal = Decimal(0)
+    offer_points: int = 0
+
+    @property
+    def offer_applies(self) -> bool:
+        return self.offer is not None and (self.offer_points > 0 or self.offer_discount > 0)
 
 
 def returning_boost(card: Card, rules: Rules, now: datetime) -> tuple[int, Decimal]:
@@ -109,11 +123,27 @@ def _earned_today(card: Card, merchant, now: datetime) -> int:
 
 
 def calculate(
-    *, merchant, card: Card, rules: Rules, bill: Decimal, redeem_points: int, now: datetime, check: bool
+    *,
+    merchant,
+    card: Card,
+    rules: Rules,
+    bill: Decimal,
+    redeem_points: int,
+    now: datetime,
+    check: bool,
+    offer: CardOffer | None = None,
 ) -> _Calc:
     tier = rules.tier(card.tier_id)
     discount_percent = rules.discount_percent(tier)
     discount = rules.discount_amount(bill, tier, currency=merchant.currency)
+    offer_discount = Decimal(0)
+    if offer is not None and offer.kind == OfferKind.DISCOUNT:
+        # The offer's percent adds to the tier's, on the whole bill (so the purchase's
+        # discount_percent and discount_amount still agree); the offer's part is the difference.
+        discount_percent = min(discount_percent + offer.discount_percent, Decimal(100))
+        total = percent_of(bill, discount_percent, merchant.currency)
+        offer_discount = total - discount
+        discount = total
     after = bill - discount
     spendable = card.balance - card.pending_points
     max_redeem = rules.max_redeem_points(after)
@@ -142,16 +172,38 @@ def calculate(
     paid = max(Decimal("0.00"), after - points_amount)
     _left, multiplier = returning_boost(card, rules, now)
     earn = 0
+    offer_points = 0
     if rules.uses_points and paid > 0 and paid >= rules.min_bill_to_earn:
         # Earning is on the money paid: never on the part paid with points, and
         # the minimum bill to earn is checked against that money too (defect 17).
         # A purchase that crosses a tier threshold earns at the rate of the tier
         # the card is on before it (promotion follows the purchase).
         earn = rules.earn_points(paid, tier, multiplier)
+        if offer is not None and offer.kind == OfferKind.MULTIPLIER:
+            base = earn
+            earn = rules.earn_points(paid, tier, multiplier * offer.multiplier)
+            offer_points = earn - base
         if rules.daily_earn_cap is not None and earn:
-            earn = max(0, min(earn, rules.daily_earn_cap - _earned_today(card, merchant, now)))
+            left = rules.daily_earn_cap - _earned_today(card, merchant, now)
+            # The cap takes the offer's points first: they are counted only as far as they were given.
+            offer_points = max(0, min(offer_points, left - (earn - offer_points)))
+            earn = max(0, min(earn, left))
     stamp = rules.uses_stamps and bill > 0 and bill >= rules.stamp_min_bill
-    return _Calc(tier, discount_percent, discount, after, max_redeem, points_amount, paid, multiplier, earn, stamp)
+    return _Calc(
+        tier,
+        discount_percent,
+        discount,
+        after,
+        max_redeem,
+        points_amount,
+        paid,
+        multiplier,
+        earn,
+        stamp,
+        offer,
+        offer_discount,
+        offer_points if earn else 0,
+    )
 
 
 def quote(*, merchant, card: Card, bill_amount: Decimal, redeem_points: int = 0, now: datetime | None = None) -> Quote:
@@ -167,16 +219,33 @@ def quote(*, merchant, card: Card, bill_amount: Decimal, redeem_points: int = 0,
     rules = current_rules(merchant=merchant)
     # Settle in memory only, so expired or newly active points show correctly.
     settle(Batch(merchant=merchant, rules=rules, now=now, persist=False), card)
+    offer = live_offer(card, now)
     calc = calculate(
-        merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=redeem_points, now=now, check=True
+        merchant=merchant,
+        card=card,
+        rules=rules,
+        bill=bill,
+        redeem_points=redeem_points,
+        now=now,
+        check=True,
+        offer=offer,
     )
     no_redeem = (
         calc
         if redeem_points == 0
-        else calculate(merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=0, now=now, check=False)
+        else calculate(
+            merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=0, now=now, check=False, offer=offer
+        )
     )
     at_max = calculate(
-        merchant=merchant, card=card, rules=rules, bill=bill, redeem_points=calc.max_redeem, now=now, check=False
+        merchant=merchant,
+        card=card,
+        rules=rules,
+        bill=bill,
+        redeem_points=calc.max_redeem,
+        now=now,
+        check=False,
+        offer=offer,
     )
     return Quote(
         bill_amount=bill,
@@ -201,4 +270,5 @@ def quote(*, merchant, card: Card, bill_amount: Decimal, redeem_points: int = 0,
         currency=merchant.currency,
         mechanic=rules.mechanic,
         point_value=rules.point_value,
+        offer=offer_text(offer, applied=False) if offer is not None and calc.offer_applies else "",
     )

@@ -2,6 +2,7 @@ from .api import IdempotentRequest
 from .cards import Card, CardEvent, CardStatus, ConsentRecord, Customer, Source, TierChange
 from .consent import ConsentText, PersonalDataConsent  # noqa: F401 (re-exported)
 from .ledger import EntryKind, LedgerEntry, Lot, Purchase, Refund
+from .offers import CardOffer, OfferKind
 from .passes import (
     AppleDevice,
     AppleRegistration,
@@ -25,6 +26,7 @@ __all__ = [
     "WalletCredentials",
     "WalletPass",
     "Card",
+    "CardOffer",
     "CardEvent",
     "CardStatus",
     "ConsentRecord",
@@ -34,6 +36,7 @@ __all__ = [
     "LedgerEntry",
     "Lot",
     "Mechanic",
+    "OfferKind",
     "Program",
     "ProgramVersion",
     "PendingAdjustment",

@@ -134,6 +134,10 @@ class Card(models.Model):
     # spendable before this moment (null: nothing scheduled), so most
     # operations skip looking for due lots. verify_ledger checks it is never late.
     settle_after = models.DateTimeField(null=True, blank=True)
+    # A hint kept by loyalty.ledger.offers: no unused offer (CardOffer) of this card is valid
+    # after this moment (null: none). The quick purchase leaves a card with a live offer to the
+    # general path, which applies it.
+    offer_until = models.DateTimeField(_("an offer valid until"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -1,5 +1,5 @@
-/* A campaign's page: while messages remain to send (data-remaining on the progress box), poll its
-   progress URL and update the figures (data-key). */
+/* A campaign's page: while messages remain to send or the send is still fanning out (data-remaining on
+   the progress box), poll its progress URL and update the figures (data-key). */
 (function () {
   "use strict";
   var box = document.querySelector('[data-testid="progress"]');
@@ -7,7 +7,7 @@
   function poll() {
     fetch(box.dataset.url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
       box.querySelectorAll("[data-key]").forEach(function (el) { el.textContent = data[el.dataset.key]; });
-      if (data.remaining > 0) setTimeout(poll, 2000);
+      if (data.remaining > 0 || data.status === "sending") setTimeout(poll, 2000);
     }).catch(function () { setTimeout(poll, 5000); });
   }
   setTimeout(poll, 2000);

@@ -248,6 +248,9 @@
       text("sum-points", d.points_amount);
       text("sum-pay", d.to_pay);
       text("sum-earn", d.to_earn);
+      // A campaign's offer for this purchase (a discount or extra points): the cashier says it aloud.
+      text("sum-offer", d.offer || "");
+      show($("sum-offer"), !!d.offer);
       show($("summary"), true);
       if ($("redeem")) {
         $("redeem").max = String(quote.max_redeem_points);
@@ -353,6 +356,8 @@
     show($("result-redeemed"), p.points_redeemed > 0);
     show($("result-free"), p.rewards_redeemed > 0);
     text("result-balance", p.display.balance);
+    text("result-offer", p.display.offer || "");
+    show($("result-offer"), !!p.display.offer);
     show($("purchase"), false);
     show($("result"), true);
     show($("last-undo"), false);

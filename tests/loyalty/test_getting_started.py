@@ -1,7 +1,8 @@
 """Issue 12: the getting-started checklist on the dashboard home tells the truth.
 It says "you are all set" only when the program is saved, the card design
 published, the wallets connected (or the owner chose the web card only), the QR
-poster opened and a cashier invited; campaigns show as coming, never as done."""
+poster opened and a cashier invited; the first campaign is an optional step, done by a sent
+campaign or a switched-on automation."""
 
 import re
 
@@ -30,7 +31,8 @@ def test_a_new_merchant_is_not_all_set(client, merchant, owner, location):
     assert done == {key: key == "location" for key in done}
     assert "Getting started" in page and "You are all set" not in page
     assert "5 steps left before customers can join." in page
-    assert "coming soon" in page  # campaigns: not built, not faked
+    assert "coming soon" not in page
+    assert re.search(r'data-step="campaign".*?href="/dashboard/campaigns/"', page, re.S)
 
 
 def test_each_step_is_done_by_the_real_thing(client, merchant, owner, location):
@@ -61,7 +63,7 @@ def test_each_step_is_done_by_the_real_thing(client, merchant, owner, location):
     services.invitation_create(merchant=merchant, email="kassa@zerno.test", role=Role.CASHIER, actor=owner)
     done, page = steps(client)
     assert done["cashier"]
-    assert not done["api_key"] and not done["campaign"]  # optional and coming: they do not hold it up
+    assert not done["api_key"] and not done["campaign"]  # optional: they do not hold it up
     assert "You are all set" in page and "Getting started" not in page
 
 
@@ -83,10 +85,29 @@ def test_russian(client, merchant, owner):
     done, page = steps(client, language="ru")
     assert "С чего начать" in page or "Первые шаги" in page
     assert "Напечатайте QR-постер" in page
-    assert "скоро" in page
+    assert "Отправьте первую рассылку" in page and "скоро" not in page
 
 
 def test_only_the_owner_makes_the_wallet_choice(client, merchant, marketer):
     login(client, marketer)
     assert client.post(reverse("onboarding_web_card_only"), {"choice": "web"}).status_code == 403
     assert not OnboardingMark.objects.exists()
+
+
+def test_the_campaign_step_is_done_by_a_sent_campaign_or_a_live_automation(client, merchant, owner, other_merchant):
+    from campaigns.models import Campaign
+
+    login(client, owner)
+    draft = Campaign.objects.create(merchant=merchant, name="Черновик", body="…", channels=["email"])
+    automation = Campaign.objects.create(
+        merchant=merchant, name="Скучаем", kind="automation", trigger="win_back", body="…", channels=["email"]
+    )
+    Campaign.objects.create(merchant=other_merchant, name="Чужая", body="…", channels=["email"], status="done")
+    assert not steps(client)[0]["campaign"]
+    Campaign.objects.filter(pk=automation.pk).update(status="active")
+    assert steps(client)[0]["campaign"]
+    Campaign.objects.filter(pk=automation.pk).update(status="paused")
+    assert not steps(client)[0]["campaign"]
+    Campaign.objects.filter(pk=draft.pk).update(status="done")
+    done, page = steps(client, language="ru")
+    assert done["campaign"] and "Отправьте первую рассылку" in page
