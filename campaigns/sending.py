@@ -1,22 +1,25 @@
 """Sending a campaign occurrence: fan out in chunks with stored progress, then send each delivery
-once.
+once. Both steps are set-based: a chunk or a batch of thousands is a handful of statements
+(the decisions written as SQL in ``campaigns.reach_sql``), not queries per customer.
 
 1. ``start_send`` creates the ``Send`` (unique per campaign and occurrence).
-2. ``fan_out`` walks the audience by customer id after ``send.cursor``, ``CHUNK`` at a time. Per
-   chunk, in one transaction: delivery rows (unique on campaign, customer, occurrence; inserted
-   with ON CONFLICT DO NOTHING), the hold-out and the chosen channel decided, the cursor moved.
-   After commit the chunk's pending ids go to a send task. A fan-out killed mid-way restarts at
-   the cursor; rows already inserted are not inserted twice.
-3. ``send_deliveries`` claims each row with ``status=PENDING → SENDING`` (house style §12) and
-   goes on only when exactly one row changed. Under a per-customer advisory lock it re-checks
-   consent (an unsubscribe works at once) and the frequency cap across all campaigns.
-   - The wallet channel only writes rows (``post_card_message``), so claim, message, bonus and
-     "sent" commit together: a worker killed there leaves the row PENDING for its successor, never
-     half-sent (exactly once).
-   - Network channels (SMTP, SMS gateway, Telegram) commit the claim first and call the provider
-     outside any transaction. A worker killed during that call leaves the row SENDING; after the
-     lease, ``resume_stalled`` marks it failed with "outcome unknown" instead of sending it again
-     (at most once: no provider offers an idempotency key).
+2. ``fan_out_chunk`` walks the audience by customer id after ``send.cursor``, ``CHUNK`` at a time.
+   Per chunk, one INSERT … SELECT in the send's transaction: delivery rows (unique on campaign,
+   customer, occurrence; ON CONFLICT DO NOTHING), the hold-out and the chosen channel decided in
+   SQL, the cursor moved. After commit the chunk's pending ids go to a send task. A fan-out
+   killed mid-way restarts at the cursor; rows already inserted are not inserted twice.
+3. ``send_deliveries`` claims rows a batch at a time (house style §12): under per-customer
+   advisory locks, one ``SELECT … FOR UPDATE SKIP LOCKED`` takes the rows still PENDING and
+   re-checks consent (an unsubscribe works at once) and the frequency cap across all campaigns;
+   a row another worker holds is left to it.
+   - The wallet channel only writes rows (``post_card_messages``), so claim, messages, bonus and
+     "sent" commit together: a worker killed there leaves the batch PENDING for its successor,
+     never half-sent (exactly once).
+   - Network channels (SMTP, SMS gateway, Telegram) commit the claim (SENDING) of a batch of
+     ``NETWORK_BATCH`` first and call the provider outside any transaction, one connection per
+     chunk. A worker killed during those calls leaves the batch's unrecorded rows SENDING; after
+     the lease, ``resume_stalled`` marks them failed with "outcome unknown" instead of sending
+     them again (at most once: no provider offers an idempotency key).
 4. Transient errors go back to PENDING with ``not_before`` (exponential backoff), up to
    ``MAX_ATTEMPTS``; permanent refusals are FAILED with the provider's reason.
 5. Quiet hours (merchant's time zone) defer the remaining rows to the end of the quiet period.

@@ -3,8 +3,10 @@ customers, and the saved segments with their sizes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Window
@@ -45,16 +47,21 @@ def segment_size(*, merchant: Merchant, definition: dict, sample_size: int = SAM
         cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         if not sample_size:
             return SegmentSize(count=customers.count(), sample=[])
+        if not any(group.get("conditions") for group in definition.get("groups") or []):
+            # Everyone: an index-only count and the newest few by index beat a window over all.
+            count = customers.count()
+            newest = customers.order_by("-created_at", "-pk").values("cards__id", "name", "phone", "created_at")
+            return SegmentSize(count=count, sample=[_sample(row) for row in newest[:sample_size]])
         rows = list(
             customers.annotate(total=Window(Count("*")))
             .order_by("-created_at", "-pk")
             .values("total", "cards__id", "name", "phone", "created_at")[:sample_size]
         )
-    sample = [
-        SampleCustomer(card_id=row["cards__id"], name=row["name"], phone=row["phone"], joined_at=row["created_at"])
-        for row in rows
-    ]
-    return SegmentSize(count=rows[0]["total"] if rows else 0, sample=sample)
+    return SegmentSize(count=rows[0]["total"] if rows else 0, sample=[_sample(row) for row in rows])
+
+
+def _sample(row: Mapping[str, Any]) -> SampleCustomer:
+    return SampleCustomer(card_id=row["cards__id"], name=row["name"], phone=row["phone"], joined_at=row["created_at"])
 
 
 def segments_for(*, merchant: Merchant) -> QuerySet[Segment]:
