@@ -409,13 +409,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    parser.add_argument("--reuse", action="store_true", help="count on the data a --keep run left (implies --keep)")
     args = parser.parse_args()
+    args.keep = args.keep or args.reuse
 
     import psycopg
 
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{args.db}"')
+    if not args.reuse:
+        with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{args.db}"')
 
     os.environ["DATABASE_URL"] = f"{SERVER}/{args.db}"
     os.environ["DEBUG"] = "0"
@@ -436,8 +439,9 @@ def main() -> None:
 
     started = time.perf_counter()
     call_command("migrate", verbosity=0)
-    print(f"migrate: {time.perf_counter() - started:.1f} s")
-    load(args.customers, args.others, args.seed)
+    print(f"migrate: {time.perf_counter() - started:.1f} s; load {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if not args.reuse:
+        load(args.customers, args.others, args.seed)
     big = Merchant.objects.get(slug=BIG_SLUG)
 
     # The data set is dated around NOW; the counts run "at" NOW too.
@@ -472,6 +476,7 @@ def main() -> None:
                 f"{label[:38]:38} {r['count']:>9,} {r['cold_ms']:8.1f} {r['cold_pg_ms']:8.1f} {r['warm_ms']:8.1f} "
                 f"{r['app_ms']:7.1f} {r['pg_ms']:7.1f}  {'yes' if slowest < TARGET_MS else 'NO'}"
             )
+        print(f"load after the counts: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"\nslowest count: {worst:.0f} ms (target < {TARGET_MS:.0f} ms at {args.customers:,} customers)")
     connection.close()
     if not args.keep:

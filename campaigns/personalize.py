@@ -27,6 +27,8 @@ PLACEHOLDERS = (
     "stamps_left",
 )
 _PATTERN = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+# The placeholders a template uses: ``set(PLACEHOLDER_PATTERN.findall(text))``.
+PLACEHOLDER_PATTERN = _PATTERN
 EXPIRY_HORIZON_DAYS = 30
 
 
@@ -46,9 +48,17 @@ def render(template: str, values: dict[str, str]) -> str:
 
 
 def recipients(
-    *, merchant, customer_ids: list[int], now: datetime | None = None, expiry_days: int | None = None
+    *,
+    merchant,
+    customer_ids: list[int],
+    now: datetime | None = None,
+    expiry_days: int | None = None,
+    fields: set[str] | None = None,
 ) -> dict[int, Recipient]:
+    """The customers with their placeholder values. ``fields``: the placeholders the message
+    uses (None: all); the lots and the program's tiers are read only when needed."""
     now = now or timezone.now()
+    wanted = set(PLACEHOLDERS) if fields is None else fields
     tz = merchant.tzinfo
     horizon = now + timedelta(days=expiry_days or EXPIRY_HORIZON_DAYS)
     customers = Customer.objects.for_merchant(merchant).filter(pk__in=customer_ids)
@@ -62,19 +72,25 @@ def recipients(
         .select_related("tier")
         .only("pk", "customer_id", "balance", "stamps", "lifetime_spend", "tier__name", "tier__threshold")
     )
-    expiring = {
-        row["card_id"]: row
-        for row in Lot.objects.filter(
-            merchant=merchant,
-            card_id__in=[c.pk for c in cards],
-            remaining__gt=0,
-            expires_at__gt=now,
-            expires_at__lte=horizon,
-        )
-        .values("card_id")
-        .annotate(points=Sum("remaining"), first=Min("expires_at"))
-    }
-    program = Program.objects.filter(merchant=merchant).first()
+    expiring = (
+        {
+            row["card_id"]: row
+            for row in Lot.objects.filter(
+                merchant=merchant,
+                card_id__in=[c.pk for c in cards],
+                remaining__gt=0,
+                expires_at__gt=now,
+                expires_at__lte=horizon,
+            )
+            .values("card_id")
+            .annotate(points=Sum("remaining"), first=Min("expires_at"))
+        }
+        if wanted & {"expiring_points", "expiry_date"}
+        else {}
+    )
+    program = (
+        Program.objects.filter(merchant=merchant).first() if wanted & {"stamps_left", "points_to_next_tier"} else None
+    )
     stamps_per_reward = getattr(program, "stamps_per_reward", 0) or 0
     thresholds = (
         sorted(Tier.objects.filter(merchant=merchant, program=program).values_list("threshold", flat=True))

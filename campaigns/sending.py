@@ -1,22 +1,25 @@
 """Sending a campaign occurrence: fan out in chunks with stored progress, then send each delivery
-once.
+once. Both steps are set-based: a chunk or a batch of thousands is a handful of statements
+(the decisions written as SQL in ``campaigns.reach_sql``), not queries per customer.
 
 1. ``start_send`` creates the ``Send`` (unique per campaign and occurrence).
-2. ``fan_out`` walks the audience by customer id after ``send.cursor``, ``CHUNK`` at a time. Per
-   chunk, in one transaction: delivery rows (unique on campaign, customer, occurrence; inserted
-   with ON CONFLICT DO NOTHING), the hold-out and the chosen channel decided, the cursor moved.
-   After commit the chunk's pending ids go to a send task. A fan-out killed mid-way restarts at
-   the cursor; rows already inserted are not inserted twice.
-3. ``send_deliveries`` claims each row with ``status=PENDING → SENDING`` (house style §12) and
-   goes on only when exactly one row changed. Under a per-customer advisory lock it re-checks
-   consent (an unsubscribe works at once) and the frequency cap across all campaigns.
-   - The wallet channel only writes rows (``post_card_message``), so claim, message, bonus and
-     "sent" commit together: a worker killed there leaves the row PENDING for its successor, never
-     half-sent (exactly once).
-   - Network channels (SMTP, SMS gateway, Telegram) commit the claim first and call the provider
-     outside any transaction. A worker killed during that call leaves the row SENDING; after the
-     lease, ``resume_stalled`` marks it failed with "outcome unknown" instead of sending it again
-     (at most once: no provider offers an idempotency key).
+2. ``fan_out_chunk`` walks the audience by customer id after ``send.cursor``, ``CHUNK`` at a time.
+   Per chunk, one INSERT … SELECT in the send's transaction: delivery rows (unique on campaign,
+   customer, occurrence; ON CONFLICT DO NOTHING), the hold-out and the chosen channel decided in
+   SQL, the cursor moved. After commit the chunk's pending ids go to a send task. A fan-out
+   killed mid-way restarts at the cursor; rows already inserted are not inserted twice.
+3. ``send_deliveries`` claims rows a batch at a time (house style §12): under per-customer
+   advisory locks, one ``SELECT … FOR UPDATE SKIP LOCKED`` takes the rows still PENDING and
+   re-checks consent (an unsubscribe works at once) and the frequency cap across all campaigns;
+   a row another worker holds is left to it.
+   - The wallet channel only writes rows (``post_card_messages``), so claim, messages, bonus and
+     "sent" commit together: a worker killed there leaves the batch PENDING for its successor,
+     never half-sent (exactly once).
+   - Network channels (SMTP, SMS gateway, Telegram) commit the claim (SENDING) of a batch of
+     ``NETWORK_BATCH`` first and call the provider outside any transaction, one connection per
+     chunk. A worker killed during those calls leaves the batch's unrecorded rows SENDING; after
+     the lease, ``resume_stalled`` marks them failed with "outcome unknown" instead of sending
+     them again (at most once: no provider offers an idempotency key).
 4. Transient errors go back to PENDING with ``not_before`` (exponential backoff), up to
    ``MAX_ATTEMPTS``; permanent refusals are FAILED with the provider's reason.
 5. Quiet hours (merchant's time zone) defer the remaining rows to the end of the quiet period.
@@ -38,13 +41,13 @@ from django.utils.translation import gettext
 
 from loyalty.ledger.offers import grant_offer as grant_next_purchase_offer
 from loyalty.ledger.support import grant_bonus
-from loyalty.models import AppleRegistration, Card, EntryKind, OfferKind, WalletPass
+from loyalty.models import AppleRegistration, CardStatus, EntryKind, OfferKind, WalletPass
 from loyalty.wallet import contract as wallet
 from merchants.models import Merchant
 
 from . import consent as consent_service
 from . import feedback as feedback_service
-from .channels.base import Channel, ChannelClient, OutgoingMessage, SendResult, TransientChannelError
+from .channels.base import Channel, ChannelClient, OutgoingMessage, TransientChannelError
 from .delivery_reports import open_pixel_url
 from .models import (
     Campaign,
@@ -57,7 +60,7 @@ from .models import (
     Status,
     TelegramLink,
 )
-from .personalize import Recipient, recipients, render
+from .personalize import PLACEHOLDER_PATTERN, Recipient, recipients, render
 
 FEEDBACK_PLACEHOLDER = "{feedback_link}"
 
@@ -70,7 +73,10 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(minutes=2)
 # pg_advisory_xact_lock(class << 32 | customer id): the frequency cap's critical section, per customer.
 CAP_LOCK_CLASS = 9_001
-WALLET_BATCH = 200
+WALLET_BATCH = 1000
+# Network deliveries claimed (SENDING) together before their provider calls: the most a killed
+# worker leaves with an unknown outcome.
+NETWORK_BATCH = 50
 IN_FLIGHT = (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
 
 
@@ -233,7 +239,13 @@ def plan_deliveries(
 
 
 def fan_out_chunk(*, send_id: int, now: datetime | None = None) -> tuple[list[int], bool]:
-    """Add the next chunk's delivery rows. Returns (pending ids of the chunk, finished)."""
+    """Add the next chunk's delivery rows. Returns (pending ids of the chunk, finished).
+
+    One statement per chunk after the send's lock: the audience's next ``CHUNK`` customers by
+    id, the hold-out and the channel decided in SQL (``campaigns.reach_sql``), the rows inserted
+    (ON CONFLICT DO NOTHING on the unique constraint) and the send's cursor moved, or the send
+    switched to SENDING when the audience is exhausted. Rows and cursor commit together, so the
+    pending rows of a chunk are exactly the rows this statement inserted."""
     now = now or timezone.now()
     with transaction.atomic():
         send = (
@@ -243,26 +255,108 @@ def fan_out_chunk(*, send_id: int, now: datetime | None = None) -> tuple[list[in
         )
         if send.status != SendStatus.FANNING_OUT:
             return [], True
-        campaign = send.campaign
-        ids = audience_ids(campaign, after=send.cursor, limit=CHUNK, now=now)
-        if not ids:
-            send.status = SendStatus.SENDING
-            send.heartbeat_at = now
-            send.save(update_fields=["status", "heartbeat_at"])
-            return [], True
-        Delivery.objects.bulk_create(
-            plan_deliveries(campaign=campaign, send=send, customer_ids=ids, occurrence=send.occurrence, now=now),
-            ignore_conflicts=True,
+        sql, params = _fan_out_sql(send=send, now=now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            last, pending = cursor.fetchone()
+    if last is None:
+        return [], True
+    return list(pending), False
+
+
+def _audience_chunk_sql(campaign: Campaign, *, after: int, now: datetime) -> tuple[str, list]:
+    from .segments.query import audience_for
+
+    queryset = audience_for(merchant=campaign.merchant, segment=campaign.segment, now=now)
+    sql, params = queryset.filter(pk__gt=after).order_by("pk").values("pk")[:CHUNK].query.sql_with_params()
+    return sql, list(params)
+
+
+def _delivery_columns(explicit: dict[str, tuple[str, list]]) -> tuple[list[str], list[str], list]:
+    """Every column of the delivery table with its SQL expression and parameters, in table
+    order: the given ones, and for any other column its field's default as a parameter (the
+    model may gain columns this statement never heard of; each row of a chunk gets the same
+    default)."""
+    names: list[str] = []
+    values: list[str] = []
+    params: list = []
+    for model_field in Delivery._meta.concrete_fields:
+        if model_field.primary_key or model_field.column is None:
+            continue
+        names.append(model_field.column)
+        if model_field.column in explicit:
+            expression, expression_params = explicit[model_field.column]
+            values.append(expression)
+            params += expression_params
+        else:
+            values.append("%s")
+            params.append(model_field.get_db_prep_save(model_field.get_default(), connection))
+    return names, values, params
+
+
+def _fan_out_sql(*, send: Send, now: datetime) -> tuple[str, list]:
+    from . import reach_sql
+
+    campaign = send.campaign
+    merchant_id = campaign.merchant_id
+    audience, audience_params = _audience_chunk_sql(campaign, after=send.cursor, now=now)
+    held, held_params = reach_sql.holdout_sql(campaign_id=campaign.pk, percent=campaign.holdout_percent)
+    channel, channel_params = reach_sql.choose_channel_sql(
+        channels=list(campaign.channels), merchant_id=merchant_id, transactional=campaign.transactional
+    )
+    capped = not (campaign.transactional and settings_for(merchant_id).exempt_transactional)
+    names, values, value_params = _delivery_columns(
+        {
+            "merchant_id": ("%s", [merchant_id]),
+            "campaign_id": ("%s", [campaign.pk]),
+            "send_id": ("%s", [send.pk]),
+            "customer_id": ("p.customer_id", []),
+            "occurrence": ("%s", [send.occurrence]),
+            "channel": ("p.channel", []),
+            "status": (
+                "CASE WHEN p.held THEN %s WHEN p.channel = '' THEN %s ELSE %s END",
+                [DeliveryStatus.HOLDOUT, DeliveryStatus.SKIPPED, DeliveryStatus.PENDING],
+            ),
+            "reason": ("CASE WHEN NOT p.held AND p.channel = '' THEN %s ELSE '' END", ["no channel with consent"]),
+            "capped": ("%s", [capped]),
+            "created_at": ("%s", [now]),
+        }
+    )
+    sql = f"""
+        WITH audience(id) AS MATERIALIZED ({audience}),
+        planned AS (
+            SELECT c.id AS customer_id, {held} AS held, {channel} AS channel
+              FROM audience AS a
+              JOIN {reach_sql.CUSTOMERS} AS c ON c.id = a.id
+              LEFT JOIN {reach_sql.CARDS} AS k ON k.customer_id = c.id AND k.merchant_id = %s
+        ),
+        inserted AS (
+            INSERT INTO {reach_sql.DELIVERIES} ({", ".join(names)})
+            SELECT {", ".join(values)} FROM planned AS p ORDER BY p.customer_id
+            ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING
+            RETURNING id, status
+        ),
+        moved AS (
+            UPDATE {Send._meta.db_table}
+               SET cursor = COALESCE((SELECT max(id) FROM audience), cursor),
+                   status = CASE WHEN EXISTS (SELECT 1 FROM audience) THEN status ELSE %s END,
+                   heartbeat_at = %s
+             WHERE id = %s
         )
-        send.cursor = ids[-1]
-        send.heartbeat_at = now
-        send.save(update_fields=["cursor", "heartbeat_at"])
-        pending = list(
-            Delivery.objects.filter(send=send, customer_id__in=ids, status=DeliveryStatus.PENDING)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    return pending, False
+        SELECT (SELECT max(id) FROM audience),
+               ARRAY(SELECT id FROM inserted WHERE status = %s ORDER BY id)"""
+    params = [
+        *audience_params,
+        *held_params,
+        *channel_params,
+        merchant_id,
+        *value_params,
+        SendStatus.SENDING,
+        now,
+        send.pk,
+        DeliveryStatus.PENDING,
+    ]
+    return sql, params
 
 
 def add_trigger_deliveries(*, campaign: Campaign, send: Send, occurrences: dict[int, str], now: datetime) -> list[int]:
@@ -312,24 +406,6 @@ def client_for(channel: str) -> ChannelClient:
 
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
-
-
-def _cap_reached(*, delivery: Delivery, settings: CampaignSettings, now: datetime) -> bool:
-    if not delivery.capped:
-        return False
-    recent = Delivery.objects.filter(
-        customer_id=delivery.customer_id,
-        capped=True,
-        status__in=IN_FLIGHT,
-        claimed_at__gt=now - timedelta(days=settings.cap_days),
-    ).count()
-    return recent >= settings.cap_messages
-
-
-def _lock_customer(customer_id: int) -> None:
-    # Two campaigns sending to one customer at once must not both pass the cap check.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + %s)", [CAP_LOCK_CLASS, customer_id])
 
 
 @dataclass
@@ -458,29 +534,32 @@ def send_deliveries(
         Delivery.objects.filter(pk__in=ids, send=send, status=DeliveryStatus.PENDING)
         .filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .order_by("pk")
+        .values_list("pk", "customer_id", "channel")
     )
-    customer_ids = [row.customer_id for row in rows]
-    people = recipients(merchant=merchant, customer_ids=customer_ids, now=now, expiry_days=campaign.trigger_days)
-    reach = reach_for(merchant=merchant, customer_ids=customer_ids)
     clients: dict[str, ChannelClient] = {}
 
     def carry_on() -> bool:
-        state = Send.objects.filter(pk=send.pk).values_list("status", flat=True).first()
-        Send.objects.filter(pk=send.pk).update(heartbeat_at=clock())
-        outcome.stopped = state in (SendStatus.PAUSED, SendStatus.CANCELLED)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Send._meta.db_table} SET heartbeat_at = %s WHERE id = %s RETURNING status", [clock(), send.pk]
+            )
+            found = cursor.fetchone()
+        outcome.stopped = found is None or found[0] in (SendStatus.PAUSED, SendStatus.CANCELLED)
         return not outcome.stopped
 
-    wallet_rows = [row for row in rows if row.channel == Channel.WALLET]
-    other_rows = [row for row in rows if row.channel != Channel.WALLET]
+    wallet_rows = [(pk, customer_id) for pk, customer_id, channel in rows if channel == Channel.WALLET]
+    other_rows = [(pk, customer_id) for pk, customer_id, channel in rows if channel != Channel.WALLET]
     try:
         for start in range(0, len(wallet_rows), WALLET_BATCH):
             if start and not carry_on():
                 break
-            _send_wallet_batch(campaign, wallet_rows[start : start + WALLET_BATCH], people, settings, outcome, clock())
-        for index, delivery in enumerate(other_rows):
-            if outcome.stopped or (index and index % 50 == 0 and not carry_on()):
+            _send_wallet_batch(campaign, send.pk, wallet_rows[start : start + WALLET_BATCH], settings, outcome, clock())
+        for start in range(0, len(other_rows), NETWORK_BATCH):
+            if outcome.stopped or (start and not carry_on()):
                 break
-            _send_one(campaign, delivery, people, reach, clients, settings, outcome, clock())
+            _send_network_batch(
+                campaign, send.pk, other_rows[start : start + NETWORK_BATCH], clients, settings, outcome, clock
+            )
     finally:
         for client in clients.values():
             client.close()
@@ -489,166 +568,294 @@ def send_deliveries(
     return outcome
 
 
+@dataclass
+class Claimed:
+    """A delivery row claimed for sending, with what the checks found (``_claim``)."""
+
+    pk: int
+    customer_id: int
+    occurrence: str
+    channel: str
+    attempts: int
+    card_id: int | None
+    card_blocked: bool
+    reachable: bool
+    over_cap: bool
+    chat_id: int | None
+
+    def as_delivery(self, campaign: Campaign) -> Delivery:
+        return Delivery(
+            pk=self.pk,
+            campaign=campaign,
+            merchant_id=campaign.merchant_id,
+            customer_id=self.customer_id,
+            occurrence=self.occurrence,
+            channel=self.channel,
+            attempts=self.attempts,
+        )
+
+
+def _claim(
+    campaign: Campaign, send_id: int, rows: list[tuple[int, int]], settings: CampaignSettings, now: datetime
+) -> list[Claimed]:
+    """Inside the caller's transaction: the customers' cap locks, then the rows still PENDING
+    locked (skipping rows another worker holds) with, for each, whether the customer can still be
+    reached on the row's channel with consent (read now: an unsubscribe a second ago counts) and
+    whether the frequency cap across all campaigns is reached. Two statements for the batch."""
+    from . import reach_sql
+
+    customer_ids = sorted({customer_id for _, customer_id in rows})
+    merchant_id = campaign.merchant_id
+    reachable, reachable_params = [], []
+    for channel in Channel.ALL:
+        condition, condition_params = reach_sql.reachable_sql(
+            channel=channel, merchant_id=merchant_id, transactional=campaign.transactional
+        )
+        reachable.append(f"WHEN %s THEN {condition}")
+        reachable_params += [channel, *condition_params]
+    with connection.cursor() as cursor:
+        # Two campaigns sending to one customer at once must not both pass the cap check; the
+        # locks are taken in customer order, so two batches never deadlock.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + c) FROM unnest(%s::bigint[]) AS c ORDER BY c",
+            [CAP_LOCK_CLASS, customer_ids],
+        )
+        cursor.execute(
+            f"""SELECT d.id, d.customer_id, d.occurrence, d.channel, d.attempts, k.id, k.status = %s,
+                       COALESCE(CASE d.channel {" ".join(reachable)} ELSE FALSE END, FALSE),
+                       d.capped AND {reach_sql.recent_capped_sql()} >= %s,
+                       (SELECT tl.chat_id FROM campaigns_telegramlink AS tl
+                         WHERE tl.customer_id = c.id AND tl.merchant_id = %s AND d.channel = %s)
+                  FROM {reach_sql.DELIVERIES} AS d
+                  JOIN {reach_sql.CUSTOMERS} AS c ON c.id = d.customer_id
+                  LEFT JOIN {reach_sql.CARDS} AS k ON k.customer_id = d.customer_id AND k.merchant_id = %s
+                 WHERE d.id = ANY(%s) AND d.send_id = %s AND d.status = %s
+                   AND (d.not_before IS NULL OR d.not_before <= %s)
+                 ORDER BY d.id
+                   FOR UPDATE OF d SKIP LOCKED""",
+            [
+                CardStatus.BLOCKED,
+                *reachable_params,
+                now - timedelta(days=settings.cap_days),
+                settings.cap_messages,
+                merchant_id,
+                Channel.TELEGRAM,
+                merchant_id,
+                [pk for pk, _ in rows],
+                send_id,
+                DeliveryStatus.PENDING,
+                now,
+            ],
+        )
+        return [Claimed(*row) for row in cursor.fetchall()]
+
+
+def _verdict(row: Claimed) -> str:
+    """Why a claimed row is not sent, or '' to send it."""
+    if not row.reachable:
+        return "no consent or channel gone"
+    if row.over_cap:
+        return "frequency cap"
+    if row.channel == Channel.WALLET and (row.card_id is None or row.card_blocked):
+        return "card blocked"
+    return ""
+
+
+def _placeholders(campaign: Campaign) -> set[str]:
+    return set(PLACEHOLDER_PATTERN.findall(campaign.body)) | set(PLACEHOLDER_PATTERN.findall(campaign.subject))
+
+
+# One UPDATE … FROM unnest() for a batch's outcomes (bulk_update's CASE per row is slow at this
+# size). A retry goes back to PENDING only if the row is still ours (SENDING); a final outcome is
+# written whatever happened meanwhile (the message did go, or did fail).
+_RECORD_SQL = f"""
+    UPDATE {Delivery._meta.db_table} AS d
+       SET status = v.status, reason = v.reason,
+           claimed_at = COALESCE(v.claimed_at, d.claimed_at),
+           attempts = d.attempts + v.attempt,
+           sent_at = CASE WHEN v.status = '{DeliveryStatus.SENT}' THEN v.at ELSE d.sent_at END,
+           provider_id = CASE WHEN v.status = '{DeliveryStatus.SENT}' THEN v.provider_id ELSE d.provider_id END,
+           bonus_points = CASE WHEN v.status = '{DeliveryStatus.SENT}' THEN v.bonus ELSE d.bonus_points END,
+           not_before = COALESCE(v.not_before, d.not_before)
+      FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::timestamptz[],
+                  %s::text[], %s::bigint[], %s::timestamptz[])
+           AS v(id, status, reason, claimed_at, attempt, at, provider_id, bonus, not_before)
+     WHERE d.id = v.id AND (v.status <> '{DeliveryStatus.PENDING}' OR d.status = '{DeliveryStatus.SENDING}')"""
+
+
+@dataclass
+class Outcomes:
+    """Rows' new states, written by one statement (``_RECORD_SQL``)."""
+
+    columns: tuple[list, ...] = field(default_factory=lambda: ([], [], [], [], [], [], [], [], []))
+
+    def add(
+        self,
+        pk: int,
+        status: str,
+        *,
+        reason: str = "",
+        claimed_at: datetime | None = None,
+        attempt: int = 0,
+        at: datetime | None = None,
+        provider_id: str = "",
+        bonus: int = 0,
+        not_before: datetime | None = None,
+    ) -> None:
+        values = (pk, status, reason[:500], claimed_at, attempt, at, provider_id[:100], bonus, not_before)
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+
+    def write(self) -> None:
+        if not self.columns[0]:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(_RECORD_SQL, list(self.columns))
+
+
 def _send_wallet_batch(
     campaign: Campaign,
-    rows: list[Delivery],
-    people: dict[int, Recipient],
+    send_id: int,
+    rows: list[tuple[int, int]],
     settings: CampaignSettings,
     outcome: Outcome,
     now: datetime,
 ) -> None:
-    """Wallet deliveries, a batch in one transaction: the customers' advisory locks (in id order,
-    so two batches never deadlock), consent and cap re-read, the rows claimed (locked, skipping rows
-    another worker holds), offers granted, the messages put on the cards and the rows marked sent.
-    A worker killed here rolls all of it back: the rows are PENDING again and nothing was sent."""
+    """Wallet deliveries, a batch in one transaction: the rows claimed with consent and cap
+    re-read (``_claim``), offers granted, the messages put on the cards in one statement
+    (``wallet.post_card_messages``) and the rows marked sent or skipped in one more. A worker
+    killed here rolls all of it back: the rows are PENDING again and nothing was sent."""
     with transaction.atomic():
-        customer_ids = sorted({row.customer_id for row in rows})
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + c) FROM unnest(%s::bigint[]) AS c ORDER BY c",
-                [CAP_LOCK_CLASS, customer_ids],
-            )
-        claimable = {
-            pk: attempts
-            for pk, attempts in Delivery.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=[row.pk for row in rows], status=DeliveryStatus.PENDING)
-            .values_list("pk", "attempts")
-        }
-        fresh = reach_for(merchant=campaign.merchant, customer_ids=customer_ids)
-        recent = dict(
-            Delivery.objects.filter(
-                customer_id__in=customer_ids,
-                capped=True,
-                status__in=IN_FLIGHT,
-                claimed_at__gt=now - timedelta(days=settings.cap_days),
-            )
-            .values("customer_id")
-            .annotate(n=Count("pk"))
-            .values_list("customer_id", "n")
-        )
-        balances = dict(
-            Card.objects.filter(pk__in=[p.card_id for p in people.values() if p.card_id]).values_list("pk", "balance")
-        )
-        cards = {card.pk: card for card in Card.objects.filter(pk__in=list(balances))}
-        skipped: dict[str, list[int]] = {}
-        to_send: list[tuple[Delivery, Recipient, int]] = []
-        for row in rows:
-            if row.pk not in claimable:
-                continue
-            recipient = people.get(row.customer_id)
-            if (
-                recipient is None
-                or not has_channel(fresh, recipient, Channel.WALLET)
-                or not allowed(fresh, recipient, Channel.WALLET, transactional=campaign.transactional)
-            ):
-                skipped.setdefault("no consent or channel gone", []).append(row.pk)
-            elif row.capped and recent.get(row.customer_id, 0) >= settings.cap_messages:
-                skipped.setdefault("frequency cap", []).append(row.pk)
-            elif recipient.card_id is None or recipient.card_id not in cards or cards[recipient.card_id].is_blocked:
-                skipped.setdefault("card blocked", []).append(row.pk)
+        claimed = _claim(campaign, send_id, rows, settings, now)
+        results = Outcomes()
+        to_send = []
+        for row in claimed:
+            reason = _verdict(row)
+            if reason:
+                results.add(row.pk, DeliveryStatus.SKIPPED, reason=reason)
+                outcome.skipped += 1
             else:
-                to_send.append((row, recipient, recipient.card_id))
-        for reason, ids in skipped.items():
-            outcome.skipped += Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.SKIPPED, reason=reason)
-        if not to_send:
-            return
-        texts = []
-        sender = settings.sender_name
-        for row, recipient, card_id in to_send:
-            row.bonus_points = _grant_offer(campaign, row, card_id, now)
-            balance = balances.get(card_id, 0) + row.bonus_points
-            recipient.values = {**(recipient.values or {}), "balance": str(balance)}
-            message = message_for(campaign=campaign, delivery=row, recipient=recipient, reach=fresh, sender_name=sender)
-            texts.append((cards[card_id], message.subject or message.sender_name, message.text))
-        keys = wallet.post_card_messages(merchant=campaign.merchant, messages=texts, now=now)
-        # One UPDATE … FROM unnest() for the batch (bulk_update's CASE per row is slow at this size).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE {Delivery._meta.db_table} AS d
-                    SET status = %s, claimed_at = %s, sent_at = %s, attempts = d.attempts + 1, reason = '',
-                        provider_id = v.key, bonus_points = v.bonus
-                    FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS v(id, key, bonus)
-                    WHERE d.id = v.id""",
-                [
-                    DeliveryStatus.SENT,
-                    now,
-                    now,
-                    [row.pk for row, _, _ in to_send],
-                    [keys[card_id] for _, _, card_id in to_send],
-                    [row.bonus_points for row, _, _ in to_send],
-                ],
+                to_send.append(row)
+        if to_send:
+            people = recipients(
+                merchant=campaign.merchant,
+                customer_ids=[row.customer_id for row in to_send],
+                now=now,
+                expiry_days=campaign.trigger_days,
+                fields=_placeholders(campaign),
             )
-        outcome.sent += len(to_send)
+            reach = Reach()
+            texts = []
+            for row in to_send:
+                recipient = people[row.customer_id]
+                delivery = row.as_delivery(campaign)
+                bonus = _grant_offer(campaign, delivery, row.card_id, now)
+                if bonus:
+                    balance = int((recipient.values or {}).get("balance") or 0) + bonus
+                    recipient.values = {**(recipient.values or {}), "balance": str(balance)}
+                message = message_for(
+                    campaign=campaign,
+                    delivery=delivery,
+                    recipient=recipient,
+                    reach=reach,
+                    sender_name=settings.sender_name,
+                )
+                assert row.card_id is not None  # _verdict skips wallet rows without a card
+                texts.append((row.card_id, message.subject or message.sender_name, message.text, bonus))
+            keys = wallet.post_card_messages(
+                merchant=campaign.merchant_id, messages=[(card_id, h, t) for card_id, h, t, _ in texts], now=now
+            )
+            for row, (card_id, _, _, bonus) in zip(to_send, texts, strict=True):
+                results.add(
+                    row.pk,
+                    DeliveryStatus.SENT,
+                    claimed_at=now,
+                    attempt=1,
+                    at=now,
+                    provider_id=keys[card_id],
+                    bonus=bonus,
+                )
+            outcome.sent += len(to_send)
+        results.write()
 
 
-def _send_one(
+def _send_network_batch(
     campaign: Campaign,
-    delivery: Delivery,
-    people: dict[int, Recipient],
-    reach: Reach,
+    send_id: int,
+    rows: list[tuple[int, int]],
     clients: dict[str, ChannelClient],
     settings: CampaignSettings,
     outcome: Outcome,
-    now: datetime,
+    clock: Callable[[], datetime],
 ) -> None:
-    recipient = people.get(delivery.customer_id)
-    pending = Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.PENDING)
-    channel = delivery.channel
-    wallet = channel == Channel.WALLET
+    """E-mail, SMS and Telegram deliveries, a batch at a time: the rows claimed (consent and cap
+    re-read) and marked SENDING in one transaction, then each message handed to the provider
+    outside any transaction (on the client's one connection), then the outcomes written in one
+    statement. A worker killed during the provider calls leaves the batch's rows SENDING; after
+    the lease, ``resume_stalled`` marks them failed with "outcome unknown" rather than sending
+    them again (at most once: no provider offers an idempotency key)."""
+    now = clock()
     with transaction.atomic():
-        _lock_customer(delivery.customer_id)
-        # Consent is read again here, under the lock: an unsubscribe a second ago stops this message.
-        fresh = reach_for(merchant=campaign.merchant, customer_ids=[delivery.customer_id])
-        if (
-            recipient is None
-            or not has_channel(fresh, recipient, channel)
-            or not allowed(fresh, recipient, channel, transactional=campaign.transactional)
-        ):
-            outcome.skipped += pending.update(status=DeliveryStatus.SKIPPED, reason="no consent or channel gone")
-            return
-        if _cap_reached(delivery=delivery, settings=settings, now=now):
-            outcome.skipped += pending.update(status=DeliveryStatus.SKIPPED, reason="frequency cap")
-            return
-        if pending.update(status=DeliveryStatus.SENDING, claimed_at=now, attempts=delivery.attempts + 1) != 1:
-            return  # another worker has it
-        delivery.attempts += 1
-        if wallet:
-            # Rows only: message, bonus and "sent" commit with the claim, or not at all.
-            bonus = _grant_offer(campaign, delivery, recipient.card_id, now)
-            recipient.values = {**(recipient.values or {}), "balance": str(_balance(recipient.card_id))}
-            message = message_for(
-                campaign=campaign, delivery=delivery, recipient=recipient, reach=fresh, sender_name=settings.sender_name
-            )
-            result = _client(clients, channel).send(message)
-            _record(delivery, result, now, outcome, bonus=bonus)
-            return
-    message = message_for(
-        campaign=campaign, delivery=delivery, recipient=recipient, reach=fresh, sender_name=settings.sender_name
-    )
-    try:
-        result = _client(clients, channel).send(message)
-    except TransientChannelError as exc:
-        if delivery.attempts >= MAX_ATTEMPTS:
-            Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, reason=exc.reason[:500])
-            outcome.failed += 1
-            return
-        wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(delivery.attempts)
-        retry_at = now + wait
-        Delivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.PENDING, not_before=retry_at, reason=exc.reason[:500]
-        )
-        outcome.retry.append(delivery.pk)
-        outcome.retry_at = max(outcome.retry_at or retry_at, retry_at)
-        clients.pop(channel, None)
+        claimed = _claim(campaign, send_id, rows, settings, now)
+        claims = Outcomes()
+        to_send = []
+        for row in claimed:
+            reason = _verdict(row)
+            if reason:
+                claims.add(row.pk, DeliveryStatus.SKIPPED, reason=reason)
+                outcome.skipped += 1
+            else:
+                claims.add(row.pk, DeliveryStatus.SENDING, claimed_at=now, attempt=1)
+                row.attempts += 1
+                to_send.append(row)
+        claims.write()
+    if not to_send:
         return
-    bonus = _grant_offer(campaign, delivery, recipient.card_id, now) if result.ok else 0
-    _record(delivery, result, now, outcome, bonus=bonus)
-
-
-def _balance(card_id: int | None) -> int:
-    if card_id is None:
-        return 0
-    return Card.objects.filter(pk=card_id).values_list("balance", flat=True).first() or 0
+    people = recipients(
+        merchant=campaign.merchant,
+        customer_ids=[row.customer_id for row in to_send],
+        now=now,
+        expiry_days=campaign.trigger_days,
+        fields=_placeholders(campaign),
+    )
+    reach = Reach(chats={row.customer_id: row.chat_id for row in to_send if row.chat_id is not None})
+    results = Outcomes()
+    off: list[tuple[int, str, str]] = []
+    try:
+        for row in to_send:
+            delivery = row.as_delivery(campaign)
+            recipient = people[row.customer_id]
+            message = message_for(
+                campaign=campaign, delivery=delivery, recipient=recipient, reach=reach, sender_name=settings.sender_name
+            )
+            try:
+                result = _client(clients, row.channel).send(message)
+            except TransientChannelError as exc:
+                clients.pop(row.channel, None)
+                if row.attempts >= MAX_ATTEMPTS:
+                    results.add(row.pk, DeliveryStatus.FAILED, reason=exc.reason)
+                    outcome.failed += 1
+                    continue
+                wait = timedelta(seconds=exc.retry_after) if exc.retry_after else backoff(row.attempts)
+                retry_at = clock() + wait
+                results.add(row.pk, DeliveryStatus.PENDING, reason=exc.reason, not_before=retry_at)
+                outcome.retry.append(row.pk)
+                outcome.retry_at = max(outcome.retry_at or retry_at, retry_at)
+                continue
+            if result.ok:
+                bonus = _grant_offer(campaign, delivery, recipient.card_id, now)
+                results.add(row.pk, DeliveryStatus.SENT, at=now, provider_id=result.provider_id, bonus=bonus)
+                outcome.sent += 1
+            else:
+                results.add(row.pk, DeliveryStatus.FAILED, reason=result.reason)
+                outcome.failed += 1
+                if result.channel_off:
+                    off.append((row.customer_id, row.channel, result.reason))
+    finally:
+        # What was handed to the provider is recorded even if a later message raised.
+        results.write()
+    for customer_id, channel, reason in off:
+        consent_service.channel_off(customer_id=customer_id, channel=channel, reason=reason)
 
 
 def _client(clients: dict[str, ChannelClient], channel: str) -> ChannelClient:
@@ -657,19 +864,6 @@ def _client(clients: dict[str, ChannelClient], channel: str) -> ChannelClient:
         client.open()
         clients[channel] = client
     return clients[channel]
-
-
-def _record(delivery: Delivery, result: SendResult, now: datetime, outcome: Outcome, *, bonus: int = 0) -> None:
-    if result.ok:
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.SENT, sent_at=now, provider_id=result.provider_id[:100], bonus_points=bonus, reason=""
-        )
-        outcome.sent += 1
-        return
-    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, reason=result.reason[:500])
-    outcome.failed += 1
-    if result.channel_off:
-        consent_service.channel_off(customer_id=delivery.customer_id, channel=delivery.channel, reason=result.reason)
 
 
 def finish_if_done(*, send_id: int, now: datetime) -> bool:

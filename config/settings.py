@@ -322,8 +322,9 @@ WALLET_SYNC_DEBOUNCE_SECONDS = env_int("WALLET_SYNC_DEBOUNCE_SECONDS", 2)
 # Campaign channels (campaigns/channels/). E-mail goes through EMAIL_BACKEND unless
 # CAMPAIGN_EMAIL_BACKEND names another (bulk mail through a different relay).
 CAMPAIGN_EMAIL_BACKEND = env_str("CAMPAIGN_EMAIL_BACKEND")
-# Customers per fan-out chunk; each chunk's deliveries are one send task.
-CAMPAIGN_FANOUT_CHUNK = env_int("CAMPAIGN_FANOUT_CHUNK", 500)
+# Customers per fan-out chunk; each chunk's deliveries are one send task. A chunk is a few
+# set-based statements whatever its size, so bigger chunks mean fewer round trips per message.
+CAMPAIGN_FANOUT_CHUNK = env_int("CAMPAIGN_FANOUT_CHUNK", 2000)
 # SMS: a gateway speaking Twilio's Messages API (Twilio itself, or a compatible one).
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL", "https://api.twilio.com")
 SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID")

@@ -31,8 +31,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Sum,
+    Value,
 )
-from django.db.models.functions import ExtractDay, ExtractMonth, NullIf
+from django.db.models.functions import ExtractDay, ExtractMonth
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -79,6 +80,18 @@ class BuildContext:
 
 
 @dataclass(frozen=True)
+class PurchaseStat:
+    """A condition on one aggregate of the customer's purchases since ``start`` that a customer
+    without purchases fails (0 does not satisfy it). In an "all" group, every such condition
+    shares one grouped scan of the purchases (``purchase_stats_q``) instead of one each."""
+
+    start: dt.datetime
+    aggregate: str  # "count" | "spend"
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
 class ConditionType:
     key: str
     label: str | Promise
@@ -95,6 +108,8 @@ class ConditionType:
     unit: str | Promise = ""
     # Extra named parameters with their allowed values, e.g. {"score": [("r", "Recency"), ...]}.
     params: dict[str, list[tuple[str, str | Promise]]] = field(default_factory=dict)
+    # Optional: the condition as a PurchaseStat (None when it cannot be one), for sharing a scan.
+    purchase_stat: Callable[[BuildContext, dict], PurchaseStat | None] | None = None
 
 
 REGISTRY: dict[str, ConditionType] = {}
@@ -304,6 +319,45 @@ def _purchases_in_period(ctx: BuildContext, days: int) -> QuerySet:
     return Purchase.objects.filter(merchant_id=ctx.merchant.pk, created_at__gte=_period_start(ctx, days))
 
 
+_SPENT = Sum(F("bill_amount") - F("refunded_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def _purchase_count_stat(ctx: BuildContext, c: dict) -> PurchaseStat | None:
+    if not c.get("days") or _holds_for_zero(c["op"], c["value"]):
+        return None
+    return PurchaseStat(_period_start(ctx, c["days"]), "count", c["op"], c["value"])
+
+
+def _spend_stat(ctx: BuildContext, c: dict) -> PurchaseStat | None:
+    value = _money_value(c["value"])
+    if not c.get("days") or _holds_for_zero(c["op"], value):
+        return None
+    return PurchaseStat(_period_start(ctx, c["days"]), "spend", c["op"], value)
+
+
+def purchase_stats_q(ctx: BuildContext, stats: list[PurchaseStat]) -> Q:
+    """Customers satisfying all of ``stats`` (ANDed): one grouped, uncorrelated subquery over
+    the purchases since the earliest start, each aggregate FILTERed to its own period."""
+    start = min(stat.start for stat in stats)
+    rows = Purchase.objects.filter(merchant_id=ctx.merchant.pk, created_at__gte=start).order_by().values("card_id")
+    annotations: dict[str, Any] = {}
+    having = Q()
+    for index, stat in enumerate(stats):
+        period = Q(created_at__gte=stat.start) if stat.start > start else None
+        aggregate: Count | Sum
+        if stat.aggregate == "count":
+            aggregate = Count("pk", filter=period)
+        else:
+            aggregate = Sum(
+                F("bill_amount") - F("refunded_amount"),
+                filter=period,
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            )
+        annotations[f"n{index}"] = aggregate
+        having &= _compare(f"n{index}", stat.op, stat.value)
+    return Q(cards__id__in=rows.annotate(**annotations).filter(having).values("card_id"))
+
+
 def _purchase_count(ctx: BuildContext, c: dict) -> Q:
     if not c.get("days"):
         return _compare("cards__purchase_count", c["op"], c["value"])
@@ -313,19 +367,24 @@ def _purchase_count(ctx: BuildContext, c: dict) -> Q:
 def _spend(ctx: BuildContext, c: dict) -> Q:
     if not c.get("days"):
         return _compare("cards__lifetime_spend", c["op"], _money_value(c["value"]))
-    spent = Sum(F("bill_amount") - F("refunded_amount"), output_field=DecimalField(max_digits=14, decimal_places=2))
-    return _per_customer(_purchases_in_period(ctx, c["days"]), spent, c["op"], _money_value(c["value"]))
+    return _per_customer(_purchases_in_period(ctx, c["days"]), _SPENT, c["op"], _money_value(c["value"]))
 
 
 def _average_check(ctx: BuildContext, c: dict) -> Q:
-    # Lifetime spend over lifetime purchases, both kept on the card by the ledger.
-    name = ctx.alias(
-        ExpressionWrapper(
-            F("cards__lifetime_spend") / NullIf(F("cards__purchase_count"), 0),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
+    # Lifetime spend over lifetime purchases, both kept on the card by the ledger; customers
+    # without purchases have no average. Compared as spend against value × purchases, so the
+    # card the other conditions join serves this one too (no second join for an alias).
+    def times_count(amount: Decimal) -> ExpressionWrapper:
+        return ExpressionWrapper(
+            F("cards__purchase_count") * Value(amount), output_field=DecimalField(max_digits=20, decimal_places=3)
         )
-    )
-    return _compare(name, c["op"], _money_value(c["value"]))
+
+    op, value = c["op"], _money_value(c["value"])
+    q = Q(cards__purchase_count__gt=0)
+    if op == "between":
+        return q & Q(cards__lifetime_spend__gte=times_count(value[0]), cards__lifetime_spend__lte=times_count(value[1]))
+    lookup = "cards__lifetime_spend" if op == "eq" else f"cards__lifetime_spend__{op}"
+    return q & Q(**{lookup: times_count(value)})
 
 
 def _rfm_group(ctx: BuildContext, c: dict) -> Q:
@@ -439,20 +498,37 @@ def _apple_passes(ctx: BuildContext) -> QuerySet:
     return AppleRegistration.objects.filter(merchant_id=ctx.merchant.pk).values("wallet_pass_id")
 
 
+def _apple_customers(ctx: BuildContext) -> QuerySet:
+    return Card.objects.filter(
+        merchant_id=ctx.merchant.pk, wallet_pass__registrations__merchant_id=ctx.merchant.pk
+    ).values("customer_id")
+
+
 def _wallet(ctx: BuildContext, c: dict) -> Q:
-    # Apple: a device registered the card's pass; Google: the customer saved
-    # it; web only: neither (the web card is always there). Through the card
-    # and pass the outer query joins, the registrations as one hashed set.
+    # Apple: a device registered the card's pass; Google: the customer saved it; web only:
+    # neither (the web card is always there). Apple is the pass the outer query joins tested
+    # against the registrations as one hashed set. "Not Apple" is an anti-join on the same pass
+    # (no registration row), except beside Google in an OR, where that join could repeat a
+    # customer: there it is a hashed NOT IN over the Apple customers. Neither is a correlated
+    # lookup per customer.
+    chosen = set(c["value"])
+    if chosen >= {"apple", "google", "web"}:
+        return Q()  # every customer: installed somewhere or not
     apple = Q(cards__wallet_pass__id__in=_apple_passes(ctx))
     google = Q(cards__wallet_pass__google_saved_at__isnull=False)
-    q = Q(pk__in=[])
-    if "apple" in c["value"]:
-        q |= apple
-    if "google" in c["value"]:
-        q |= google
-    if "web" in c["value"]:
-        q |= ~apple & Q(cards__wallet_pass__google_saved_at__isnull=True)
-    return q
+    not_google = Q(cards__wallet_pass__google_saved_at__isnull=True)
+    # With one wallet beside "web only", the sets simplify (Apple or web = Apple or not Google).
+    if chosen == {"apple"}:
+        return apple
+    if chosen == {"google"}:
+        return google
+    if chosen == {"web"}:
+        return Q(cards__wallet_pass__registrations__isnull=True) & not_google
+    if chosen == {"apple", "google"}:
+        return apple | google
+    if chosen == {"apple", "web"}:
+        return apple | not_google
+    return google | ~Q(pk__in=_apple_customers(ctx))  # Google or web
 
 
 def _marketing_consent(ctx: BuildContext, c: dict) -> Q:
@@ -530,6 +606,7 @@ for _condition in (
         NUMBER_OPS,
         _purchase_count,
         period="optional",
+        purchase_stat=_purchase_count_stat,
         help=gettext_lazy("In the last N days; leave the period empty for all time."),
     ),
     ConditionType(
@@ -539,6 +616,7 @@ for _condition in (
         NUMBER_OPS,
         _spend,
         period="optional",
+        purchase_stat=_spend_stat,
         help=gettext_lazy("Bills minus refunds, in the last N days; leave the period empty for all time."),
     ),
     ConditionType("average_check", gettext_lazy("Average check"), "money", NUMBER_OPS, _average_check),

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from campaigns.segments.conditions import BuildContext, condition_q
+from campaigns.segments.conditions import (
+    REGISTRY,
+    BuildContext,
+    PurchaseStat,
+    condition_q,
+    purchase_stats_q,
+)
 from campaigns.segments.definition import parse_definition
 from loyalty.models import Customer
 
@@ -27,7 +33,24 @@ def customers_in_segment(*, merchant: Merchant, definition: dict, now: datetime 
     combined: Q | None = None
     for group in parsed["groups"]:
         group_q: Q | None = None
-        for condition in group["conditions"]:
+        conditions = group["conditions"]
+        if group["match"] == "all":
+            # The group's conditions on purchase aggregates share one scan of the purchases.
+            stats: list[PurchaseStat] = []
+            rest: list[dict] = []
+            for condition in conditions:
+                hook = REGISTRY[condition["field"]].purchase_stat
+                stat = hook(ctx, condition) if hook else None
+                if stat is None:
+                    rest.append(condition)
+                else:
+                    stats.append(stat)
+            conditions = rest
+            if len(stats) > 1:
+                group_q = purchase_stats_q(ctx, stats)
+            elif stats:
+                conditions = group["conditions"]
+        for condition in conditions:
             q = condition_q(ctx, condition)
             group_q = q if group_q is None else (group_q & q if group["match"] == "all" else group_q | q)
         if group_q is None:

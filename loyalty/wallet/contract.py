@@ -13,7 +13,7 @@ import this module and nothing else of the wallet's services:
   published, a bulk reissue); ``None`` means every card of the merchant;
 - ``post_card_message(card=…, header=…, body=…)``: put a message on the card
   (both wallets), notifying within the daily budget; ``post_card_messages`` does
-  the same for a batch of cards (a campaign);
+  the same for a batch of cards or card ids (a campaign), in one statement;
 - ``wallet_pass_for(card=…)``: the card's pass (created on first use), for links;
 - ``reissue_pass(card=…)``: new serial, token and web link; the old pass stops updating;
 - ``wallets_available(merchant=…)``: which wallets the merchant can offer, and why not;

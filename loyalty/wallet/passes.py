@@ -28,6 +28,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -239,57 +240,74 @@ def post_card_message(*, card: Card, header: str, body: str, now: datetime | Non
 
 
 def post_card_messages(
-    *, merchant: Merchant | int, messages: list[tuple[Card, str, str]], now: datetime | None = None
+    *, merchant: Merchant | int, messages: list[tuple[Card | int, str, str]], now: datetime | None = None
 ) -> dict[int, str]:
-    """``post_card_message`` for many cards of one merchant at once (a campaign's batch): a few
-    queries for the whole batch, and one debounced sync (merchant-wide above the bulk threshold).
+    """``post_card_message`` for many cards of one merchant at once (a campaign's batch), given
+    as cards or card ids: one statement for the whole batch (the messages, the notification
+    budget, the sync marks), and one debounced sync (merchant-wide above the bulk threshold).
     Returns each card's new message key. Writes rows only; call it inside the caller's
     transaction to make the messages commit with the caller's own bookkeeping."""
     now = now or timezone.now()
-    cards = {card.pk: card for card, _, _ in messages}
-    by_card = {wp.card_id: wp for wp in WalletPass.objects.filter(card_id__in=list(cards))}
-    for card_id, card in cards.items():
-        if card_id not in by_card:
-            by_card[card_id] = wallet_pass_for(card=card)
-    since = now - timedelta(hours=24)
-    used = dict(
-        Delivery.objects.filter(wallet_pass__in=[wp.pk for wp in by_card.values()], notified=True, created_at__gt=since)
-        .values("wallet_pass_id")
-        .annotate(n=Count("message_key", distinct=True))
-        .values_list("wallet_pass_id", "n")
-    )
+    merchant_id = merchant if isinstance(merchant, int) else merchant.pk
     keys: dict[int, str] = {}
-    columns: tuple[list, list, list, list, list] = ([], [], [], [], [])
+    columns: tuple[list, list, list, list] = ([], [], [], [])
     for card, header, body in messages:
-        wallet_pass = by_card[card.pk]
-        keys[card.pk] = secrets.token_hex(8)
-        for column, value in zip(
-            columns,
-            (
-                wallet_pass.pk,
-                keys[card.pk],
-                header[:100],
-                body[:500],
-                used.get(wallet_pass.pk, 0) < NOTIFICATIONS_PER_DAY,
-            ),
-            strict=True,
-        ):
+        card_id = card if isinstance(card, int) else card.pk
+        keys[card_id] = secrets.token_hex(8)
+        for column, value in zip(columns, (card_id, keys[card_id], header[:100], body[:500]), strict=True):
             column.append(value)
     with transaction.atomic():
-        # One UPDATE … FROM unnest() for the batch (Django's bulk_update builds a CASE per row,
-        # which costs milliseconds of CPU per row at campaign sizes).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""UPDATE {WalletPass._meta.db_table} AS w
-                    SET message_key = v.key, message_header = v.header, message_body = v.body,
-                        message_notify = v.notify, message_at = %s
-                    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::boolean[])
-                         AS v(id, key, header, body, notify)
-                    WHERE w.id = v.id""",
-                [now, *columns],
-            )
-        mark_cards_changed(merchant=merchant, card_ids=list(cards), now=now)
+        marked = _post_messages(merchant_id, columns, now)
+        missing = set(keys) - {card_id for card_id, _, _ in marked}
+        if missing:
+            # Cards without a pass yet (rare: nothing installed): create it, then post again.
+            for card in Card.objects.filter(pk__in=missing, merchant_id=merchant_id):
+                wallet_pass_for(card=card)
+            again = [i for i, card_id in enumerate(columns[0]) if card_id in missing]
+            marked += _post_messages(merchant_id, tuple([column[i] for i in again] for column in columns), now)
+        newly = [pass_id for _, pass_id, new in marked if new]
+        if newly:
+            _enqueue_sync(merchant_id, newly)
     return keys
+
+
+# The messages and the same marks as mark_cards_changed, in one UPDATE … FROM unnest() (Django's
+# bulk_update builds a CASE per row, which costs milliseconds of CPU per row at campaign sizes).
+# The notification budget is counted per pass in the same statement. A row whose
+# needs_sync_since is now this call's moment started a new burst (as in _MARK_CARD_SQL).
+_POST_MESSAGES_SQL = f"""
+    UPDATE {WalletPass._meta.db_table} AS w
+       SET message_key = v.key, message_header = v.header, message_body = v.body, message_at = %s,
+           message_notify = (
+               SELECT count(DISTINCT d.message_key) FROM {Delivery._meta.db_table} AS d
+                WHERE d.wallet_pass_id = w.id AND d.notified AND d.created_at > %s
+           ) < %s,
+           needs_sync_since = COALESCE(w.needs_sync_since, %s),
+           updated_at = GREATEST(%s, w.updated_at + interval '1 second'),
+           update_tag = GREATEST(%s, w.update_tag + 1)
+      FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[]) AS v(card_id, key, header, body)
+     WHERE w.card_id = v.card_id AND w.merchant_id = %s
+    RETURNING w.card_id, w.id, w.needs_sync_since = %s"""
+
+
+def _post_messages(merchant_id: int, columns: tuple[list, ...], now: datetime) -> list[tuple[int, int, bool]]:
+    if not columns[0]:
+        return []
+    since = now - timedelta(hours=24)
+    params: list[Any] = [
+        now,
+        since,
+        NOTIFICATIONS_PER_DAY,
+        now,
+        now.replace(microsecond=0),
+        _tag(now),
+        *columns,
+        merchant_id,
+        now,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_POST_MESSAGES_SQL, params)
+        return list(cursor.fetchall())
 
 
 # --- Apple: building the pass ----------------------------------------------------------------

@@ -73,12 +73,35 @@ def test_spend_all_time_and_in_a_period(shop):
     assert names(m, c("spend", "eq", "600", days=30)) == {"Gleb"}
 
 
+def test_purchase_conditions_of_one_group_agree_when_they_share_a_scan(shop):
+    # Conditions on purchase counts and spend in periods, ANDed in one group, are evaluated
+    # together (one grouped scan, each aggregate over its own period); the answers are those
+    # of the single conditions above, intersected.
+    m = shop.merchant
+    assert names(m, c("purchase_count", "gte", 1, days=30), c("spend", "gte", "700", days=30)) == {"Anna"}
+    assert names(m, c("purchase_count", "eq", 3, days=10), c("spend", "gte", "600", days=30)) == {"Gleb"}
+    assert names(m, c("purchase_count", "gte", 2, days=9), c("spend", "gte", "1000", days=30)) == set()
+    # One that 0 satisfies stays a condition of its own beside the shared scan.
+    assert names(m, c("spend", "lte", "0", days=30), c("purchase_count", "gte", 1, days=30)) == set()
+    assert (
+        names(
+            m,
+            c("purchase_count", "gte", 1, days=30),
+            c("spend", "between", ["500", "700"], days=30),
+            c("purchase_count", "lte", 1, days=9),
+        )
+        == set()
+    )
+    assert names(m, c("purchase_count", "gte", 1, days=30), c("spend", "between", ["500", "700"], days=30)) == {"Gleb"}
+
+
 def test_average_check(shop):
     m = shop.merchant
     # Anna 750, Boris 3 000, Gleb 200; Vera has none and matches no comparison.
     assert names(m, c("average_check", "gte", "750")) == {"Anna", "Boris"}
     assert names(m, c("average_check", "lte", "750")) == {"Anna", "Gleb"}
     assert names(m, c("average_check", "between", ["100", "1000.50"])) == {"Anna", "Gleb"}
+    assert names(m, c("average_check", "eq", "750")) == {"Anna"}
 
 
 def test_tier(shop):
@@ -161,6 +184,9 @@ def test_wallet_installed(shop):
     assert names(m, c("wallet", "in", ["google"])) == {"Boris"}
     assert names(m, c("wallet", "in", ["web"])) == {"Gleb", "Vera"}
     assert names(m, c("wallet", "in", ["apple", "web"])) == {"Anna", "Gleb", "Vera"}
+    assert names(m, c("wallet", "in", ["apple", "google"])) == {"Anna", "Boris"}
+    assert names(m, c("wallet", "in", ["google", "web"])) == {"Boris", "Gleb", "Vera"}
+    assert names(m, c("wallet", "in", ["apple", "google", "web"])) == {"Anna", "Boris", "Gleb", "Vera"}
 
 
 def test_marketing_consent(shop):
