@@ -1,16 +1,21 @@
 """The quick purchase: the common POS purchase (accrual, no redemption) in two
 SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
 
-1. One statement locks the card row (``FOR UPDATE``) and reads what the rules
-   need with it: the counters, the program's current version, the tier's
-   name, whether a referral waits on this card, whether the API key is still
-   active, and the ids the new purchase and its lot will get.
+1. One statement claims the Idempotency-Key (its row, on PostgreSQL; the
+   general path's order: the key, then the card), then locks the card row
+   (``FOR UPDATE``) and reads what the rules need with it: the counters, the
+   program's current version, the tier's name, whether a referral waits on
+   this card, whether the API key is still active, and the ids the new
+   purchase and its lot will get.
 2. The rules run in Python, in the same code as the general path
    (``quotes.calculate``, ``purchases.apply_purchase``, ``tiers.promotion_due``,
    the ``Batch``), in memory.
-3. One round trip writes everything: the idempotency row with the response,
-   the purchase, the lot, the ledger entries, the card's counters and (on
+3. One round trip writes everything: the response on the key's row, the
+   purchase, the lot, the ledger entries, the card's counters and (on
    PostgreSQL) the mark on the card's wallet pass. Then COMMIT.
+
+On PostgreSQL both statements are prepared on the server (once per
+connection, see ``_cursor``): their text is the same for every purchase.
 
 Whatever is not the common case raises ``NotQuick`` before anything is
 written (the transaction rolls back) and the caller takes the general path,
@@ -21,9 +26,10 @@ unique index of the idempotency row and returns the stored response, as
 ``run_idempotent`` does.
 
 On SQLite (the embedded default) the same code runs: no ``FOR UPDATE`` (the
-transaction holds the database's write lock from its start), ids from MAX + 1
-under that lock, the statements sent one by one, and the wallet pass marked
-by ``contract.cards_changed`` in the same transaction.
+transaction holds the database's write lock from its start, so the order of
+the key and the card does not matter), ids from MAX + 1 under that lock, the
+statements sent one by one (the key's row with its response last), and the
+wallet pass marked by ``contract.cards_changed`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -35,7 +41,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Field, Model
 from django.utils import timezone
 
@@ -87,12 +95,23 @@ _EXTRAS = (
     f"JOIN {Location._meta.db_table} l ON l.id = k.location_id "
     "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active AND l.is_active), "
 )
+_IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
+# PostgreSQL: the Idempotency-Key is claimed first, in the same statement, as the general path claims it
+# before it locks the card (idempotency.run_idempotent): one lock order, so two requests with one key on
+# the two paths wait for each other instead of deadlocking. The claim is the plan's one-time filter, run
+# before the card's row is read and locked; a replay meets the key's unique index there (and waits there
+# for a concurrent first request). The response is stored by the write statement.
+_CLAIM_KEY_SQL = (
+    f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
+    "VALUES (%s, %s, %s, NULL, '', %s) RETURNING id) "
+)
 _LOCK_SQL = {
     "postgresql": (
-        f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
+        _CLAIM_KEY_SQL + f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
         f"nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')), "
         f"nextval(pg_get_serial_sequence('{Lot._meta.db_table}', 'id')) "
-        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s FOR UPDATE OF c"
+        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s "
+        "AND EXISTS (SELECT FROM i) FOR UPDATE OF c"
     ),
     # SQLite: the transaction took the write lock at BEGIN (IMMEDIATE), so MAX + 1 is ours.
     "sqlite": (
@@ -120,7 +139,6 @@ def _card_field(name: str) -> Field:
 
 
 _CARD_FIELDS = [_card_field(name) for name in CARD_COUNTER_FIELDS]
-_IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
 
 
 def _columns(fields: list, prefix: str = "") -> str:
@@ -140,19 +158,18 @@ def _values(obj: Model, fields: list, conn) -> list:
 # dozen parameters are the same for every purchase (psycopg caches its
 # parsing; the entries and lots are lists, empty or not).
 _PG_WRITE_SQL = (
-    # The idempotency row is written first: the other inserts read its RETURNING row. A replay
-    # then always fails on the key's unique index (and waits there for a concurrent first request).
-    f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
-    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+    # The key's row (claimed by the lock statement) gets the response.
+    f"WITH i AS (UPDATE {IdempotentRequest._meta.db_table} SET response_status = %s, response_body = %s "
+    "WHERE merchant_id = %s AND key = %s), "
     f"p AS (INSERT INTO {Purchase._meta.db_table} ({_columns(_PURCHASE_FIELDS)}) "
     f"SELECT {_columns(_PURCHASE_FIELDS, 'r.')} "
-    f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r), "
     f"l AS (INSERT INTO {Lot._meta.db_table} ({_columns(_LOT_FIELDS)}) "
     f"SELECT {_columns(_LOT_FIELDS, 'r.')} "
-    f"FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json) r), "
     f"e AS (INSERT INTO {LedgerEntry._meta.db_table} ({_columns(_ENTRY_FIELDS)}) "
     f"SELECT {_columns(_ENTRY_FIELDS, 'r.')} "
-    f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r), "
     f"c AS (UPDATE {Card._meta.db_table} SET ({_columns(_CARD_FIELDS)}) = "
     f"(SELECT {_columns(_CARD_FIELDS, 'r.')} FROM json_populate_record(NULL::{Card._meta.db_table}, %s::json) r) "
     "WHERE id = %s) "
@@ -202,6 +219,30 @@ def _card_from_row(values: tuple) -> Card:
     return Card(**dict(zip(_CARD_COLUMNS, row, strict=True)))
 
 
+class _PreparingCursor(ServerBindingCursor):
+    """psycopg's server-side binding, each statement prepared on its first
+    execution on a connection (Django's own cursors bind on the client and
+    never prepare; its ``prepare_threshold`` option would only take effect
+    with ``server_side_binding`` for every query of the project)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[override]
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+def _cursor():
+    """A cursor for the two statements: prepared on PostgreSQL (the parse and
+    plan are saved for the connection's life, DB_CONN_MAX_AGE; a connection
+    pooler in transaction mode must keep prepared statements, as PgBouncer
+    does from 1.21 with max_prepared_statements, or DB_PREPARED_STATEMENTS be
+    off), Django's plain one otherwise.
+    Either way Django's wrapper runs it (errors, query log, execute_wrapper)."""
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = _PreparingCursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
 def card_number_digits(card_number: str) -> str | None:
     """A card number as stored (spaces and dashes ignored), or None if it cannot be one."""
     digits = re.sub(r"[\s-]", "", card_number)
@@ -234,8 +275,9 @@ def quick_purchase(
         raise NotQuick()
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(_LOCK_SQL[vendor], [api_key.pk, merchant.pk, digits])
+            with _cursor() as cursor:
+                claim = [merchant.pk, key, fingerprint, now] if vendor == "postgresql" else []
+                cursor.execute(_LOCK_SQL[vendor], [*claim, api_key.pk, merchant.pk, digits])
                 row = cursor.fetchone()
                 if row is None:
                     raise NotQuick()
@@ -266,7 +308,10 @@ def quick_purchase(
                 if vendor == "postgresql":
                     mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
                     params = [
-                        *plan.idempotency,
+                        plan.response.status_code,
+                        plan.response.content.decode(),
+                        merchant.pk,
+                        key,
                         json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
                         json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
                         json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
@@ -289,12 +334,6 @@ def quick_purchase(
         if idempotency.is_key_conflict(exc):
             return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)
         raise NotQuick() from exc
-    except OperationalError as exc:
-        # A request with the same key on the general path claimed the key first and waits for this
-        # card (see idempotency.run_idempotent): rolled back here, the general path meets its key.
-        if idempotency.is_deadlock(exc):
-            raise NotQuick() from exc
-        raise
     return plan.response
 
 

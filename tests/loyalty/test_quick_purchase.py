@@ -8,10 +8,13 @@ has not changed."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -51,7 +54,11 @@ def test_a_purchase_is_two_statements_without_a_wallet_pass(pos, pos_card):
     assert len(statements) == 2, statements
     lock, write = statements
     assert "FOR UPDATE" in lock
-    assert write.count("INSERT INTO") == 4  # idempotency row, purchase, lot, entry
+    # The Idempotency-Key's row is claimed with the lock (before it, see the lock-order test below) ...
+    assert lock.count("INSERT INTO") == 1 and "loyalty_idempotentrequest" in lock
+    # ... and gets the response with the other writes.
+    assert write.count("INSERT INTO") == 3  # purchase, lot, entry
+    assert "UPDATE loyalty_idempotentrequest" in write
     assert 'UPDATE "loyalty_card"' in write or "UPDATE loyalty_card" in write
 
 
@@ -144,3 +151,55 @@ def test_the_openapi_schema_is_unchanged(tmp_path):
     # After an intended change, regenerate: manage.py spectacular --file tests/loyalty/openapi_pos_v1.yaml
     call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").read_text() == SCHEMA_SNAPSHOT.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quick_path_claims_the_key_before_it_locks_the_card(pos_key, pos_card, merchant):
+    """One lock order with the general path (the key, then the card): a request whose key another
+    transaction holds waits for that key without holding the card, so that transaction can still
+    lock the card (as the general path does next) and nothing deadlocks."""
+    db = connection.settings_dict
+    holder = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    try:
+        holder.execute(
+            "INSERT INTO loyalty_idempotentrequest (merchant_id, key, request_hash, response_status, response_body,"
+            " created_at) VALUES (%s, 'held-key', 'other', NULL, '', now())",
+            [merchant.pk],
+        )
+        outcome: dict = {}
+
+        def buy() -> None:
+            try:
+                outcome["result"] = ledger.quick_purchase(
+                    api_key=pos_key.api_key,
+                    card_number=pos_card.number,
+                    bill=Decimal("100.00"),
+                    receipt_id="R-held",
+                    key="held-key",
+                    fingerprint="mine",
+                    respond=lambda purchase: (201, b"{}"),
+                )
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome["error"] = exc
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=buy)
+        thread.start()
+        with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as watcher:
+            deadline = time.monotonic() + 60  # only ends a test that would otherwise hang
+            # (The purchase is the only other session of the test database.)
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [db["NAME"]]
+            ).fetchone():
+                assert time.monotonic() < deadline and thread.is_alive(), outcome
+                time.sleep(0.01)
+        # The waiting purchase does not hold the card: the key's holder locks it at once.
+        holder.execute("SELECT 1 FROM loyalty_card WHERE id = %s FOR UPDATE NOWAIT", [pos_card.pk])
+        holder.rollback()  # the key is free again: the waiting purchase goes on
+        thread.join(60)
+    finally:
+        holder.close()
+    assert "error" not in outcome, outcome
+    assert outcome["result"].status_code == 201 and not outcome["result"].replayed
+    assert Purchase.objects.filter(receipt_id="R-held", idempotency_key="held-key").count() == 1
