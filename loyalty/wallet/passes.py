@@ -7,8 +7,9 @@ The pipeline:
 1. ``card_changed`` (on commit of a ledger write, through ``contract``) → ``mark_cards_changed``:
    bump the pass's ``updated_at``/``update_tag`` (what the device compares)
    and set ``needs_sync_since`` unless already set. Only a pass that was not
-   marked yet enqueues a sync task (with a countdown), so a burst of changes
-   queues one task.
+   marked yet enqueues a sync task (due when the debounce window closes:
+   through the due set in Redis, ``debounce``, or a delayed task without a
+   Redis broker), so a burst of changes queues one task.
 2. ``sync_pass`` (the task) claims the mark with a conditional UPDATE, so two
    workers never both send, then pushes to every registered Apple device and
    patches the Google object. It reads the card after claiming, so changes
@@ -38,7 +39,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from loyalty.models import AppleDevice, AppleRegistration, Card, Delivery, DeviceLog, WalletPass
-from loyalty.wallet import apns, google, render
+from loyalty.wallet import apns, debounce, google, render
 from loyalty.wallet import credentials as wallet_credentials
 from loyalty.wallet.apple import build_pkpass
 from loyalty.wallet.credentials import WalletAvailability
@@ -192,6 +193,10 @@ def _enqueue_sync(merchant_id: int, pass_ids: list[int]) -> None:
     if len(pass_ids) > BULK_SYNC_THRESHOLD:
         task = _task("sync_merchant_passes_task")
         transaction.on_commit(lambda: task.apply_async((merchant_id,), countdown=countdown))
+        return
+    if debounce.available():
+        # One Redis round trip after commit; a drain task queues the syncs when they are due.
+        transaction.on_commit(partial(debounce.schedule, pass_ids, delay=countdown))
         return
     task = _task("sync_pass_task")
     for pass_id in pass_ids:
