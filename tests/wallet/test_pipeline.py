@@ -567,3 +567,28 @@ def test_card_changed_costs_one_query_for_a_card_without_a_wallet_pass(pos_card,
 
     with django_assert_num_queries(1):
         card_changed(pos_card.pk)
+
+
+@pytest.mark.django_db
+def test_card_changed_is_one_statement_for_a_card_with_a_wallet_pass(
+    apple_merchant, pos_card, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    from loyalty.wallet.contract import card_changed
+
+    wallet_pass = passes.wallet_pass_for(card=pos_card)
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(1):
+        card_changed(pos_card.pk)
+    assert len(callbacks) == 1  # the sync, queued for the commit
+    wallet_pass.refresh_from_db()
+    assert wallet_pass.needs_sync_since is not None
+
+
+@pytest.mark.django_db
+def test_several_cards_are_marked_in_one_statement(apple_merchant, location, pos_program, django_assert_num_queries):
+    from loyalty.wallet.contract import cards_changed_by_id
+
+    cards = [enroll_customer(merchant=apple_merchant, phone=f"+7916700{n:04d}", location=location) for n in range(3)]
+    ids = [passes.wallet_pass_for(card=card).pk for card in cards[:2]]  # the third has no pass
+    with django_assert_num_queries(1):
+        cards_changed_by_id([card.pk for card in cards])
+    assert WalletPass.objects.filter(pk__in=ids, needs_sync_since__isnull=False).count() == 2
