@@ -8,8 +8,6 @@ worker, the whole way from a purchase to the push."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from loyalty.wallet import debounce, passes, tasks
@@ -94,10 +92,8 @@ def test_purchases_reach_the_phone_through_the_due_set_with_a_real_worker(
         buy(pos, pos_card, "100.00")
         buy(pos, pos_card, "100.00")
         # One push per burst, and the chain of drains ends with the set empty.
-        wait_until(lambda: len(apns_server.requests_for(phone.push_token)) == burst, f"push {burst}")
-        wait_until(
-            lambda: {task_id for _, task_id in task_log["published"]} <= set(task_log["finished"]), "the tasks"
-        )
+        wait_until(lambda n=burst: len(apns_server.requests_for(phone.push_token)) == n, f"push {burst}")
+        wait_until(lambda: {task_id for _, task_id in task_log["published"]} <= set(task_log["finished"]), "the tasks")
         wait_until(lambda: flag() is None, "the chain to end")
         assert debounce.due_passes() == {}
         wallet_pass.refresh_from_db()
