@@ -11,8 +11,10 @@ SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
    (``quotes.calculate``, ``purchases.apply_purchase``, ``tiers.promotion_due``,
    the ``Batch``), in memory.
 3. One round trip writes everything: the response on the key's row, the
-   purchase, the lot, the ledger entries, the card's counters and (on
-   PostgreSQL) the mark on the card's wallet pass. Then COMMIT.
+   purchase, the lot, the ledger entries, a tier promotion's record, the
+   card's counters and (on PostgreSQL) the mark on the card's wallet pass.
+   Then COMMIT. (A promotion or a card without a tier reads the new tier's
+   name first: one more statement in those cases.)
 
 On PostgreSQL both statements are prepared on the server (once per
 connection, see ``_cursor``): their text is the same for every purchase.
@@ -20,8 +22,8 @@ connection, see ``_cursor``): their text is the same for every purchase.
 Whatever is not the common case raises ``NotQuick`` before anything is
 written (the transaction rolls back) and the caller takes the general path,
 which handles it exactly as before: an unknown or blocked card, redemption,
-points or stamps due to expire or activate, a tier promotion, a referral,
-a duplicate receipt, an inactive API key. A replayed Idempotency-Key trips the
+points or stamps due to expire or activate, a referral, a spend window for
+tiers, a duplicate receipt, an inactive API key. A replayed Idempotency-Key trips the
 unique index of the idempotency row and returns the stored response, as
 ``run_idempotent`` does.
 
@@ -53,11 +55,13 @@ from loyalty.ledger.batch import CARD_COUNTER_FIELDS, Batch, check_money
 from loyalty.ledger.locks import settle
 from loyalty.ledger.purchases import apply_purchase, new_purchase
 from loyalty.ledger.quotes import calculate
-from loyalty.ledger.tiers import promotion_due
-from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier
+from loyalty.ledger.tiers import promotion_due, tier_change
+from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier, TierChange
 from loyalty.program.services import rules_for_version_id
 from loyalty.wallet import contract as wallet
 from merchants.models import ApiKey, Location, Merchant
+
+PROMOTION = TierChange.Reason.PROMOTION
 
 
 class NotQuick(Exception):
@@ -130,6 +134,7 @@ def _fields(model: type[Model], with_id: bool) -> list:
 _PURCHASE_FIELDS = _fields(Purchase, with_id=True)
 _LOT_FIELDS = _fields(Lot, with_id=True)
 _ENTRY_FIELDS = _fields(LedgerEntry, with_id=False)
+_TIER_CHANGE_FIELDS = _fields(TierChange, with_id=False)
 
 
 def _card_field(name: str) -> Field:
@@ -170,6 +175,9 @@ _PG_WRITE_SQL = (
     f"e AS (INSERT INTO {LedgerEntry._meta.db_table} ({_columns(_ENTRY_FIELDS)}) "
     f"SELECT {_columns(_ENTRY_FIELDS, 'r.')} "
     f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r), "
+    f"t AS (INSERT INTO {TierChange._meta.db_table} ({_columns(_TIER_CHANGE_FIELDS)}) "
+    f"SELECT {_columns(_TIER_CHANGE_FIELDS, 'r.')} "
+    f"FROM json_populate_recordset(NULL::{TierChange._meta.db_table}, %s::json) r), "
     f"c AS (UPDATE {Card._meta.db_table} SET ({_columns(_CARD_FIELDS)}) = "
     f"(SELECT {_columns(_CARD_FIELDS, 'r.')} FROM json_populate_record(NULL::{Card._meta.db_table}, %s::json) r) "
     "WHERE id = %s) "
@@ -194,6 +202,7 @@ _SQLITE_SQL = {
     "purchase": _sqlite_insert(Purchase._meta.db_table, _PURCHASE_FIELDS),
     "lot": _sqlite_insert(Lot._meta.db_table, _LOT_FIELDS),
     "entry": _sqlite_insert(LedgerEntry._meta.db_table, _ENTRY_FIELDS),
+    "tier_change": _sqlite_insert(TierChange._meta.db_table, _TIER_CHANGE_FIELDS),
     "card": f"UPDATE {Card._meta.db_table} SET {', '.join(f'{f.column} = %s' for f in _CARD_FIELDS)} WHERE id = %s",
 }
 
@@ -315,6 +324,7 @@ def quick_purchase(
                         json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
                         json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
                         json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
+                        json.dumps([_json(_TIER_CHANGE_FIELDS, change) for change in plan.tier_changes]),
                         json.dumps(_json(_CARD_FIELDS, plan.card)),
                         card.pk,
                         *mark_params,
@@ -328,6 +338,8 @@ def quick_purchase(
                         cursor.execute(_SQLITE_SQL["lot"], lot)
                     for entry in plan.entries:
                         cursor.execute(_SQLITE_SQL["entry"], entry)
+                    for change in plan.tier_changes:
+                        cursor.execute(_SQLITE_SQL["tier_change"], change)
                     cursor.execute(_SQLITE_SQL["card"], [*plan.card, card.pk])
                     wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
     except IntegrityError as exc:
@@ -345,6 +357,7 @@ class _Plan:
     purchase: list
     lots: list[list]
     entries: list[list]
+    tier_changes: list[list]
     card: list
     response: IdempotentResponse
 
@@ -377,10 +390,13 @@ def _plan(
     p.pk = purchase_id
     tier_before = card.tier_id
     first_purchase = apply_purchase(batch, card, p, calc, redeem_points=0, redeem_rewards=0, key=key)
-    if (first_purchase and referral_waits) or promotion_due(batch, card):
+    if first_purchase and referral_waits:
         raise NotQuick()
+    # A promotion, recorded as the general path's promote() records it (one more row in the write).
+    due = promotion_due(batch, card)
+    change = tier_change(batch, card, due[0], reason=PROMOTION, spend=due[1], purchase=p) if due else None
     if card.tier_id != tier_before:
-        # A card without a tier was put on the lowest (no promotion): name it as the general path would.
+        # Promoted, or a card without a tier put on the lowest: its tier named as the general path would.
         tier_name = Tier.objects.filter(pk=card.tier_id).values_list("name", flat=True).first()
     # The new lot (a debt repayment's entries name it too); lots that existed are the general path's.
     lots = list({id(entry.lot): entry.lot for entry in batch.entries if entry.lot is not None}.values())
@@ -404,6 +420,7 @@ def _plan(
         purchase=_values(p, _PURCHASE_FIELDS, conn),
         lots=[_values(lot, _LOT_FIELDS, conn) for lot in lots],
         entries=[_values(entry, _ENTRY_FIELDS, conn) for entry in batch.entries],
+        tier_changes=[_values(change, _TIER_CHANGE_FIELDS, conn)] if change is not None else [],
         card=_values(card, _CARD_FIELDS, conn),
         response=IdempotentResponse(status_code, content, replayed=False),
     )
