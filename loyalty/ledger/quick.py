@@ -42,12 +42,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Self
 
+import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
-from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Field, Model
 from django.utils import timezone
+from psycopg.abc import Params
 
 from loyalty import idempotency
 from loyalty.idempotency import IdempotentResponse
@@ -228,13 +230,15 @@ def _card_from_row(values: tuple) -> Card:
     return Card(**dict(zip(_CARD_COLUMNS, row, strict=True)))
 
 
-class _PreparingCursor(ServerBindingCursor):
+class _PreparingCursor(psycopg.Cursor):
     """psycopg's server-side binding, each statement prepared on its first
     execution on a connection (Django's own cursors bind on the client and
     never prepare; its ``prepare_threshold`` option would only take effect
     with ``server_side_binding`` for every query of the project)."""
 
-    def execute(self, query, params=None, *, prepare=None, binary=None):  # type: ignore[override]
+    def execute(
+        self, query: Any, params: Params | None = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Self:
         return super().execute(query, params, prepare=True, binary=binary)
 
 
@@ -243,13 +247,16 @@ def _cursor():
     plan are saved for the connection's life, DB_CONN_MAX_AGE; a connection
     pooler in transaction mode must keep prepared statements, as PgBouncer
     does from 1.21 with max_prepared_statements, or DB_PREPARED_STATEMENTS be
-    off), Django's plain one otherwise.
-    Either way Django's wrapper runs it (errors, query log, execute_wrapper)."""
+    off), Django's plain one otherwise. Either way Django's wrapper runs it
+    (errors, query log, execute_wrapper)."""
     if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
         return connection.cursor()
     connection.ensure_connection()
     raw = _PreparingCursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    # (django-stubs type these as taking Django's wrapper; they take the driver's cursor.)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)  # type: ignore[arg-type]
+    return connection.make_cursor(raw)  # type: ignore[arg-type]
 
 
 def card_number_digits(card_number: str) -> str | None:
