@@ -130,6 +130,8 @@ def app_env(db: str, **extra: str) -> dict[str, str]:
             "POS_API_THROTTLE_RATE": "100000000/min",
             "DB_CONN_MAX_AGE": "600",
             "LOG_LEVEL": "WARNING",
+            # As in production behind the TLS-terminating proxy: the request says it came over HTTPS.
+            "BEHIND_HTTPS_PROXY": "1",
         }
     )
     env.update(extra)
@@ -340,6 +342,8 @@ def purchase_request(port: int, secret: str, card_number: str) -> bytes:
     head = (
         f"POST {PURCHASE_PATH} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{port}\r\n"
+        "X-Forwarded-Proto: https\r\n"
+        "X-Forwarded-For: 10.0.0.7\r\n"
         f"Authorization: Bearer {secret}\r\n"
         f"Idempotency-Key: bench-{receipt}\r\n"
         "Content-Type: application/json\r\n"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -126,15 +126,6 @@ _INSERT_SQL = (
 _UPDATE_SQL = f"UPDATE {_TABLE} SET response_status = %s, response_body = %s WHERE id = %s"
 
 
-# PostgreSQL's "deadlock detected": it rolls one of two waiting transactions back.
-DEADLOCK_SQLSTATE = "40P01"
-DEADLOCK_RETRIES = 2
-
-
-def is_deadlock(exc: OperationalError) -> bool:
-    return getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_SQLSTATE
-
-
 def run_idempotent(
     *, merchant: Merchant, key: str, fingerprint: str, write: Callable[[], tuple[int, Any]]
 ) -> IdempotentResponse:
@@ -142,23 +133,10 @@ def run_idempotent(
     returns the (status, JSON-able data) to answer; it runs inside this
     transaction, so its failure also forgets the key.
 
-    This path claims the key before ``write`` locks the card; the quick purchase
-    (loyalty.ledger.quick) locks the card before it writes the key. Two requests
-    with one key taking the two paths at once can therefore deadlock; PostgreSQL
-    then rolls one back whole, and running it again meets the other's key (a
-    replay or a 409), so the victim is retried instead of answering 500."""
-    for attempt in range(DEADLOCK_RETRIES + 1):
-        try:
-            return _run_idempotent_once(merchant=merchant, key=key, fingerprint=fingerprint, write=write)
-        except OperationalError as exc:
-            if not is_deadlock(exc) or attempt == DEADLOCK_RETRIES:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _run_idempotent_once(
-    *, merchant: Merchant, key: str, fingerprint: str, write: Callable[[], tuple[int, Any]]
-) -> IdempotentResponse:
+    The key is claimed before ``write`` locks anything (the card), as the quick
+    purchase (loyalty.ledger.quick) claims it before it locks the card: one lock
+    order, so two requests with one key on the two paths never deadlock; the
+    second waits on the key's unique index and then replays or gets a 409."""
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:

@@ -4,13 +4,12 @@ batch that inserts entries and saves counters, and the card-changed notice."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -267,7 +266,7 @@ class Batch:
             # One plain UPDATE of the locked card's counters: Model.save(update_fields=…) did the
             # same SQL with a fifth of a purchase's CPU spent around it (bench/demo_speed.py).
             Card.objects.filter(pk=card.pk).update(**{name: getattr(card, name) for name in _CARD_COUNTERS})
-            notify_card_changed(card.pk)
+        notify_cards_changed(self.changed_cards, now=self.now)
 
 
 # The same columns as attribute names for a plain UPDATE (``tier_id``: the tier's key, as save() wrote it).
@@ -283,19 +282,27 @@ _coalescing = threading.local()
 
 
 def notify_card_changed(card_id: int) -> None:
-    """Tell the card-changed hook (wallet passes) once the transaction commits.
-    Inside ``coalesced_card_changes()`` each card is told once, at the end."""
+    """Tell the card-changed hook (wallet passes): ``notify_cards_changed`` for one card."""
+    notify_cards_changed([card_id])
+
+
+def notify_cards_changed(card_ids: Iterable[int], *, now: datetime | None = None) -> None:
+    """Tell the card-changed hook (wallet passes) in the caller's transaction:
+    one statement marks the cards' passes, and the pipeline's sync is queued
+    for when it commits (a rollback forgets both). Inside
+    ``coalesced_card_changes()`` each card is told once, at the end."""
     pending = getattr(_coalescing, "card_ids", None)
     if pending is not None:
-        pending.add(card_id)
+        pending.update(card_ids)
         return
-    transaction.on_commit(lambda: wallet.card_changed(card_id))
+    wallet.cards_changed_by_id(card_ids, now=now)
 
 
 @contextmanager
 def coalesced_card_changes():
-    """For bulk work (demo data, imports): collect card changes and notify
-    each changed card once when the block ends (still only after commit)."""
+    """For bulk work (demo data, imports): collect card changes and mark each
+    changed card's pass once when the block ends (one statement for them all;
+    the syncs still go out only after commit)."""
     outer = getattr(_coalescing, "card_ids", None)
     if outer is not None:
         yield
@@ -306,8 +313,7 @@ def coalesced_card_changes():
         card_ids = sorted(_coalescing.card_ids)
     finally:
         _coalescing.card_ids = None
-    for card_id in card_ids:
-        transaction.on_commit(partial(wallet.card_changed, card_id))
+    wallet.cards_changed_by_id(card_ids)
 
 
 def first_entry(batch: Batch, kind: str) -> LedgerEntry:

@@ -1,30 +1,38 @@
 """The quick purchase: the common POS purchase (accrual, no redemption) in two
 SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
 
-1. One statement locks the card row (``FOR UPDATE``) and reads what the rules
-   need with it: the counters, the program's current version, the tier's
-   name, whether a referral waits on this card, whether the API key is still
-   active, and the ids the new purchase and its lot will get.
+1. One statement claims the Idempotency-Key (its row, on PostgreSQL; the
+   general path's order: the key, then the card), then locks the card row
+   (``FOR UPDATE``) and reads what the rules need with it: the counters, the
+   program's current version, the tier's name, whether a referral waits on
+   this card, whether the API key is still active, and the ids the new
+   purchase and its lot will get.
 2. The rules run in Python, in the same code as the general path
    (``quotes.calculate``, ``purchases.apply_purchase``, ``tiers.promotion_due``,
    the ``Batch``), in memory.
-3. One round trip writes everything: the idempotency row with the response,
-   the purchase, the lot, the ledger entries, the card's counters and (on
-   PostgreSQL) the mark on the card's wallet pass. Then COMMIT.
+3. One round trip writes everything: the response on the key's row, the
+   purchase, the lot, the ledger entries, a tier promotion's record, the
+   card's counters and (on PostgreSQL) the mark on the card's wallet pass.
+   Then COMMIT. (A promotion or a card without a tier reads the new tier's
+   name first: one more statement in those cases.)
+
+On PostgreSQL both statements are prepared on the server (once per
+connection, see ``_cursor``): their text is the same for every purchase.
 
 Whatever is not the common case raises ``NotQuick`` before anything is
 written (the transaction rolls back) and the caller takes the general path,
 which handles it exactly as before: an unknown or blocked card, redemption,
 points or stamps due to expire or activate, a live offer (``Card.offer_until``),
-a tier promotion, a referral,
-a duplicate receipt, an inactive API key. A replayed Idempotency-Key trips the
+a referral, a spend window for tiers, a duplicate receipt, an inactive API key.
+A replayed Idempotency-Key trips the
 unique index of the idempotency row and returns the stored response, as
 ``run_idempotent`` does.
 
 On SQLite (the embedded default) the same code runs: no ``FOR UPDATE`` (the
-transaction holds the database's write lock from its start), ids from MAX + 1
-under that lock, the statements sent one by one, and the wallet pass marked
-by ``contract.cards_changed`` in the same transaction.
+transaction holds the database's write lock from its start, so the order of
+the key and the card does not matter), ids from MAX + 1 under that lock, the
+statements sent one by one (the key's row with its response last), and the
+wallet pass marked by ``contract.cards_changed`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -35,10 +43,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Self
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connection, connections, transaction
+import psycopg
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
+from psycopg.abc import Params
 
 from loyalty import idempotency
 from loyalty.idempotency import IdempotentResponse
@@ -46,11 +58,13 @@ from loyalty.ledger.batch import CARD_COUNTER_FIELDS, Batch, check_money
 from loyalty.ledger.locks import settle
 from loyalty.ledger.purchases import apply_purchase, new_purchase
 from loyalty.ledger.quotes import calculate
-from loyalty.ledger.tiers import promotion_due
-from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier
+from loyalty.ledger.tiers import promotion_due, tier_change
+from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier, TierChange
 from loyalty.program.services import rules_for_version_id
 from loyalty.wallet import contract as wallet
 from merchants.models import ApiKey, Location, Merchant
+
+PROMOTION = TierChange.Reason.PROMOTION
 
 
 class NotQuick(Exception):
@@ -89,12 +103,23 @@ _EXTRAS = (
     f"JOIN {Location._meta.db_table} l ON l.id = k.location_id "
     "WHERE k.id = %s AND k.revoked_at IS NULL AND m.is_active AND l.is_active), "
 )
+_IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
+# PostgreSQL: the Idempotency-Key is claimed first, in the same statement, as the general path claims it
+# before it locks the card (idempotency.run_idempotent): one lock order, so two requests with one key on
+# the two paths wait for each other instead of deadlocking. The claim is the plan's one-time filter, run
+# before the card's row is read and locked; a replay meets the key's unique index there (and waits there
+# for a concurrent first request). The response is stored by the write statement.
+_CLAIM_KEY_SQL = (
+    f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
+    "VALUES (%s, %s, %s, NULL, '', %s) RETURNING id) "
+)
 _LOCK_SQL = {
     "postgresql": (
-        f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
+        _CLAIM_KEY_SQL + f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
         f"nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')), "
         f"nextval(pg_get_serial_sequence('{Lot._meta.db_table}', 'id')) "
-        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s FOR UPDATE OF c"
+        f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s "
+        "AND EXISTS (SELECT FROM i) FOR UPDATE OF c"
     ),
     # SQLite: the transaction took the write lock at BEGIN (IMMEDIATE), so MAX + 1 is ours.
     "sqlite": (
@@ -113,6 +138,7 @@ def _fields(model: type[Model], with_id: bool) -> list:
 _PURCHASE_FIELDS = _fields(Purchase, with_id=True)
 _LOT_FIELDS = _fields(Lot, with_id=True)
 _ENTRY_FIELDS = _fields(LedgerEntry, with_id=False)
+_TIER_CHANGE_FIELDS = _fields(TierChange, with_id=False)
 
 
 def _card_field(name: str) -> Field:
@@ -122,7 +148,6 @@ def _card_field(name: str) -> Field:
 
 
 _CARD_FIELDS = [_card_field(name) for name in CARD_COUNTER_FIELDS]
-_IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, response_body, created_at)"
 
 
 def _columns(fields: list, prefix: str = "") -> str:
@@ -142,19 +167,21 @@ def _values(obj: Model, fields: list, conn) -> list:
 # dozen parameters are the same for every purchase (psycopg caches its
 # parsing; the entries and lots are lists, empty or not).
 _PG_WRITE_SQL = (
-    # The idempotency row is written first: the other inserts read its RETURNING row. A replay
-    # then always fails on the key's unique index (and waits there for a concurrent first request).
-    f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
-    "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id), "
+    # The key's row (claimed by the lock statement) gets the response.
+    f"WITH i AS (UPDATE {IdempotentRequest._meta.db_table} SET response_status = %s, response_body = %s "
+    "WHERE merchant_id = %s AND key = %s), "
     f"p AS (INSERT INTO {Purchase._meta.db_table} ({_columns(_PURCHASE_FIELDS)}) "
     f"SELECT {_columns(_PURCHASE_FIELDS, 'r.')} "
-    f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r), "
     f"l AS (INSERT INTO {Lot._meta.db_table} ({_columns(_LOT_FIELDS)}) "
     f"SELECT {_columns(_LOT_FIELDS, 'r.')} "
-    f"FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"FROM json_populate_recordset(NULL::{Lot._meta.db_table}, %s::json) r), "
     f"e AS (INSERT INTO {LedgerEntry._meta.db_table} ({_columns(_ENTRY_FIELDS)}) "
     f"SELECT {_columns(_ENTRY_FIELDS, 'r.')} "
-    f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r CROSS JOIN i), "
+    f"FROM json_populate_recordset(NULL::{LedgerEntry._meta.db_table}, %s::json) r), "
+    f"t AS (INSERT INTO {TierChange._meta.db_table} ({_columns(_TIER_CHANGE_FIELDS)}) "
+    f"SELECT {_columns(_TIER_CHANGE_FIELDS, 'r.')} "
+    f"FROM json_populate_recordset(NULL::{TierChange._meta.db_table}, %s::json) r), "
     f"c AS (UPDATE {Card._meta.db_table} SET ({_columns(_CARD_FIELDS)}) = "
     f"(SELECT {_columns(_CARD_FIELDS, 'r.')} FROM json_populate_record(NULL::{Card._meta.db_table}, %s::json) r) "
     "WHERE id = %s) "
@@ -179,6 +206,7 @@ _SQLITE_SQL = {
     "purchase": _sqlite_insert(Purchase._meta.db_table, _PURCHASE_FIELDS),
     "lot": _sqlite_insert(Lot._meta.db_table, _LOT_FIELDS),
     "entry": _sqlite_insert(LedgerEntry._meta.db_table, _ENTRY_FIELDS),
+    "tier_change": _sqlite_insert(TierChange._meta.db_table, _TIER_CHANGE_FIELDS),
     "card": f"UPDATE {Card._meta.db_table} SET {', '.join(f'{f.column} = %s' for f in _CARD_FIELDS)} WHERE id = %s",
 }
 
@@ -202,6 +230,35 @@ def _card_from_row(values: tuple) -> Card:
     for index, convert, column in converters:
         row[index] = convert(row[index], column, connection)
     return Card(**dict(zip(_CARD_COLUMNS, row, strict=True)))
+
+
+class _PreparingCursor(psycopg.Cursor):
+    """psycopg's server-side binding, each statement prepared on its first
+    execution on a connection (Django's own cursors bind on the client and
+    never prepare; its ``prepare_threshold`` option would only take effect
+    with ``server_side_binding`` for every query of the project)."""
+
+    def execute(
+        self, query: Any, params: Params | None = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Self:
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+def _cursor():
+    """A cursor for the two statements: prepared on PostgreSQL (the parse and
+    plan are saved for the connection's life, DB_CONN_MAX_AGE; a connection
+    pooler in transaction mode must keep prepared statements, as PgBouncer
+    does from 1.21 with max_prepared_statements, or DB_PREPARED_STATEMENTS be
+    off), Django's plain one otherwise. Either way Django's wrapper runs it
+    (errors, query log, execute_wrapper)."""
+    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = _PreparingCursor(connection.connection)
+    # (django-stubs type these as taking Django's wrapper; they take the driver's cursor.)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)  # type: ignore[arg-type]
+    return connection.make_cursor(raw)  # type: ignore[arg-type]
 
 
 def card_number_digits(card_number: str) -> str | None:
@@ -236,8 +293,9 @@ def quick_purchase(
         raise NotQuick()
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(_LOCK_SQL[vendor], [api_key.pk, merchant.pk, digits])
+            with _cursor() as cursor:
+                claim = [merchant.pk, key, fingerprint, now] if vendor == "postgresql" else []
+                cursor.execute(_LOCK_SQL[vendor], [*claim, api_key.pk, merchant.pk, digits])
                 row = cursor.fetchone()
                 if row is None:
                     raise NotQuick()
@@ -271,10 +329,14 @@ def quick_purchase(
                 if vendor == "postgresql":
                     mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
                     params = [
-                        *plan.idempotency,
+                        plan.response.status_code,
+                        plan.response.content.decode(),
+                        merchant.pk,
+                        key,
                         json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
                         json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
                         json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
+                        json.dumps([_json(_TIER_CHANGE_FIELDS, change) for change in plan.tier_changes]),
                         json.dumps(_json(_CARD_FIELDS, plan.card)),
                         card.pk,
                         *mark_params,
@@ -288,18 +350,14 @@ def quick_purchase(
                         cursor.execute(_SQLITE_SQL["lot"], lot)
                     for entry in plan.entries:
                         cursor.execute(_SQLITE_SQL["entry"], entry)
+                    for change in plan.tier_changes:
+                        cursor.execute(_SQLITE_SQL["tier_change"], change)
                     cursor.execute(_SQLITE_SQL["card"], [*plan.card, card.pk])
                     wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
     except IntegrityError as exc:
         if idempotency.is_key_conflict(exc):
             return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)
         raise NotQuick() from exc
-    except OperationalError as exc:
-        # A request with the same key on the general path claimed the key first and waits for this
-        # card (see idempotency.run_idempotent): rolled back here, the general path meets its key.
-        if idempotency.is_deadlock(exc):
-            raise NotQuick() from exc
-        raise
     return plan.response
 
 
@@ -311,6 +369,7 @@ class _Plan:
     purchase: list
     lots: list[list]
     entries: list[list]
+    tier_changes: list[list]
     card: list
     response: IdempotentResponse
 
@@ -343,10 +402,13 @@ def _plan(
     p.pk = purchase_id
     tier_before = card.tier_id
     first_purchase = apply_purchase(batch, card, p, calc, redeem_points=0, redeem_rewards=0, key=key)
-    if (first_purchase and referral_waits) or promotion_due(batch, card):
+    if first_purchase and referral_waits:
         raise NotQuick()
+    # A promotion, recorded as the general path's promote() records it (one more row in the write).
+    due = promotion_due(batch, card)
+    change = tier_change(batch, card, due[0], reason=PROMOTION, spend=due[1], purchase=p) if due else None
     if card.tier_id != tier_before:
-        # A card without a tier was put on the lowest (no promotion): name it as the general path would.
+        # Promoted, or a card without a tier put on the lowest: its tier named as the general path would.
         tier_name = Tier.objects.filter(pk=card.tier_id).values_list("name", flat=True).first()
     # The new lot (a debt repayment's entries name it too); lots that existed are the general path's.
     lots = list({id(entry.lot): entry.lot for entry in batch.entries if entry.lot is not None}.values())
@@ -370,6 +432,7 @@ def _plan(
         purchase=_values(p, _PURCHASE_FIELDS, conn),
         lots=[_values(lot, _LOT_FIELDS, conn) for lot in lots],
         entries=[_values(entry, _ENTRY_FIELDS, conn) for entry in batch.entries],
+        tier_changes=[_values(change, _TIER_CHANGE_FIELDS, conn)] if change is not None else [],
         card=_values(card, _CARD_FIELDS, conn),
         response=IdempotentResponse(status_code, content, replayed=False),
     )

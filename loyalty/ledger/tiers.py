@@ -32,10 +32,20 @@ def tier_spend(card: Card, rules: Rules, now: datetime) -> Decimal:
 
 
 def _move_tier(batch: Batch, card: Card, new: TierRule, *, reason: str, spend: Decimal, purchase=None) -> None:
+    change = tier_change(batch, card, new, reason=reason, spend=spend, purchase=purchase)
+    if change is not None:
+        change.save(force_insert=True)
+
+
+def tier_change(
+    batch: Batch, card: Card, new: TierRule, *, reason: str, spend: Decimal, purchase=None
+) -> TierChange | None:
+    """Move the card to ``new`` (in memory) and return the TierChange row
+    recording it, unsaved; None if the card is on ``new`` already."""
     old = batch.rules.tier(card.tier_id)
     if card.tier_id == new.id:
-        return
-    TierChange.objects.create(
+        return None
+    change = TierChange(
         merchant_id=batch.merchant.pk,
         card=card,
         from_tier_id=card.tier_id,
@@ -50,6 +60,7 @@ def _move_tier(batch: Batch, card: Card, new: TierRule, *, reason: str, spend: D
     )
     card.tier_id = new.id
     batch.changed_cards[card.pk] = card
+    return change
 
 
 def promotion_due(batch: Batch, card: Card) -> tuple[TierRule, Decimal] | None:

@@ -4,10 +4,11 @@ Other packages (the ledger, the designer, enrolment, the admin, campaigns)
 import this module and nothing else of the wallet's services:
 
 - ``card_changed(card_id)``: a card's balance, tier, stamps or status changed
-  (called on commit by the ledger); its pass is marked and the debounced
-  pipeline updates Apple and Google;
+  (called by the ledger inside its transaction); its pass is marked, by one
+  statement on PostgreSQL, and once that commits the debounced pipeline
+  updates Apple and Google; ``cards_changed_by_id(card_ids)`` for several;
 - ``card_changed_statement(card_id=…, now=…)`` and ``card_marked(rows)``: the
-  same mark as one SQL statement that a ledger write sends with its own
+  same mark as SQL that a ledger write sends with its own statement
   (PostgreSQL), in its transaction;
 - ``cards_changed(merchant=…, card_ids=…)``: the same for many cards (a design
   published, a bulk reissue); ``None`` means every card of the merchant;
@@ -38,6 +39,7 @@ from loyalty.wallet.passes import (
     card_changed,
     card_changed_statement,
     card_marked,
+    cards_changed_by_id,
     post_card_message,
     post_card_messages,
     reissue_pass,
@@ -60,6 +62,7 @@ __all__ = [
     "card_changed_statement",
     "card_marked",
     "cards_changed",
+    "cards_changed_by_id",
     "post_card_message",
     "post_card_messages",
     "reissue_pass",

@@ -4,11 +4,13 @@ packages reach it through ``loyalty/wallet/contract.py``).
 
 The pipeline:
 
-1. ``card_changed`` (on commit of a ledger write, through ``contract``) → ``mark_cards_changed``:
-   bump the pass's ``updated_at``/``update_tag`` (what the device compares)
-   and set ``needs_sync_since`` unless already set. Only a pass that was not
-   marked yet enqueues a sync task (with a countdown), so a burst of changes
-   queues one task.
+1. ``card_changed`` (in a ledger write's transaction, through ``contract``;
+   ``mark_cards_changed`` for bulk changes): bump the pass's
+   ``updated_at``/``update_tag`` (what the device compares) and set
+   ``needs_sync_since`` unless already set. Only a pass that was not
+   marked yet enqueues a sync task (due when the debounce window closes:
+   through the due set in Redis, ``debounce``, or a delayed task without a
+   Redis broker), so a burst of changes queues one task.
 2. ``sync_pass`` (the task) claims the mark with a conditional UPDATE, so two
    workers never both send, then pushes to every registered Apple device and
    patches the Google object. It reads the card after claiming, so changes
@@ -39,7 +41,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from loyalty.models import AppleDevice, AppleRegistration, Card, Delivery, DeviceLog, WalletPass
-from loyalty.wallet import apns, google, render
+from loyalty.wallet import apns, debounce, google, render
 from loyalty.wallet import credentials as wallet_credentials
 from loyalty.wallet.apple import build_pkpass
 from loyalty.wallet.credentials import WalletAvailability
@@ -136,7 +138,9 @@ def mark_cards_changed(
     if card_ids is not None:
         passes = passes.filter(card_id__in=list(card_ids))
     with transaction.atomic():
-        ids = list(passes.order_by("pk").values_list("pk", flat=True))
+        # Locked in primary-key order, as a ledger write that marks several cards locks them
+        # (_MARK_CARDS_SQL): two such writes wait for each other instead of deadlocking.
+        ids = list(passes.order_by("pk").select_for_update().values_list("pk", flat=True))
         if not ids:
             return 0
         newly_marked = list(
@@ -172,10 +176,51 @@ def card_changed_statement(*, card_id: int, now: datetime) -> tuple[str, list]:
 
 def card_marked(rows: Iterable[tuple]) -> None:
     """After ``card_changed_statement``: queue the debounced sync on commit for
-    a pass this change marked first."""
+    the passes this change marked first."""
+    by_merchant: dict[int, list[int]] = {}
     for pass_id, merchant_id, newly_marked in rows:
         if newly_marked:
-            _enqueue_sync(merchant_id, [pass_id])
+            by_merchant.setdefault(merchant_id, []).append(pass_id)
+    for merchant_id, pass_ids in by_merchant.items():
+        _enqueue_sync(merchant_id, pass_ids)
+
+
+# Several cards at once (a referral's two cards, a merge, bulk work): their passes are locked in
+# primary-key order first, as mark_cards_changed locks them.
+_MARK_CARDS_SQL = (
+    f"UPDATE {WalletPass._meta.db_table} SET needs_sync_since = COALESCE(needs_sync_since, %s), "
+    "updated_at = GREATEST(%s, updated_at + interval '1 second'), update_tag = GREATEST(%s, update_tag + 1) "
+    f"WHERE id IN (SELECT id FROM {WalletPass._meta.db_table} WHERE card_id = ANY(%s) ORDER BY id FOR UPDATE) "
+    "RETURNING id, merchant_id, needs_sync_since = %s"
+)
+
+
+def card_changed(card_id: int, *, now: datetime | None = None) -> None:
+    """The card's balance, tier, stamps or status changed: mark its pass (if it
+    has one) in the caller's transaction, and queue the debounced sync when
+    that commits. On PostgreSQL one statement (an UPDATE that finds no row
+    when the card has no pass)."""
+    cards_changed_by_id([card_id], now=now)
+
+
+def cards_changed_by_id(card_ids: Iterable[int], *, now: datetime | None = None) -> None:
+    """``card_changed`` for several cards (of any merchants)."""
+    card_ids = sorted(set(card_ids))
+    if not card_ids:
+        return
+    now = now or timezone.now()
+    if connection.vendor != "postgresql":
+        merchants = WalletPass.objects.filter(card_id__in=card_ids).values_list("merchant_id", flat=True).distinct()
+        for merchant_id in list(merchants):
+            mark_cards_changed(merchant=merchant_id, card_ids=card_ids, now=now)
+        return
+    if len(card_ids) == 1:
+        sql, params = card_changed_statement(card_id=card_ids[0], now=now)
+    else:
+        sql, params = _MARK_CARDS_SQL, [now, now.replace(microsecond=0), _tag(now), card_ids, now]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        card_marked(cursor.fetchall())
 
 
 def _task(name: str):
@@ -194,6 +239,10 @@ def _enqueue_sync(merchant_id: int, pass_ids: list[int]) -> None:
         task = _task("sync_merchant_passes_task")
         transaction.on_commit(lambda: task.apply_async((merchant_id,), countdown=countdown))
         return
+    if debounce.available():
+        # One Redis round trip after commit; a drain task queues the syncs when they are due.
+        transaction.on_commit(partial(debounce.schedule, pass_ids, delay=countdown))
+        return
     task = _task("sync_pass_task")
     for pass_id in pass_ids:
         transaction.on_commit(partial(task.apply_async, (pass_id,), countdown=countdown))
@@ -206,14 +255,6 @@ def sync_progress(*, merchant: Merchant) -> tuple[int, int]:
         total=Count("pk"),
     )
     return counts["waiting"], counts["total"]
-
-
-def card_changed(card_id: int) -> int:
-    # On the ledger's hot path: one query when the card has no wallet pass.
-    merchant_id = WalletPass.objects.filter(card_id=card_id).values_list("merchant_id", flat=True).first()
-    if merchant_id is None:
-        return 0
-    return mark_cards_changed(merchant=merchant_id, card_ids=[card_id])
 
 
 # --- customer messages and the notification budget --------------------------------------------

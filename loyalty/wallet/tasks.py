@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from loyalty.models import AppleRegistration, WalletPass
 from loyalty.wallet import credentials as wallet_credentials
-from loyalty.wallet import google, passes
+from loyalty.wallet import debounce, google, passes
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +114,19 @@ def sync_merchant_passes_task(merchant_id: int) -> int:
         for wallet_pass, _new in claimed:
             if wallet_pass.google_object_id:
                 google_sync_task.delay(wallet_pass.pk)
+
+
+@shared_task(**TASK_OPTIONS)
+def drain_due_syncs_task(token: str) -> int:
+    """Queue the syncs of the passes whose debounce window has closed (the due
+    set, ``debounce``), then run again when the next one is due, while any are."""
+
+    pass_ids, next_due = debounce.drain(token)
+    for pass_id in pass_ids:
+        sync_pass_task.delay(pass_id)
+    if next_due is not None:
+        drain_due_syncs_task.apply_async((token,), countdown=max(0.0, next_due - time.time()))
+    return len(pass_ids)
 
 
 # --- beat jobs (declared in loyalty/schedule.py) ------------------------------------------------

@@ -8,10 +8,13 @@ has not changed."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -20,7 +23,8 @@ from django.test.utils import CaptureQueriesContext
 from loyalty import ledger
 from loyalty.enrollment.services import enroll_customer
 from loyalty.ledger.verification import verify_ledger
-from loyalty.models import Card, IdempotentRequest, LedgerEntry, Lot, Purchase, WalletPass
+from loyalty.models import Card, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, WalletPass
+from loyalty.program.services import rules_for_version_id
 from loyalty.wallet import contract as wallet
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401  (fixtures)
 
@@ -51,7 +55,11 @@ def test_a_purchase_is_two_statements_without_a_wallet_pass(pos, pos_card):
     assert len(statements) == 2, statements
     lock, write = statements
     assert "FOR UPDATE" in lock
-    assert write.count("INSERT INTO") == 4  # idempotency row, purchase, lot, entry
+    # The Idempotency-Key's row is claimed with the lock (before it, see the lock-order test below) ...
+    assert lock.count("INSERT INTO") == 1 and "loyalty_idempotentrequest" in lock
+    # ... and gets the response with the other writes.
+    assert write.count("INSERT INTO") == 4  # purchase, lot, entry, and a promotion's record (none here)
+    assert "UPDATE loyalty_idempotentrequest" in write
     assert 'UPDATE "loyalty_card"' in write or "UPDATE loyalty_card" in write
 
 
@@ -144,3 +152,104 @@ def test_the_openapi_schema_is_unchanged(tmp_path):
     # After an intended change, regenerate: manage.py spectacular --file tests/loyalty/openapi_pos_v1.yaml
     call_command("spectacular", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").read_text() == SCHEMA_SNAPSHOT.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quick_path_claims_the_key_before_it_locks_the_card(pos_key, pos_card, merchant):
+    """One lock order with the general path (the key, then the card): a request whose key another
+    transaction holds waits for that key without holding the card, so that transaction can still
+    lock the card (as the general path does next) and nothing deadlocks."""
+    db = connection.settings_dict
+    holder = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    try:
+        holder.execute(
+            "INSERT INTO loyalty_idempotentrequest (merchant_id, key, request_hash, response_status, response_body,"
+            " created_at) VALUES (%s, 'held-key', 'other', NULL, '', now())",
+            [merchant.pk],
+        )
+        outcome: dict = {}
+
+        def buy() -> None:
+            try:
+                outcome["result"] = ledger.quick_purchase(
+                    api_key=pos_key.api_key,
+                    card_number=pos_card.number,
+                    bill=Decimal("100.00"),
+                    receipt_id="R-held",
+                    key="held-key",
+                    fingerprint="mine",
+                    respond=lambda purchase: (201, b"{}"),
+                )
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome["error"] = exc
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=buy)
+        thread.start()
+        with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as watcher:
+            deadline = time.monotonic() + 60  # only ends a test that would otherwise hang
+            # (The purchase is the only other session of the test database.)
+            while not watcher.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", [db["NAME"]]
+            ).fetchone():
+                assert time.monotonic() < deadline and thread.is_alive(), outcome
+                time.sleep(0.01)
+        # The waiting purchase does not hold the card: the key's holder locks it at once.
+        holder.execute("SELECT 1 FROM loyalty_card WHERE id = %s FOR UPDATE NOWAIT", [pos_card.pk])
+        holder.rollback()  # the key is free again: the waiting purchase goes on
+        thread.join(60)
+    finally:
+        holder.close()
+    assert "error" not in outcome, outcome
+    assert outcome["result"].status_code == 201 and not outcome["result"].replayed
+    assert Purchase.objects.filter(receipt_id="R-held", idempotency_key="held-key").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_promotion_takes_the_quick_path_and_records_what_the_general_path_does(
+    pos, pos_card, merchant, location, pos_key
+):
+    from loyalty.models import TierChange
+
+    other = enroll_customer(merchant=merchant, phone="+79161234501", name="Вера", location=location)
+    rules = rules_for_version_id(Program.objects.get(merchant=merchant).current_version_id)
+    assert len(rules.tiers) >= 2
+    just_below = rules.tiers[1].threshold - Decimal("50.00")
+    for card in (pos_card, other):  # both just below the second tier (the key is verified by the first)
+        _buy(pos, card, bill=str(just_below))
+    with CaptureQueriesContext(connection) as queries:
+        quick = _buy(pos, other, bill="100.00")
+    assert quick.status_code == 201, quick.content
+    # Lock, the new tier's name, the write: still one transaction, no general path.
+    assert len(_without_savepoints(queries)) == 3 and "FOR UPDATE" in _without_savepoints(queries)[0]
+    general = ledger.purchase(
+        merchant=merchant,
+        card=Card.objects.get(pk=pos_card.pk),
+        location=location,
+        bill_amount=Decimal("100.00"),
+        receipt_id="general",
+        idempotency_key="general",
+        api_key=pos_key.api_key,
+    )
+
+    def change(card):
+        [row] = TierChange.objects.filter(card=card)
+        return row
+
+    quick_change, general_change = change(other), change(pos_card)
+    assert quick_change.purchase_id == quick.json()["id"] and general_change.purchase_id == general.pk
+    for field in (
+        "from_tier_id",
+        "to_tier_id",
+        "from_tier_name",
+        "to_tier_name",
+        "reason",
+        "spend",
+        "program_version_id",
+    ):
+        assert getattr(quick_change, field) == getattr(general_change, field), field
+    assert quick_change.to_tier_id == rules.tiers[1].id
+    assert Card.objects.get(pk=other.pk).tier_id == Card.objects.get(pk=pos_card.pk).tier_id == rules.tiers[1].id
+    assert quick.json()["card"]["tier"] == general.card.tier.name
+    assert verify_ledger(merchant_id=merchant.pk).ok

@@ -45,7 +45,22 @@ with CaptureQueriesContext(connection) as queries:
 statements = [q["sql"].split()[0] for q in queries.captured_queries]  # before the next request resets the log
 first, again = buy("same"), buy("same")
 marked = WalletPass.objects.get(pk=before.pk)
+# A purchase that reaches the second tier: still the quick path (its unquoted SQL), the promotion recorded.
+from loyalty.models import Card, TierChange
+from loyalty.program.services import rules_for_version_id
+rules = rules_for_version_id(program_for(merchant=merchant).current_version_id)
+needed = rules.tiers[1].threshold - Card.objects.get(pk=card.pk).lifetime_spend + 1
+with CaptureQueriesContext(connection) as promotion_queries:
+    promoted = buy(bill=f"{needed:.2f}")
 print("RESULT", json.dumps({
+    "promoted": [
+        promoted.status_code,
+        promoted.json()["card"]["tier"] == rules.tiers[1].name,
+        list(TierChange.objects.filter(card=card).values_list("to_tier_id", "purchase_id")),
+        rules.tiers[1].id,
+        promoted.json()["id"],
+        any(q["sql"].startswith("INSERT INTO loyalty_tierchange") for q in promotion_queries.captured_queries),
+    ],
     "status": quick.status_code,
     "statements": statements,
     "replay": [first.status_code, again.status_code, again.get("Idempotent-Replayed"), again.content == first.content],
@@ -79,4 +94,7 @@ def test_quick_purchase_on_sqlite(tmp_path):
     assert result["statements"][:7] == ["BEGIN", "SELECT", "INSERT", "INSERT", "INSERT", "INSERT", "UPDATE"]
     assert result["statements"][-1] == "COMMIT" and "FOR UPDATE" not in output
     assert result["replay"] == [201, 201, "true", True]
-    assert result["marked"] and result["verified"] and result["purchases"] == 3
+    assert result["marked"] and result["verified"] and result["purchases"] == 4
+    status, named, changes, second_tier, purchase_id, quick = result["promoted"]
+    assert status == 201 and named and quick
+    assert changes == [[second_tier, purchase_id]]

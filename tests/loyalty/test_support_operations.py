@@ -1,6 +1,7 @@
 """Manual adjustments, blocking, and the card-changed hook."""
 
 import pytest
+from django.db import transaction
 
 from loyalty import ledger
 from loyalty.exceptions import CardNotFound, InsufficientPoints, InvalidAmount, ReasonRequired
@@ -54,17 +55,45 @@ def test_block_and_unblock_are_audited(card, merchant, owner):
         ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="", actor=owner)
 
 
-def test_card_changed_hook_runs_on_commit(card, buy, merchant, owner, django_capture_on_commit_callbacks, monkeypatch):
+def test_card_changed_hook_marks_the_pass_in_the_transaction_and_syncs_on_commit(
+    card, buy, merchant, owner, django_capture_on_commit_callbacks, monkeypatch
+):
+    from loyalty.models import WalletPass
+    from loyalty.wallet import contract as cards
+    from loyalty.wallet import debounce
+
+    wallet_pass = cards.wallet_pass_for(card=card)
+    assert debounce.available()  # the tests' Redis broker: the sync goes into the due set on commit
+    queued = []
+    monkeypatch.setattr(debounce, "schedule", lambda pass_ids, delay: queued.append(list(pass_ids)))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        buy(card, "1000")
+    # Marked inside the purchase's transaction; the sync waits for the commit.
+    marked = WalletPass.objects.get(pk=wallet_pass.pk)
+    assert marked.needs_sync_since is not None and marked.update_tag > wallet_pass.update_tag
+    assert queued == [] and len(callbacks) == 1
+    callbacks[0]()
+    assert queued == [[wallet_pass.pk]]
+    ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="x", actor=owner)
+    assert WalletPass.objects.get(pk=wallet_pass.pk).update_tag > marked.update_tag
+
+
+def test_a_rolled_back_write_leaves_the_pass_unmarked(card, buy, django_capture_on_commit_callbacks):
+    from loyalty.models import WalletPass
     from loyalty.wallet import contract as cards
 
-    seen = []
-    monkeypatch.setattr(cards, "card_changed", seen.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        buy(card, "1000")
-    assert seen == [card.pk]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        ledger.set_card_blocked(merchant=merchant, card=card, blocked=True, reason="x", actor=owner)
-    assert len(callbacks) == 1 and seen == [card.pk]  # not before commit
+    wallet_pass = cards.wallet_pass_for(card=card)
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError):
+        with transaction.atomic():
+            buy(card, "1000")
+            raise RuntimeError("the caller's transaction fails after the purchase")
+    after = WalletPass.objects.get(pk=wallet_pass.pk)
+    assert (after.needs_sync_since, after.update_tag, after.updated_at) == (
+        None,
+        wallet_pass.update_tag,
+        wallet_pass.updated_at,
+    )
+    assert callbacks == []
 
 
 def test_failed_purchase_changes_nothing_and_notifies_nobody(card, buy, django_capture_on_commit_callbacks):
@@ -77,8 +106,9 @@ def test_coalesced_card_changes_notify_each_card_once(card, buy, monkeypatch, dj
     from loyalty.wallet import contract as cards
 
     seen = []
-    monkeypatch.setattr(cards, "card_changed", seen.append)
+    monkeypatch.setattr(cards, "cards_changed_by_id", lambda card_ids, now=None: seen.append(list(card_ids)))
     with django_capture_on_commit_callbacks(execute=True), ledger.coalesced_card_changes():
         for _ in range(3):
             buy(card, "100")
-    assert seen == [card.pk]
+        assert seen == []
+    assert seen == [[card.pk]]

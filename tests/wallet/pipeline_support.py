@@ -62,6 +62,13 @@ def eager_celery():
     app.conf.task_always_eager, app.conf.task_eager_propagates = old
 
 
+def clear_due_set() -> None:
+    """Forget the due set and its drain flag of this test process's queue (loyalty/wallet/debounce.py)."""
+    from loyalty.wallet import debounce
+
+    debounce.forget()
+
+
 def unzip(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}

@@ -28,7 +28,14 @@ from loyalty.program.services import program_for, save_program
 from loyalty.wallet import passes, tasks
 from tests.fakes.apns import BAD_DEVICE_TOKEN, INTERNAL_SERVER_ERROR, OK, TOO_MANY_REQUESTS, unregistered
 from tests.loyalty.api_support import pos, pos_card, pos_key, pos_program  # noqa: F401
-from tests.wallet.pipeline_support import IPhone, apple_merchant, eager_celery, unzip, wallet_settings  # noqa: F401
+from tests.wallet.pipeline_support import (  # noqa: F401
+    IPhone,
+    apple_merchant,
+    clear_due_set,
+    eager_celery,
+    unzip,
+    wallet_settings,
+)
 
 
 def buy(pos, card, bill: str) -> dict:
@@ -81,6 +88,7 @@ def celery_worker():
 
     assert not app.conf.task_always_eager
     app.control.purge()
+    clear_due_set()
     with contextlib.ExitStack() as stack:
         yield lambda: stack.enter_context(start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30))
     app.control.purge()
@@ -122,14 +130,14 @@ def test_five_changes_in_a_second_send_one_push(
     wallet_pass, phone, pass_json = installed_on_iphone(pos_card)
 
     # The burst comes before the worker starts, so however long it takes on a busy machine the sync
-    # cannot run in the middle of it: the five changes must make one sync task.
+    # cannot run in the middle of it: the five changes must make one sync task. They put the pass in the
+    # due set (loyalty/wallet/debounce.py) and start one drain, due when the debounce window closes.
     started = time.monotonic()
     for _ in range(5):
         buy(pos, pos_card, "100.00")
-    syncs = [task_id for name, task_id in task_log["published"] if name == tasks.sync_pass_task.name]
-    assert len(syncs) == 1, task_log["published"]
+    assert [name for name, _ in task_log["published"]] == [tasks.drain_due_syncs_task.name]
 
-    # The worker runs the one queued sync after the countdown.
+    # The worker drains the set after the countdown and runs the one sync it queues.
     celery_worker()
     wait_until(lambda: apns_server.requests_for(phone.push_token), "the push")
     pushed_after = time.monotonic() - started
@@ -140,12 +148,16 @@ def test_five_changes_in_a_second_send_one_push(
     pushes = apns_server.requests_for(phone.push_token)
     assert len(pushes) == 1, f"{len(pushes)} pushes for one burst"
     assert pushed_after >= 1.5, "the push went out before the debounce window closed"
-    # The sync was queued for the end of the debounce window, and the worker did not run it earlier.
-    [sync] = syncs
-    eta = task_log["eta"][sync]
-    assert eta is not None, "the sync was queued without a countdown"
-    assert eta - task_log["published_at"][sync] >= timedelta(seconds=1.9)
-    assert task_log["started_at"][sync] >= eta
+    syncs = [task_id for name, task_id in task_log["published"] if name == tasks.sync_pass_task.name]
+    assert len(syncs) == 1, task_log["published"]
+    # The drain was queued for the end of the debounce window, the worker did not run it earlier, and the
+    # sync it queued ran after it; the set was then empty, so the chain stopped.
+    [drain] = [task_id for name, task_id in task_log["published"] if name == tasks.drain_due_syncs_task.name]
+    eta = task_log["eta"][drain]
+    assert eta is not None, "the drain was queued without a countdown"
+    assert eta - task_log["published_at"][drain] >= timedelta(seconds=1.9)
+    assert task_log["started_at"][drain] >= eta
+    assert task_log["started_at"][syncs[0]] >= eta
     assert pushes[0].topic == pass_json["passTypeIdentifier"]
     wallet_pass.refresh_from_db()
     assert wallet_pass.needs_sync_since is None
@@ -159,18 +171,38 @@ def test_five_changes_in_a_second_send_one_push(
 
 
 @pytest.mark.django_db
-def test_changes_are_marked_once_and_queue_one_task(apple_merchant, pos, pos_card, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("broker", ["redis", "filesystem"])
+def test_changes_are_marked_once_and_queue_one_task(
+    broker, apple_merchant, pos, pos_card, settings, django_capture_on_commit_callbacks, task_log
+):
+    from loyalty.wallet import debounce
+
+    if broker == "filesystem":  # the embedded default: no due set, each burst publishes its delayed sync
+        settings.CELERY_BROKER_URL = "filesystem://"
+    clear_due_set()
     wallet_pass = passes.wallet_pass_for(card=pos_card)
     queued = []
     original = tasks.sync_pass_task.apply_async
     tasks.sync_pass_task.apply_async = lambda args, countdown=None, **kw: queued.append((args, countdown))
+    first_change = time.time()
     try:
-        for _ in range(5):
+        for i in range(5):
             with django_capture_on_commit_callbacks(execute=True):
                 buy(pos, pos_card, "100.00")
+            if i == 0:
+                first_done = time.time()
     finally:
         tasks.sync_pass_task.apply_async = original
-    assert queued == [((wallet_pass.pk,), 1)]
+        drains = [name for name, _ in task_log["published"] if name == tasks.drain_due_syncs_task.name]
+        due = debounce.due_passes()
+        clear_due_set()
+    if broker == "filesystem":
+        assert queued == [((wallet_pass.pk,), 1)] and drains == [] and due == {}
+    else:
+        # The pass is due once, when the window opened by the first change closes; one drain is on its way.
+        assert queued == [] and len(drains) == 1
+        assert list(due) == [wallet_pass.pk]
+        assert first_change + 1 <= due[wallet_pass.pk] <= first_done + 1
     wallet_pass.refresh_from_db()
     assert wallet_pass.needs_sync_since is not None
     assert wallet_pass.updated_at.microsecond == 0
@@ -535,3 +567,28 @@ def test_card_changed_costs_one_query_for_a_card_without_a_wallet_pass(pos_card,
 
     with django_assert_num_queries(1):
         card_changed(pos_card.pk)
+
+
+@pytest.mark.django_db
+def test_card_changed_is_one_statement_for_a_card_with_a_wallet_pass(
+    apple_merchant, pos_card, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    from loyalty.wallet.contract import card_changed
+
+    wallet_pass = passes.wallet_pass_for(card=pos_card)
+    with django_capture_on_commit_callbacks() as callbacks, django_assert_num_queries(1):
+        card_changed(pos_card.pk)
+    assert len(callbacks) == 1  # the sync, queued for the commit
+    wallet_pass.refresh_from_db()
+    assert wallet_pass.needs_sync_since is not None
+
+
+@pytest.mark.django_db
+def test_several_cards_are_marked_in_one_statement(apple_merchant, location, pos_program, django_assert_num_queries):
+    from loyalty.wallet.contract import cards_changed_by_id
+
+    cards = [enroll_customer(merchant=apple_merchant, phone=f"+7916700{n:04d}", location=location) for n in range(3)]
+    ids = [passes.wallet_pass_for(card=card).pk for card in cards[:2]]  # the third has no pass
+    with django_assert_num_queries(1):
+        cards_changed_by_id([card.pk for card in cards])
+    assert WalletPass.objects.filter(pk__in=ids, needs_sync_since__isnull=False).count() == 2
