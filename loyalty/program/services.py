@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 # (they are stored text from then on: the owner renames them). Amounts are in roubles;
 # ``default_tiers`` and ``default_program_values`` scale them to the merchant's currency
 # (``merchants.currency.default_amount``: 10,000 RUB → 100 USD, 20,000 JPY, 30 KWD).
-DEFAULT_TIERS = [
+DEFAULT_TIERS: list[dict[str, Any]] = [
     {"name": "Bronze", "threshold": Decimal("0"), "earn_rate": None, "discount_percent": Decimal("3")},
     {"name": "Silver", "threshold": Decimal("10000"), "earn_rate": Decimal("7"), "discount_percent": Decimal("5")},
     {"name": "Gold", "threshold": Decimal("30000"), "earn_rate": Decimal("10"), "discount_percent": Decimal("10")},
