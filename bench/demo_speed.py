@@ -27,7 +27,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 def _fresh_database(db: str) -> str:
     if db == "sqlite":
-        path = BASE_DIR / "var" / "demo_bench.sqlite3"
+        path = BASE_DIR / "var" / os.environ.get("DEMO_BENCH_DB", "demo_bench.sqlite3")
         path.parent.mkdir(exist_ok=True)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)

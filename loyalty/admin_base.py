@@ -3,10 +3,14 @@ for huge tables, and search by a phone number typed any way."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
+from loyalty.money import amount_for_input, fits_currency, minor_unit, precision_message
 from loyalty.phones import normalize_phone
 from merchants.selectors import merchant_countries
 from merchants.templatetags.merchant_format import money
@@ -47,6 +51,43 @@ class MoneyFieldsMixin:
 
     def get_readonly_fields(self, request, obj=None):
         return [*super().get_readonly_fields(request, obj), *self.money_fields.values()]  # type: ignore[misc]
+
+
+class CurrencyInputsForm(forms.ModelForm):
+    """An admin form whose money inputs follow the merchant's currency: "10000" yen or
+    "10000.00" roubles rather than the column's "10000.000", a step of one minor unit, and
+    an amount with more decimals than the currency has refused in the currency's words.
+    Subclasses name the inputs in ``money_inputs``; ``currency()`` says whose currency."""
+
+    money_inputs: tuple[str, ...] = ()
+
+    def currency(self) -> str | None:
+        merchant_id = getattr(self.instance, "merchant_id", None)
+        return self.instance.merchant.currency if merchant_id else None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        currency = self.currency()
+        if currency is None:
+            return
+        step = str(Decimal(1).scaleb(-minor_unit(currency)))
+        for name in self.money_inputs:
+            if name not in self.fields:
+                continue
+            self.fields[name].widget.attrs["step"] = step
+            value = self.initial.get(name)
+            if value is not None:
+                self.initial[name] = amount_for_input(value, currency)
+
+    def clean(self):
+        cleaned = super().clean()
+        currency = self.currency()
+        if currency is not None:
+            for name in self.money_inputs:
+                value = cleaned.get(name)
+                if value is not None and not fits_currency(value, currency):
+                    self.add_error(name, precision_message(currency))
+        return cleaned
 
 
 class PhoneSearchMixin:

@@ -71,6 +71,12 @@ def _has_purchases(merchant) -> bool:
     return Purchase.objects.for_merchant(merchant).exists()
 
 
+def _follow_currency_change(*, merchant, old_currency: str) -> None:
+    from loyalty.program.services import follow_currency_change
+
+    follow_currency_change(merchant=merchant, old_currency=old_currency)
+
+
 class LoyaltyConfig(AppConfig):
     name = "loyalty"
     verbose_name = _("Loyalty")
@@ -91,10 +97,12 @@ class LoyaltyConfig(AppConfig):
             register_settings_page,
         )
         from merchants.permissions import CAN_MANAGE_PROGRAM, CAN_MANAGE_STAFF, CAN_MANAGE_WALLET, CAN_SEE_ANALYTICS
-        from merchants.services import register_currency_lock
+        from merchants.services import register_currency_change, register_currency_lock
 
         # Bills and points already recorded in one currency must not be read in another.
         register_currency_lock(_has_purchases)
+        # Before that, the program's defaults follow the currency (10,000 RUB thresholds become 100 USD).
+        register_currency_change(_follow_currency_change)
 
         for step in (
             ChecklistStep(

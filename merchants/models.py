@@ -170,6 +170,23 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return f"{self.user_id} @ {self.merchant_id} ({self.role})"
 
+    def clean(self) -> None:
+        # The admin's team table (and any ModelForm) sees the user as submitted with it: ticking
+        # "platform staff" and adding a team in one save is refused too.
+        super().clean()
+        try:
+            user = self.user
+        except User.DoesNotExist:
+            return
+        if user is not None and (user.is_staff or user.is_superuser):
+            raise ValidationError(
+                _(
+                    "Platform staff cannot belong to a merchant's team: untick “platform staff” and “superuser”, "
+                    "or use another login for the merchant."
+                ),
+                code="platform_staff",
+            )
+
     # The staff list shows memberships; these read like the person's own fields.
     @property
     def email(self) -> str:

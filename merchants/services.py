@@ -22,8 +22,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit, slugs
+from .currency import default_amount
 from .exceptions import InvitationInvalid, InvitationPending, MerchantError
 from .models import (
+    DEFAULT_TILL_MAX_BILL,
     ApiKey,
     Invitation,
     Location,
@@ -59,6 +61,7 @@ def merchant_sign_up(
         country=country.upper(),
         currency=currency.upper(),
         time_zone=time_zone,
+        till_max_bill=default_amount(DEFAULT_TILL_MAX_BILL, currency),
     )
     merchant.full_clean()
     merchant.save()
@@ -84,6 +87,17 @@ def register_currency_lock(check: Callable[[Merchant], bool]) -> None:
         CURRENCY_LOCKS.append(check)
 
 
+# Hooks other apps register (``register_currency_change``) to move their defaults to a merchant's new
+# currency (the program's tier thresholds and the value of a point); called in the same transaction,
+# only while the currency is not locked, with the merchant already in its new currency.
+CURRENCY_CHANGE_HOOKS: list[Callable[..., None]] = []
+
+
+def register_currency_change(hook: Callable[..., None]) -> None:
+    if hook not in CURRENCY_CHANGE_HOOKS:
+        CURRENCY_CHANGE_HOOKS.append(hook)
+
+
 def currency_locked(merchant: Merchant) -> bool:
     """True once the merchant has money in its history (purchases): amounts already
     recorded in one currency would be read in another."""
@@ -100,7 +114,8 @@ def merchant_update_profile(
     merchant = Merchant.objects.select_for_update().get(pk=merchant.pk)
     slug = slugs.validate(slug, merchant=merchant)
     currency = currency.upper()
-    if currency != merchant.currency and currency_locked(merchant):
+    old_currency = merchant.currency
+    if currency != old_currency and currency_locked(merchant):
         raise MerchantError(
             _(
                 "The currency can't be changed: your customers already have purchases in %(currency)s, and their "
@@ -116,12 +131,18 @@ def merchant_update_profile(
     merchant.country = country.upper()
     merchant.currency = currency
     merchant.time_zone = time_zone
+    if currency != old_currency and merchant.till_max_bill == default_amount(DEFAULT_TILL_MAX_BILL, old_currency):
+        # Still the default: the new currency's default (100,000 RUB is 1,000 USD, not 100,000).
+        merchant.till_max_bill = default_amount(DEFAULT_TILL_MAX_BILL, currency)
     merchant.full_clean()
     if slug != old_slug:
         MerchantSlugAlias.objects.for_merchant(merchant).filter(slug=slug).delete()
         MerchantSlugAlias.objects.create(merchant=merchant, slug=old_slug)
     merchant.save()
     audit.record(action="merchant.profile_changed", target=merchant, **_diff(before, audit.snapshot(merchant)))
+    if currency != old_currency:
+        for hook in CURRENCY_CHANGE_HOOKS:
+            hook(merchant=merchant, old_currency=old_currency)
     return merchant
 
 

@@ -76,9 +76,15 @@ class CardAdmin(PhoneSearchMixin, admin.ModelAdmin):
     list_select_related = ("merchant", "customer", "tier")
     show_full_result_count = False
     change_form_template = "admin/loyalty/card/change_form.html"
+    # In the merchant's currency, with its decimals (the column keeps three).
+    lifetime_spend_money = money_column("lifetime_spend", lambda card: card.merchant, label=_("lifetime spend"))
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return ["lifetime_spend_money" if name == "lifetime_spend" else name for name in fields]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [*(f.name for f in self.model._meta.fields), "lifetime_spend_money"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -226,7 +232,8 @@ class CardEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdmin):
+class TierChangeAdmin(MoneyFieldsMixin, ReadOnlyAdmin):
+    money_fields = {"spend": "spend_money"}
     list_display = ("created_at", "card", "from_tier_name", "to_tier_name", "reason", "spend_money")
     list_filter = ("merchant", "reason")
     list_select_related = ("card", "merchant")

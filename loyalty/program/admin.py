@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.admin_base import ReadOnlyAdmin, money_column
+from loyalty.admin_base import CurrencyInputsForm, MoneyFieldsMixin, ReadOnlyAdmin, money_column
 from loyalty.exceptions import InvalidProgram
 from loyalty.models import (
     Program,
@@ -17,8 +17,25 @@ from loyalty.program.rules import RULE_FIELDS
 from loyalty.program.services import save_program
 
 
+class TierAdminForm(CurrencyInputsForm):
+    money_inputs = ("threshold",)
+
+    class Meta:
+        model = Tier
+        fields = ("name", "threshold", "earn_rate", "discount_percent")
+
+
+class ProgramAdminForm(CurrencyInputsForm):
+    money_inputs = ("point_value", "stamp_min_bill", "min_bill_to_earn")
+
+    class Meta:
+        model = Program
+        fields = "__all__"
+
+
 class TierInline(admin.TabularInline):
     model = Tier
+    form = TierAdminForm
     fields = ("name", "threshold", "earn_rate", "discount_percent")
     extra = 0
 
@@ -27,6 +44,7 @@ class TierInline(admin.TabularInline):
 class ProgramAdmin(admin.ModelAdmin):
     """Saving goes through ``save_program``: one new version per save."""
 
+    form = ProgramAdminForm
     list_display = ("merchant", "mechanic", "current_version", "updated_at")
     list_filter = ("mechanic",)
     search_fields = ("merchant__name", "merchant__slug")
@@ -86,9 +104,10 @@ class ProgramVersionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(ReadOnlyAdmin):
+class TierAdmin(MoneyFieldsMixin, ReadOnlyAdmin):
     """Tiers are edited on their program (so that the edit becomes a version)."""
 
+    money_fields = {"threshold": "threshold_money"}
     list_display = ("name", "program", "threshold_money", "earn_rate", "discount_percent")
     list_filter = ("merchant",)
     list_select_related = ("program__merchant",)

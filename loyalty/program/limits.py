@@ -16,11 +16,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from loyalty.money import minor_unit, precision_message, quantum
+from merchants.currency import default_amount
 
 MAX_BONUS = 100_000  # points: welcome, birthday and referral bonuses
 MAX_MONEY = Decimal("1000000")  # a bill-sized amount in the currency's unit
 MAX_TIER_THRESHOLD = Decimal("100000000")
 MAX_DAYS = 3650  # ten years
+# The most a money column holds (13 digits, 3 of them decimals).
+MONEY_COLUMN_MAX = Decimal("9999999999")
 
 
 @dataclass(frozen=True)
@@ -141,11 +144,23 @@ def in_currency(limits: dict[str, Limit], currency: str) -> dict[str, Limit]:
     of 1.5 is refused for JPY, 1.234 accepted for KWD; a point is worth at least one minor unit."""
     places = minor_unit(currency)
     return {
-        name: replace(limit, places=places, low=quantum(currency) if limit.low > 0 else limit.low, currency=currency)
+        name: replace(
+            limit,
+            places=places,
+            low=quantum(currency) if limit.low > 0 else limit.low,
+            high=_high_in(limit.high, currency),
+            currency=currency,
+        )
         if limit.kind == "money"
         else limit
         for name, limit in limits.items()
     }
+
+
+def _high_in(high: Decimal, currency: str) -> Decimal:
+    """The bounds above are written for roubles; a currency with many more units to the rouble (dong,
+    rial) gets a bound as large in value (a 1,000,000 dong bill is a modest one). Never less than written."""
+    return min(max(high, default_amount(high, currency)), MONEY_COLUMN_MAX)
 
 
 def program_limits(currency: str) -> dict[str, Limit]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -25,12 +26,17 @@ from loyalty.program.limits import (
 )
 from loyalty.program.rules import RULE_FIELDS, Rules, cached_rules, rules_for_version, snapshot
 from merchants import audit
+from merchants.currency import POINT_VALUE_STEPS, default_amount
+
+logger = logging.getLogger(__name__)
 
 # A café's sensible start: 5 % cashback, 100 welcome points, points pay at most
 # 30 % of a bill, and three tiers by lifetime spend.
 # Names here are the English ones; ``default_tiers`` writes them in the merchant's language
-# (they are stored text from then on: the owner renames them).
-DEFAULT_TIERS = [
+# (they are stored text from then on: the owner renames them). Amounts are in roubles;
+# ``default_tiers`` and ``default_program_values`` scale them to the merchant's currency
+# (``merchants.currency.default_amount``: 10,000 RUB → 100 USD, 20,000 JPY, 30 KWD).
+DEFAULT_TIERS: list[dict[str, Any]] = [
     {"name": "Bronze", "threshold": Decimal("0"), "earn_rate": None, "discount_percent": Decimal("3")},
     {"name": "Silver", "threshold": Decimal("10000"), "earn_rate": Decimal("7"), "discount_percent": Decimal("5")},
     {"name": "Gold", "threshold": Decimal("30000"), "earn_rate": Decimal("10"), "discount_percent": Decimal("10")},
@@ -46,11 +52,62 @@ def merchant_language(merchant) -> str:
     return "ru" if merchant.country in RUSSIAN_SPEAKING_COUNTRIES else "en"
 
 
-def default_tiers(*, merchant) -> list[dict[str, Any]]:
-    """The default tiers with their names in the merchant's language ("Бронза" or "Bronze")."""
+def default_tiers(*, merchant, currency: str | None = None) -> list[dict[str, Any]]:
+    """The default tiers with their names in the merchant's language ("Бронза" or "Bronze") and
+    thresholds in its currency (``currency``: another one than the merchant's)."""
+    currency = currency or merchant.currency
     with translation.override(merchant_language(merchant)):
         names = (pgettext("tier", "Bronze"), pgettext("tier", "Silver"), pgettext("tier", "Gold"))
-    return [{**spec, "name": name} for spec, name in zip(DEFAULT_TIERS, names, strict=True)]
+    return [
+        {**spec, "name": name, "threshold": default_amount(spec["threshold"], currency)}
+        for spec, name in zip(DEFAULT_TIERS, names, strict=True)
+    ]
+
+
+# The model's defaults for a point: worth 1 rouble, 0.05 of them per rouble under the points
+# mechanic (1 per 20 roubles: the same 5 % as the cashback).
+_ROUBLE_POINT_VALUE = Decimal("1")
+_ROUBLE_POINTS_PER_UNIT = Decimal("0.05")
+
+
+def default_program_values(currency: str) -> dict[str, Decimal]:
+    """The program's money defaults in ``currency``: a point is worth 1 RUB, 1 JPY, 0.01 USD, 0.005 KWD,
+    5 KZT, and the points mechanic pays the same 5 % in points (5 per dollar, 0.05 per yen)."""
+    point_value = default_amount(_ROUBLE_POINT_VALUE, currency, steps=POINT_VALUE_STEPS)
+    per_unit = (_ROUBLE_POINTS_PER_UNIT * _ROUBLE_POINT_VALUE / point_value).quantize(Decimal("0.0001"))
+    return {"point_value": point_value, "points_per_unit": per_unit}
+
+
+def follow_currency_change(*, merchant, old_currency: str) -> None:
+    """The merchant's currency changed (allowed only before its first purchase): the program's money
+    settings still at the old currency's defaults move to the new one's (tiers of 10,000 and 30,000
+    roubles become 100 and 300 dollars; a point worth 1 rouble, 0.01 dollar). What the owner set stays
+    as set (the tiers move only while all of them are the defaults, so that they stay in order); the
+    program page shows it in the new currency. One new version, if anything moved."""
+    program = Program.objects.filter(merchant=merchant).first()
+    if program is None or program.current_version_id is None:
+        return  # made on first use, in the new currency
+    changes: dict[str, Any] = {}
+    old_values, new_values = default_program_values(old_currency), default_program_values(merchant.currency)
+    for name, old_default in old_values.items():
+        if getattr(program, name) == old_default and new_values[name] != old_default:
+            changes[name] = new_values[name]
+    tiers = list(Tier.objects.filter(program=program).order_by("threshold", "pk"))
+    old_thresholds = [spec["threshold"] for spec in default_tiers(merchant=merchant, currency=old_currency)]
+    new_thresholds = [spec["threshold"] for spec in default_tiers(merchant=merchant)]
+    if [tier.threshold for tier in tiers] == old_thresholds and old_thresholds != new_thresholds:
+        changes["tiers"] = [
+            {"id": tier.pk, **{name: getattr(tier, name) for name in TIER_FIELDS}, "threshold": threshold}
+            for tier, threshold in zip(tiers, new_thresholds, strict=True)
+        ]
+    if not changes:
+        return
+    try:
+        save_program(merchant=merchant, actor=None, **changes)
+    except InvalidProgram:
+        # Cannot happen with the defaults; if it ever did, the program stays as the owner left it
+        # rather than the profile failing.
+        logger.exception("program defaults of merchant %s did not follow its currency", merchant.pk)
 
 
 def program_for(*, merchant) -> Program:
@@ -60,7 +117,9 @@ def program_for(*, merchant) -> Program:
         return program
     try:
         with transaction.atomic():
-            program, _created = Program.objects.get_or_create(merchant=merchant, defaults={"name": merchant.name})
+            program, _created = Program.objects.get_or_create(
+                merchant=merchant, defaults={"name": merchant.name, **default_program_values(merchant.currency)}
+            )
             program = Program.objects.select_for_update().get(pk=program.pk)
             if program.current_version_id is None:
                 for spec in default_tiers(merchant=merchant):
@@ -213,35 +272,10 @@ def save_program(*, merchant, actor, **changes: Any) -> ProgramVersion:
         errors.setdefault("tiers", []).extend(f"{label}: {problem}" for problem in problems)
     if not errors.get("tiers"):
         errors.pop("tiers", None)
-    if not tiers:
-        errors.setdefault("tiers", []).append(_("The program needs at least one tier."))
-    elif not errors.get("tiers"):
-        names = [t.name.strip().lower() for t in tiers]
-        thresholds = [t.threshold for t in tiers]
-        if len(set(names)) != len(names):
-            errors.setdefault("tiers", []).append(_("Tier names must be different."))
-        if len(set(thresholds)) != len(thresholds):
-            errors.setdefault("tiers", []).append(_("Tier thresholds must be different."))
-        if min(thresholds) != 0:
-            errors.setdefault("tiers", []).append(_("The lowest tier must start at 0, so every customer has a tier."))
-        if tier_specs is not None:
-            # The tiers come in the order the merchant listed them: a higher tier
-            # that starts below the one before it is a mistake, not something to re-sort.
-            for index in range(1, len(tiers)):
-                before, tier = tiers[index - 1], tiers[index]
-                if tier.threshold < before.threshold:
-                    errors.setdefault("tiers", []).append(
-                        _(
-                            "%(tier)s starts at %(threshold)s, below %(before)s (%(before_threshold)s). "
-                            "List the tiers from the lowest spend to the highest."
-                        )
-                        % {
-                            "tier": _tier_label(index, tier),
-                            "threshold": _amount(tier.threshold),
-                            "before": _tier_label(index - 1, before),
-                            "before_threshold": _amount(before.threshold),
-                        }
-                    )
+    if not errors.get("tiers"):
+        problems = tier_list_problems(tiers, listed=tier_specs is not None)
+        if problems:
+            errors["tiers"] = problems
     if errors:
         raise InvalidProgram(errors=errors)
 
@@ -273,3 +307,39 @@ def _audit_state(program: Program) -> dict[str, Any]:
         for tier in Tier.objects.filter(program=program).order_by("threshold", "pk")
     ]
     return audit.jsonable(state)
+
+
+def tier_list_problems(tiers, *, listed: bool = True) -> list[str]:
+    """What is wrong with the tiers taken together (each with ``name`` and ``threshold``): none at all,
+    two with one name or one threshold, no tier from 0, and (``listed``: in the order the merchant
+    listed them) a higher tier that starts below the one before it, a mistake rather than something
+    to re-sort. The program page asks this too while other fields still have errors, so that the
+    owner sees every problem at once."""
+    problems: list[str] = []
+    if not tiers:
+        return [_("The program needs at least one tier.")]
+    names = [(t.name or "").strip().lower() for t in tiers]
+    thresholds = [t.threshold for t in tiers]
+    if len(set(names)) != len(names):
+        problems.append(_("Tier names must be different."))
+    if len(set(thresholds)) != len(thresholds):
+        problems.append(_("Tier thresholds must be different."))
+    if min(thresholds) != 0:
+        problems.append(_("The lowest tier must start at 0, so every customer has a tier."))
+    if listed:
+        for index in range(1, len(tiers)):
+            before, tier = tiers[index - 1], tiers[index]
+            if tier.threshold < before.threshold:
+                problems.append(
+                    _(
+                        "%(tier)s starts at %(threshold)s, below %(before)s (%(before_threshold)s). "
+                        "List the tiers from the lowest spend to the highest."
+                    )
+                    % {
+                        "tier": _tier_label(index, tier),
+                        "threshold": _amount(tier.threshold),
+                        "before": _tier_label(index - 1, before),
+                        "before_threshold": _amount(before.threshold),
+                    }
+                )
+    return problems

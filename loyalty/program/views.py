@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,7 +14,7 @@ from loyalty.models import ProgramVersion, Tier
 from loyalty.money import amount_for_input
 from loyalty.program.forms import ProgramForm, TierFormSet
 from loyalty.program.rules import RULE_FIELDS
-from loyalty.program.services import program_for, save_program
+from loyalty.program.services import program_for, save_program, tier_list_problems
 from merchants.permissions import CAN_MANAGE_PROGRAM, MerchantStaffRequiredMixin
 
 
@@ -55,7 +57,19 @@ class ProgramEditView(MerchantStaffRequiredMixin, View):
             initial=self._tier_initial(program),
             form_kwargs={"currency": self.merchant.currency},
         )
-        if not (form.is_valid() and tiers.is_valid()):
+        if not form.is_valid():
+            if tiers.is_valid():
+                # Say what is wrong with the tiers now too, not after the other fields are fixed.
+                listed = [
+                    SimpleNamespace(name=f.cleaned_data["name"], threshold=f.cleaned_data["threshold"])
+                    for f in tiers.forms
+                    if f.cleaned_data and not f.cleaned_data.get("DELETE")
+                ]
+                problems = tier_list_problems(listed)
+                if problems:
+                    tiers._non_form_errors = tiers.error_class([*tiers.non_form_errors(), *problems])
+            return self._render(request, program, form, tiers)
+        if not tiers.is_valid():
             return self._render(request, program, form, tiers)
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in RULE_FIELDS + ["name"]}
         if tiers.has_changed():

@@ -338,7 +338,7 @@ def test_program_editor_yen_amounts_are_whole(owner, merchant, pos_program):
     client = login(owner)
     page = client.get("/dashboard/program/").content.decode()
     # The inputs show whole yen, not the column's 1.000.
-    assert 'name="point_value" value="1"' in page and 'name="tiers-1-threshold" value="10000"' in page
+    assert 'name="point_value" value="1"' in page and 'name="tiers-1-threshold" value="20000"' in page
     assert client.post("/dashboard/program/", editor_data(client)).status_code == 302  # unchanged: accepted
 
     data = editor_data(client)
@@ -370,14 +370,14 @@ def test_program_editor_dinar_amounts_take_fils(owner, merchant, pos_program):
         "Сумма в KWD — не больше 3 знаков после точки: например, 450.250."
     ]
     data = editor_data(client)
-    data.update({"min_bill_to_earn": "1.234", "point_value": "0.005", "tiers-1-threshold": "100.125"})
+    data.update({"min_bill_to_earn": "1.234", "point_value": "0.005", "tiers-1-threshold": "20.125"})
     assert client.post("/dashboard/program/", data).status_code == 302
     program = Program.objects.get(merchant=merchant)
     assert (program.min_bill_to_earn, program.point_value) == (Decimal("1.234"), Decimal("0.005"))
-    assert Tier.objects.filter(merchant=merchant, threshold=Decimal("100.125")).exists()
+    assert Tier.objects.filter(merchant=merchant, threshold=Decimal("20.125")).exists()
     rules = program.current_version.rules
     assert (rules["min_bill_to_earn"], rules["point_value"]) == ("1.234", "0.005")
-    assert "100.125" in [t["threshold"] for t in rules["tiers"]]
+    assert "20.125" in [t["threshold"] for t in rules["tiers"]]
     page = client.get("/dashboard/program/").content.decode()
     assert 'name="min_bill_to_earn" value="1.234"' in page
 

@@ -48,7 +48,7 @@ def test_points_valid_one_day_expire_at_local_midnight_after_the_23_hour_day(ber
     merchant, owner, location = berlin
     save_program(
         merchant=merchant, actor=owner, cashback_percent=Decimal("5"), welcome_bonus=0, points_expiry_days=1,
-        returning_after_days=None,
+        returning_after_days=None, point_value=Decimal("1"),  # a point of 1 EUR (the default is a cent): 50 points
     )  # fmt: skip
     bought_at = datetime(2026, 3, 28, 11, 0, tzinfo=UTC)  # Saturday 12:00 CET
     card = card_of(merchant, location, bought_at)

@@ -49,3 +49,50 @@ def test_program_page_on_a_phone_in_russian(live_server, transactional_db, brows
     # Nothing overflows a phone screen sideways.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     screenshot(page, "program-04-phone-ru")
+
+
+BAD_VALUE_WORDS = {
+    "ru": {
+        "locale": "ru-RU",
+        "save": "Сохранить программу",
+        "welcome_bonus": "Не больше 100\xa0000 баллов.",
+        "cashback_percent": "Не больше 100 %.",
+        "name": "Укажите название программы: клиенты видят его на карте.",
+        "inverted": "Перечислите уровни по возрастанию суммы покупок.",
+    },
+    "en": {
+        "locale": "en-US",
+        "save": "Save the program",
+        "welcome_bonus": "At most 100,000 points.",
+        "cashback_percent": "At most 100 %.",
+        "name": "Give the program a name: customers see it on their card.",
+        "inverted": "List the tiers from the lowest spend to the highest.",
+    },
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", ["ru", "en"])
+def test_program_with_bad_values_shows_human_errors_and_saves_nothing(
+    live_server, transactional_db, browser, owner, merchant, language
+):
+    """Issue 12's "program settings save garbage", as an owner meets it: a welcome bonus of 10^12,
+    an empty name, a cashback of 150 % and inverted tiers, each explained in the owner's language
+    next to what is wrong (not "no more than 5 digits in total"); nothing is saved."""
+    w = BAD_VALUE_WORDS[language]
+    page = logged_in_page(browser, live_server, owner, viewport=PHONE, locale=w["locale"])
+    page.goto(f"{live_server.url}/dashboard/program/")
+    page.fill("#id_name", "")
+    page.fill("#id_welcome_bonus", "1000000000000")
+    page.fill("#id_cashback_percent", "150")
+    page.fill("#id_tiers-1-threshold", "30000")
+    page.fill("#id_tiers-2-threshold", "10000")
+    page.get_by_role("button", name=w["save"]).click()
+    for field in ("name", "welcome_bonus", "cashback_percent"):
+        expect(page.locator(f"#id_{field}_error")).to_contain_text(w[field])
+    expect(page.locator("#program-form .alert.error").filter(has_text=w["inverted"])).to_be_visible()
+    body = page.locator("body").inner_text()
+    assert "digits in total" not in body and "цифр" not in body
+    screenshot(page, f"program-05-bad-values-{language}")
+    program = Program.objects.get(merchant=merchant)
+    assert program.current_version.number == 1 and program.welcome_bonus == 100 and program.name

@@ -178,3 +178,76 @@ def test_revoke_invitations_action(support_client, everything):
     )
     everything[Invitation].refresh_from_db()
     assert everything[Invitation].revoked_at is not None
+
+
+def _user_change_data(user, *, memberships=(), **extra):
+    """The user change form as the admin posts it, with its team table (``memberships``: new rows)."""
+    data = {
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_active": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "memberships-TOTAL_FORMS": str(len(memberships)),
+        "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        **extra,
+    }
+    for index, (merchant, role) in enumerate(memberships):
+        data.update(
+            {
+                f"memberships-{index}-merchant": str(merchant.pk),
+                f"memberships-{index}-role": role,
+                f"memberships-{index}-is_active": "on",
+                f"memberships-{index}-user": str(user.pk),
+            }
+        )
+    if user.is_staff:
+        data["is_staff"] = "on"
+    return data
+
+
+def _inline_errors(response) -> list[str]:
+    formsets = [inline.formset for inline in response.context["inline_admin_formsets"]]
+    return [str(e) for formset in formsets for e in formset.non_form_errors()] + [
+        str(e)
+        for formset in formsets
+        for form_errors in formset.errors
+        for errors in form_errors.values()
+        for e in errors
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "Platform staff cannot belong to a merchant's team"), ("ru", "Сотрудник платформы не может")],
+)
+def test_admin_refuses_a_team_membership_for_platform_staff(client, support, merchant, language, expected):
+    login(client, support)
+    helper = UserFactory(email="helper@platform.test", merchant=None, role="", is_staff=True)
+    response = client.post(
+        admin_url(User, "change", helper.pk),
+        _user_change_data(helper, memberships=[(merchant, "owner")]),
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 200  # the page again, with the error; nothing saved
+    assert any(expected in e for e in _inline_errors(response)), _inline_errors(response)
+    assert not helper.memberships.exists()
+    helper.refresh_from_db()
+    assert helper.is_staff
+
+
+def test_admin_refuses_ticking_platform_staff_and_adding_a_team_in_one_save(support_client, merchant):
+    person = UserFactory(email="person@zerno.test", merchant=None, role="")
+    data = _user_change_data(person, memberships=[(merchant, "cashier")], is_staff="on")
+    response = support_client.post(admin_url(User, "change", person.pk), data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert any("Platform staff cannot belong" in e for e in _inline_errors(response))
+    person.refresh_from_db()
+    assert not person.is_staff and not person.memberships.exists()
+    # Without the tick the same team row is saved: the refusal is about platform staff only.
+    data.pop("is_staff")
+    response = support_client.post(admin_url(User, "change", person.pk), data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    assert [(m.merchant, m.role) for m in person.memberships.all()] == [(merchant, "cashier")]
