@@ -106,6 +106,21 @@ def use_offer(*, card: Card, offer: CardOffer, purchase: Purchase, extra_points:
     Card.objects.filter(pk=card.pk).update(offer_until=card.offer_until)
 
 
+def release_offer(*, card: Card, purchase: Purchase, now: datetime) -> bool:
+    """A purchase refunded in full gives its offer back (the card is locked by the caller): still
+    valid, it applies to the next purchase; its cost no longer counts, since the refund undid it."""
+    offer = CardOffer.objects.filter(purchase_id=purchase.pk).first()
+    if offer is None:
+        return False
+    CardOffer.objects.filter(pk=offer.pk).update(
+        used_at=None, purchase=None, extra_points=0, discount_amount=Decimal(0)
+    )
+    if offer.valid_until > now and (card.offer_until is None or offer.valid_until > card.offer_until):
+        card.offer_until = offer.valid_until
+        Card.objects.filter(pk=card.pk).update(offer_until=offer.valid_until)
+    return True
+
+
 def offer_text(offer: CardOffer, *, applied: bool) -> str:
     """How the cashier reads it: "−10 % off from campaign «Win-back»: applied"."""
     values = {"name": offer.label or offer.source, "percent": _number(offer.discount_percent)}

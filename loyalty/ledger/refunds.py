@@ -18,6 +18,7 @@ from loyalty.exceptions import (
 )
 from loyalty.ledger.batch import Batch, check_key, check_merchant, check_money, expiry_for
 from loyalty.ledger.locks import card_rules, lock_card, open_lots, pending_lots, settle, spendable_lots
+from loyalty.ledger.offers import release_offer
 from loyalty.models import (
     EntryKind,
     LedgerEntry,
@@ -159,6 +160,8 @@ def _refund(*, merchant, purchase, amount, key, actor, api_key, now) -> Refund:
         p.save(update_fields=["refunded_amount", "points_reversed", "points_restored"])
         batch.changed_cards[card.pk] = card
         batch.write()
+        if p.refunded_amount >= p.bill_amount:
+            release_offer(card=card, purchase=p, now=now)
     r.purchase = p
     r.card = card
     r.replayed = False

@@ -149,6 +149,11 @@ def test_a_refund_takes_the_offer_points_back_with_the_purchase(merchant, pos, p
             idempotency_key="refund-1",
         )
     assert Card.objects.get(pk=pos_card.pk).balance == 0
+    # Refunded in full: the offer is given back and the next purchase within its validity uses it.
+    offer = CardOffer.objects.get(card=pos_card)
+    assert (offer.used_at, offer.purchase_id, offer.extra_points) == (None, None, 0)
+    with time_machine.travel(SENT_AT + timedelta(days=2), tick=False):
+        assert _buy(pos, pos_card).json()["points_earned"] == 150
     assert verify_ledger(merchant_id=merchant.pk).ok
 
 
