@@ -57,6 +57,9 @@ NOT_MERCHANT_OWNED = {
     "merchants.Merchant",
     "merchants.User",
     "merchants.AuditEvent",
+    # A person's second factor (platform staff have no merchant; one login may serve several merchants).
+    "merchants.AuthenticatorDevice",
+    "merchants.RecoveryCodeSet",
     "loyalty.AppleDevice",
     "loyalty.DeviceLog",
     "analytics.SummaryState",

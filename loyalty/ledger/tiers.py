@@ -14,6 +14,7 @@ from loyalty.ledger.batch import Batch
 from loyalty.ledger.locks import card_rules, lock_card
 from loyalty.models import (
     Card,
+    Customer,
     Purchase,
     TierChange,
 )
@@ -29,6 +30,25 @@ def tier_spend(card: Card, rules: Rules, now: datetime) -> Decimal:
         purchases = purchases.filter(created_at__gt=now - relativedelta(months=rules.tier_window_months))
     total = purchases.aggregate(s=Sum(F("bill_amount") - F("refunded_amount")))["s"]
     return total or Decimal("0")
+
+
+def merged_cards(card: Card) -> list[Card]:
+    """The cards of customers merged into this card's customer (and of those merged into them):
+    their purchases stay with them, but they are the same person's spend."""
+    found: list[Card] = []
+    customers = [card.customer_id]
+    seen = set(customers)
+    while customers:
+        merged = list(
+            Customer.objects.filter(merchant_id=card.merchant_id, merged_into_id__in=customers).values_list(
+                "pk", flat=True
+            )
+        )
+        customers = [pk for pk in merged if pk not in seen]
+        seen.update(customers)
+        if customers:
+            found += list(Card.objects.filter(merchant_id=card.merchant_id, customer_id__in=customers))
+    return found
 
 
 def _move_tier(batch: Batch, card: Card, new: TierRule, *, reason: str, spend: Decimal, purchase=None) -> None:
@@ -119,6 +139,13 @@ def reevaluate_tier(*, merchant, card: Card | int, now=None) -> TierChange | Non
         supported = rules.tier_for_spend(spend)
         if current is None or supported is None or supported.threshold >= current.threshold:
             return None
+        # Before demoting, count the spend of customers merged into this one (same person).
+        merged = merged_cards(locked)
+        if merged:
+            spend += sum((tier_spend(card, rules, now) for card in merged), Decimal("0"))
+            supported = rules.tier_for_spend(spend)
+            if supported is None or supported.threshold >= current.threshold:
+                return None
         batch = Batch(merchant=merchant, rules=rules, now=now)
         _move_tier(batch, locked, supported, reason=TierChange.Reason.DEMOTION, spend=spend)
         batch.write()

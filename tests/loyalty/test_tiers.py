@@ -110,3 +110,30 @@ def test_tiers_are_editable(card, buy, merchant, owner, rules):
     buy(card, "500")
     assert tier_name(card) == "Друг"
     assert buy(card, "100", now=T0 + timedelta(minutes=1)).points_earned == 20
+
+
+def test_the_nightly_demotion_counts_the_spend_of_merged_customers(enroll, buy, merchant, owner, rules):
+    """A merge promotes the kept card on the person's combined spend (loyalty.ledger.merge); the nightly
+    demotion must not take it back because the duplicate's purchases stay on the duplicate's card."""
+    from loyalty.ledger.merge import merge_customers
+    from loyalty.ledger.verification import verify_ledger
+
+    rules(tier_window_months=1, tier_demotion_enabled=True, welcome_bonus=0)
+    keep, dup = enroll(), enroll()
+    buy(keep, "6000")
+    buy(dup, "6000")
+    merge_customers(
+        merchant=merchant,
+        keep=keep.customer,
+        duplicate=dup.customer,
+        reason="same person",
+        actor=owner,
+        now=T0 + timedelta(minutes=5),
+    )
+    assert tier_name(keep) == "Серебро"
+    assert demote_tiers(merchant=merchant, now=T0 + timedelta(days=1)) == 0
+    assert tier_name(keep) == "Серебро"
+    # Once the window has passed both cards' purchases, the person's spend is 0 and the tier falls.
+    assert demote_tiers(merchant=merchant, now=T0 + timedelta(days=40)) == 1
+    assert tier_name(keep) == "Бронза"
+    assert verify_ledger().ok

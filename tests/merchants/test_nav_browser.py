@@ -190,8 +190,9 @@ def test_settings_hub_and_customers_page_render(live_server, browser, shop, owne
     expect(page).to_have_url(f"{live_server.url}/dashboard/settings/")
     hub = page.get_by_test_id("settings-hub")
     # Locations, staff, API keys, wallet; since issue 12 the business profile and the till settings; since
-    # issue 13 the audit log and two-factor log-in.
-    expect(hub.locator(".hub-card")).to_have_count(8)
+    # issue 13 the audit log, two-factor log-in and the safeguards (data retention, approvals).
+    expect(hub.locator(".hub-card")).to_have_count(9)
+    expect(hub).to_contain_text("Персональные данные и подтверждения")
     expect(hub).to_contain_text("Журнал действий")
     expect(hub).to_contain_text("Двухфакторная аутентификация")
     expect(hub).to_contain_text("1 активная точка")
