@@ -27,7 +27,7 @@ import pytest
 from django.conf import settings
 from django.contrib import admin
 from django.test import Client
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from campaigns import consent
 from campaigns.feedback import feedback_token
@@ -91,6 +91,7 @@ MUST_RENDER = {
     # admin, for platform support
     "admin/otp_login.html",
     "admin/index.html",
+    "admin/app_index.html",
     "admin/change_list.html",
     "admin/change_form.html",
     "admin/delete_confirmation.html",
@@ -120,18 +121,19 @@ def admin_object_pk(route: Route) -> object | None:
     return None
 
 
-def urls_of(route: Route, town: Town, public: dict[str, object]) -> str | None:
+def url_of(route: Route, town: Town, public: dict[str, object]) -> str | None:
     kwargs = fill_any(route, town)
     if route.name in public:
         kwargs = {**kwargs, "token": public[route.name]}
     if route.route.startswith("admin/") and route.kwarg_names:
+        # An object's admin page (change, delete, history, the support console…) on a real row; other
+        # admin routes (the app index) keep what fill_any gave them.
         pk = admin_object_pk(route)
-        if pk is None:
-            return None
-        kwargs = {name: pk for name in route.kwarg_names}
+        if pk is not None:
+            kwargs = {name: pk for name in route.kwarg_names}
     try:
         return build_url(route, kwargs)
-    except Exception:  # a placeholder the route's converter refuses: nothing to open
+    except NoReverseMatch:  # a placeholder the route's converter refuses: nothing to open
         return None
 
 
@@ -238,7 +240,7 @@ def walk_pages(browser, live_server, town: Town, public: dict[str, object]) -> V
         for route in ROUTES:
             if route.is_api and route.name != "pos-docs":
                 continue
-            url = urls_of(route, town, public)
+            url = url_of(route, town, public)
             if url is None:
                 continue
             visit_once(tab, live_server, client, url, visits, role, seen)

@@ -112,7 +112,7 @@ def test_designer_on_a_phone(live_server, transactional_db, browser, russian, ma
     expect(strip).to_be_visible()
     page.locator("#id_background_color").fill("#7a1f3d")
     expect(strip).to_have_attribute("src", re.compile(r"bg=%237a1f3d"))
-    page.wait_for_function("document.querySelector('.pass-apple [data-stamp-strip]').complete")
+    page.wait_for_function("() => document.querySelector('.pass-apple [data-stamp-strip]').complete")
     assert strip.evaluate("img => img.naturalWidth") == 750
     # Nothing sticks out sideways on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

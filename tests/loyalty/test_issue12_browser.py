@@ -195,7 +195,7 @@ def test_customer_joins_without_wallets_and_shares_a_referral_link(
         "Navigator.prototype.canShare = function () { return true; };"
     )
     page.click("#referral-share")
-    page.wait_for_function("window.__shared !== undefined")
+    page.wait_for_function("() => window.__shared !== undefined")
     assert page.evaluate("window.__shared.url") == link
 
     # The link works: a friend who opens it joins as referred.
