@@ -140,7 +140,9 @@ class Command(BaseCommand):
             unit=" events",
             file=sys.stderr,
             mininterval=0.5,
-            dynamic_ncols=True,
+            # On a terminal, as wide as it is; into a log file (make run shows var/log/demo.log), 80 columns.
+            dynamic_ncols=sys.stderr.isatty(),
+            ncols=None if sys.stderr.isatty() else 80,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
             "[{elapsed} so far, about {remaining} left]",
         )
