@@ -38,6 +38,7 @@ def main() -> int:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--redis-db", type=int, default=3)
+    parser.add_argument("--no-cprofile", action="store_true", help="SQL timings and CPU only")
     args = parser.parse_args()
     bench.REDIS_DB = args.redis_db
     data = json.loads((BASE_DIR / "var" / f"{args.db}.json").read_text())
@@ -48,7 +49,9 @@ def main() -> int:
         "--blocking-threads", "1", "--log-level", "warning", "--no-ws", "--working-dir", str(BASE_DIR / "bench"),
         "profiled_wsgi:application",
     ]  # fmt: skip
-    env = bench.app_env(args.db, PROFILE_DIR=profile_dir, PYTHONPATH=str(BASE_DIR))
+    env = bench.app_env(
+        args.db, PROFILE_DIR=profile_dir, PYTHONPATH=str(BASE_DIR), PROFILE_PYTHON="0" if args.no_cprofile else "1"
+    )
     server = bench.Server.__new__(bench.Server)
     server.port = port
     server.process = bench.subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)
@@ -85,8 +88,9 @@ def main() -> int:
     print("SQL statements per purchase (count, wall ms):")
     for label, (count, seconds) in sorted(statements.items(), key=lambda item: -item[1][1]):
         print(f"  {count / requests:5.2f} {seconds * 1000 / requests:7.3f} ms  {label}")
-    stats = pstats.Stats(*glob.glob(f"{profile_dir}/*.pstats"))
-    stats.sort_stats(args.sort).print_stats(args.top)
+    if not args.no_cprofile:
+        stats = pstats.Stats(*glob.glob(f"{profile_dir}/*.pstats"))
+        stats.sort_stats(args.sort).print_stats(args.top)
     return 0
 
 
