@@ -449,7 +449,7 @@ def _fill(cursor, to: Targets) -> None:
         "FROM analytics_purchase_days GROUP BY merchant_id, day"
     )
     for table, purchases in ((DL_TABLE, by_location), (DM_TABLE, by_day)):
-        sources = [(purchases, [])] + [
+        sources: list[tuple[str, list]] = [(purchases, [])] + [
             (source, marks[kind])
             for kind, pairs in SOURCES.items()
             for target, source in pairs
