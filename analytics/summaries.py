@@ -10,8 +10,8 @@ ledger's append-only rows.
   all in one transaction: readers see the old tables until it commits, never a
   half-filled one. (Inserting millions of rows into indexed tables, as an
   upsert does, costs many times more: every row updates every index at a
-  random place.) Then VACUUM ANALYZE, so the planner and index-only scans see
-  the new tables. It also repairs anything the refresh could have missed.
+  random place.) Each copy is analysed before the swap and vacuumed after it,
+  so the planner and index-only scans see the new tables. It also repairs anything the refresh could have missed.
 * ``rebuild_cohorts()`` (nightly) recounts the retention triangle and the
   tier distribution, which are derived rather than additive.
 
