@@ -10,8 +10,8 @@ ledger's append-only rows.
   all in one transaction: readers see the old tables until it commits, never a
   half-filled one. (Inserting millions of rows into indexed tables, as an
   upsert does, costs many times more: every row updates every index at a
-  random place.) Then VACUUM ANALYZE, so the planner and index-only scans see
-  the new tables. It also repairs anything the refresh could have missed.
+  random place.) Each copy is analysed before the swap and vacuumed after it,
+  so the planner and index-only scans see the new tables. It also repairs anything the refresh could have missed.
 * ``rebuild_cohorts()`` (nightly) recounts the retention triangle and the
   tier distribution, which are derived rather than additive.
 
@@ -449,7 +449,7 @@ def _fill(cursor, to: Targets) -> None:
         "FROM analytics_purchase_days GROUP BY merchant_id, day"
     )
     for table, purchases in ((DL_TABLE, by_location), (DM_TABLE, by_day)):
-        sources = [(purchases, [])] + [
+        sources: list[tuple[str, list]] = [(purchases, [])] + [
             (source, marks[kind])
             for kind, pairs in SOURCES.items()
             for target, source in pairs
@@ -531,7 +531,8 @@ def _take_name(cursor, table: str, renames: list[str]) -> None:
 
 def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> RefreshResult:
     """Recount every summary table from the source rows into new copies and swap them in,
-    in one transaction; then VACUUM ANALYZE them (outside it, when not inside another)."""
+    in one transaction (each analysed before the swap); then VACUUM them (outside it,
+    when not inside another)."""
     now = now or timezone.now()
     with transaction.atomic():
         state = _state_for_update()
@@ -562,10 +563,11 @@ def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> Ref
         state.save()
     if not connection.in_atomic_block:
         # Fresh tables: set their visibility maps (index-only scans) and hint bits now,
-        # not on the first page views. VACUUM cannot run inside a transaction.
+        # not on the first page views (each copy was analysed before the swap, so its
+        # statistics came with it). VACUUM cannot run inside a transaction.
         with connection.cursor() as cursor:
             for table in SWAPPED:
-                cursor.execute(f"VACUUM (ANALYZE) {table}")
+                cursor.execute(f"VACUUM {table}")
     logger.info("analytics summaries rebuilt: %s", result)
     return result
 
