@@ -64,6 +64,8 @@ class ImportRowError(models.Model):
     objects = MerchantScopedManager()
 
     class Meta:
+        verbose_name = _("import row error")
+        verbose_name_plural = _("import row errors")
         ordering = ["job", "row_number", "pk"]
 
     def __str__(self) -> str:

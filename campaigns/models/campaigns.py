@@ -182,6 +182,8 @@ class Send(models.Model):
     objects = MerchantScopedManager()
 
     class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "occurrence"], name="send_once_per_occurrence"),

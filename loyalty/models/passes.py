@@ -176,6 +176,8 @@ class AppleRegistration(models.Model):
     objects = MerchantScopedManager()
 
     class Meta:
+        verbose_name = _("Apple Wallet registration")
+        verbose_name_plural = _("Apple Wallet registrations")
         constraints = [
             models.UniqueConstraint(fields=["device", "wallet_pass"], name="apple_registration_unique"),
         ]
