@@ -13,11 +13,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from loyalty.models.fields import DecimalSize
+from loyalty.models.fields import MONEY, DecimalSize
 from merchants.models import MerchantScopedManager
 
-# Sums of many bills: wider than one bill's MONEY.
-TOTAL: DecimalSize = {"max_digits": 18, "decimal_places": 2}
+# Sums of many bills: wider than one bill's MONEY, with its three decimals (KWD), so a sum is exact in every currency.
+TOTAL: DecimalSize = {"max_digits": 19, "decimal_places": 3}
 
 
 class SummaryState(models.Model):
@@ -287,7 +287,7 @@ class TierCount(models.Model):
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.CASCADE, related_name="+")
     tier = models.ForeignKey("loyalty.Tier", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     tier_name = models.CharField(max_length=60, blank=True)
-    threshold = models.DecimalField(default=0, max_digits=12, decimal_places=2)
+    threshold = models.DecimalField(default=0, **MONEY)
     cards = models.IntegerField(default=0)
     computed_at = models.DateTimeField(default=timezone.now)
 

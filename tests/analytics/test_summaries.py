@@ -241,3 +241,33 @@ def test_buyers_of_every_range_are_exact_through_refreshes_back_dating_and_a_reb
     summaries.rebuild(now=LATER, lag=timedelta(0))
     assert snapshot() == incremental
     _assert_every_range_exact(merchant, [location, l2])
+
+
+def test_three_decimal_money_is_summed_exactly_by_the_refresh_and_the_rebuild(db):
+    """A dinar café (KWD, three decimals): the summaries keep every fils, so the incremental
+    refresh, the nightly rebuild and the ledger's own sums agree to the last digit."""
+    from analytics.models import CustomerStats, DailyMerchantStats
+
+    dinar = factories.MerchantFactory(name="Dinar café", currency="KWD", country="KW", time_zone="Asia/Kuwait")
+    where = factories.LocationFactory(merchant=dinar)
+    card = enroll_customer(merchant=dinar, phone="+96550000001", location=where, now=msk(2026, 1, 2))
+    bills = [Decimal("1.234"), Decimal("2.344"), Decimal("0.001")]
+    for n, bill in enumerate(bills):
+        p = purchase(
+            merchant=dinar,
+            card=card,
+            location=where,
+            bill_amount=bill,
+            receipt_id=f"K{n}",
+            idempotency_key=f"kwd{n}",
+            now=msk(2026, 1, 5 + n, 12),
+        )
+    refund(merchant=dinar, purchase=p, amount=Decimal("0.001"), idempotency_key="kwd-rf", now=msk(2026, 1, 9, 12))
+    expected_bills = sum(bills)  # 3.579; two decimals would make it 3.57
+    for run in (summaries.refresh, summaries.rebuild):
+        run(now=LATER, lag=timedelta(0))
+        days = DailyMerchantStats.objects.filter(merchant=dinar)
+        assert sum(d.bill_total for d in days) == expected_bills == Decimal("3.579"), run.__name__
+        assert sum(d.refund_total for d in days) == Decimal("0.001"), run.__name__
+        stats = CustomerStats.objects.get(merchant=dinar)
+        assert (stats.bill_total, stats.refund_total) == (Decimal("3.579"), Decimal("0.001")), run.__name__
