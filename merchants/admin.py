@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -273,14 +273,16 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description=_("values before and after"))
     def changes(self, obj: AuditEvent):
         before, after = obj.before or {}, obj.after or {}
-        rows = [
-            format_html("<tr><th>{}</th><td>{}</td><td>{}</td></tr>", key, before.get(key, "—"), after.get(key, "—"))
-            for key in sorted(before.keys() | after.keys())
-        ]
-        if not rows:
+        keys = sorted(before.keys() | after.keys())
+        if not keys:
             return "—"
         head = format_html("<tr><th></th><th>{}</th><th>{}</th></tr>", _("before"), _("after"))
-        return format_html("<table>{}{}</table>", head, format_html("".join(str(row) for row in rows)))
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",
+            ((key, before.get(key, "—"), after.get(key, "—")) for key in keys),
+        )
+        return format_html("<table>{}{}</table>", head, rows)
 
     def has_add_permission(self, request) -> bool:
         return False
