@@ -32,6 +32,13 @@ class CampaignsConfig(AppConfig):
 
         customer_anonymised.connect(erase_customer, dispatch_uid="campaigns.erase_customer")
 
+        from django.db.backends.signals import connection_created
+
+        from .dialect import register_functions
+
+        # SQLite (the quick start) gets its twins of the PostgreSQL expressions the sending SQL uses.
+        connection_created.connect(register_functions, dispatch_uid="campaigns.sqlite_functions")
+
         from merchants.navigation import ChecklistStep, NavItem, register, register_checklist_step
         from merchants.permissions import CAN_SEE_CAMPAIGNS
 

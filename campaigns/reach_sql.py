@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from loyalty.models import AppleRegistration, Card, Customer, WalletPass
 
+from . import dialect
 from .channels.base import Channel
 from .models import ChannelConsent, Delivery, DeliveryStatus, TelegramLink
 
@@ -26,7 +27,10 @@ IN_FLIGHT = (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVER
 def holdout_sql(*, campaign_id: int, percent: int) -> tuple[str, list]:
     """``sending.in_holdout`` for customer ``c``: the first 8 bytes of
     sha256("<campaign>:<customer>") as an unsigned big-endian number, modulo 100, below the
-    percentage. The 64-bit number is read as two 32-bit halves (a bigint is signed)."""
+    percentage. The 64-bit number is read as two 32-bit halves (a bigint is signed). SQLite
+    calls the Python function itself (``dialect.holdout_bucket``, registered per connection)."""
+    if not dialect.is_postgresql():
+        return f"{dialect.HOLDOUT_BUCKET}(%s, c.id) < %s", [campaign_id, percent]
     digest = "encode(sha256(convert_to(%s::text || ':' || c.id::text, 'UTF8')), 'hex')"
     high = f"('x' || lpad(substr({digest}, 1, 8), 16, '0'))::bit(64)::bigint"
     low = f"('x' || lpad(substr({digest}, 9, 8), 16, '0'))::bit(64)::bigint"

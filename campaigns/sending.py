@@ -27,7 +27,6 @@ once. Both steps are set-based: a chunk or a batch of thousands is a handful of 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from loyalty.wallet import contract as wallet
 from merchants.models import Merchant
 
 from . import consent as consent_service
+from . import dialect
 from . import feedback as feedback_service
 from .channels.base import Channel, ChannelClient, OutgoingMessage, TransientChannelError
 from .delivery_reports import open_pixel_url
@@ -91,8 +91,7 @@ def settings_for(merchant: Merchant | int) -> CampaignSettings:
 
 def in_holdout(*, campaign_id: int, customer_id: int, percent: int) -> bool:
     """Deterministic: the same customer is held out of the same campaign every time."""
-    digest = hashlib.sha256(f"{campaign_id}:{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 100 < percent
+    return dialect.holdout_bucket(campaign_id, customer_id) < percent
 
 
 @dataclass
@@ -255,10 +254,13 @@ def fan_out_chunk(*, send_id: int, now: datetime | None = None) -> tuple[list[in
         )
         if send.status != SendStatus.FANNING_OUT:
             return [], True
-        sql, params = _fan_out_sql(send=send, now=now)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            last, pending = cursor.fetchone()
+        if not dialect.is_postgresql():
+            last, pending = _fan_out_sqlite(send=send, now=now)
+        else:
+            sql, params = _fan_out_sql(send=send, now=now)
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                last, pending = cursor.fetchone()
     if last is None:
         return [], True
     return list(pending), False
@@ -294,20 +296,13 @@ def _delivery_columns(explicit: dict[str, tuple[str, list]]) -> tuple[list[str],
     return names, values, params
 
 
-def _fan_out_sql(*, send: Send, now: datetime) -> tuple[str, list]:
-    from . import reach_sql
-
+def _planned_columns(*, send: Send, now: datetime) -> tuple[list[str], list[str], list]:
+    """The delivery row's columns and their expressions over ``p`` (the planned customer)."""
     campaign = send.campaign
-    merchant_id = campaign.merchant_id
-    audience, audience_params = _audience_chunk_sql(campaign, after=send.cursor, now=now)
-    held, held_params = reach_sql.holdout_sql(campaign_id=campaign.pk, percent=campaign.holdout_percent)
-    channel, channel_params = reach_sql.choose_channel_sql(
-        channels=list(campaign.channels), merchant_id=merchant_id, transactional=campaign.transactional
-    )
-    capped = not (campaign.transactional and settings_for(merchant_id).exempt_transactional)
-    names, values, value_params = _delivery_columns(
+    capped = not (campaign.transactional and settings_for(campaign.merchant_id).exempt_transactional)
+    return _delivery_columns(
         {
-            "merchant_id": ("%s", [merchant_id]),
+            "merchant_id": ("%s", [campaign.merchant_id]),
             "campaign_id": ("%s", [campaign.pk]),
             "send_id": ("%s", [send.pk]),
             "customer_id": ("p.customer_id", []),
@@ -322,6 +317,59 @@ def _fan_out_sql(*, send: Send, now: datetime) -> tuple[str, list]:
             "created_at": ("%s", [now]),
         }
     )
+
+
+def _fan_out_sqlite(*, send: Send, now: datetime) -> tuple[int | None, list[int]]:
+    """``_fan_out_sql`` on SQLite, which has no data-modifying CTE and no arrays: the chunk's
+    last id, then the same planning and INSERT with the new rows RETURNed, then the send moved,
+    three statements in the caller's transaction (SQLite runs one writer at a time)."""
+    from . import reach_sql
+
+    campaign = send.campaign
+    audience, audience_params = _audience_chunk_sql(campaign, after=send.cursor, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH audience(id) AS ({audience}) SELECT max(id) FROM audience", audience_params)
+        (last,) = cursor.fetchone()
+        if last is None:
+            Send.objects.filter(pk=send.pk).update(status=SendStatus.SENDING, heartbeat_at=now)
+            return None, []
+        held, held_params = reach_sql.holdout_sql(campaign_id=campaign.pk, percent=campaign.holdout_percent)
+        channel, channel_params = reach_sql.choose_channel_sql(
+            channels=list(campaign.channels), merchant_id=campaign.merchant_id, transactional=campaign.transactional
+        )
+        names, values, value_params = _planned_columns(send=send, now=now)
+        # "WHERE true": SQLite would read the ON CONFLICT of an INSERT … SELECT as a join's ON.
+        cursor.execute(
+            f"""
+            WITH audience(id) AS ({audience}),
+            planned AS (
+                SELECT c.id AS customer_id, {held} AS held, {channel} AS channel
+                  FROM audience AS a
+                  JOIN {reach_sql.CUSTOMERS} AS c ON c.id = a.id
+                  LEFT JOIN {reach_sql.CARDS} AS k ON k.customer_id = c.id AND k.merchant_id = %s
+            )
+            INSERT INTO {reach_sql.DELIVERIES} ({", ".join(names)})
+            SELECT {", ".join(values)} FROM planned AS p WHERE true ORDER BY p.customer_id
+            ON CONFLICT (campaign_id, customer_id, occurrence) DO NOTHING
+            RETURNING id, status""",
+            dialect.params([*audience_params, *held_params, *channel_params, campaign.merchant_id, *value_params]),
+        )
+        pending = sorted(pk for pk, status in cursor.fetchall() if status == DeliveryStatus.PENDING)
+    Send.objects.filter(pk=send.pk).update(cursor=last, heartbeat_at=now)
+    return last, pending
+
+
+def _fan_out_sql(*, send: Send, now: datetime) -> tuple[str, list]:
+    from . import reach_sql
+
+    campaign = send.campaign
+    merchant_id = campaign.merchant_id
+    audience, audience_params = _audience_chunk_sql(campaign, after=send.cursor, now=now)
+    held, held_params = reach_sql.holdout_sql(campaign_id=campaign.pk, percent=campaign.holdout_percent)
+    channel, channel_params = reach_sql.choose_channel_sql(
+        channels=list(campaign.channels), merchant_id=merchant_id, transactional=campaign.transactional
+    )
+    names, values, value_params = _planned_columns(send=send, now=now)
     sql = f"""
         WITH audience(id) AS MATERIALIZED ({audience}),
         planned AS (
@@ -541,7 +589,8 @@ def send_deliveries(
     def carry_on() -> bool:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Send._meta.db_table} SET heartbeat_at = %s WHERE id = %s RETURNING status", [clock(), send.pk]
+                f"UPDATE {Send._meta.db_table} SET heartbeat_at = %s WHERE id = %s RETURNING status",
+                dialect.params([clock(), send.pk]),
             )
             found = cursor.fetchone()
         outcome.stopped = found is None or found[0] in (SendStatus.PAUSED, SendStatus.CANCELLED)
@@ -613,13 +662,19 @@ def _claim(
         )
         reachable.append(f"WHEN %s THEN {condition}")
         reachable_params += [channel, *condition_params]
+    postgresql = dialect.is_postgresql()
+    ids, ids_params = dialect.in_list([pk for pk, _ in rows])
+    skip_locked = "\n                   FOR UPDATE OF d SKIP LOCKED" if postgresql else ""
     with connection.cursor() as cursor:
         # Two campaigns sending to one customer at once must not both pass the cap check; the
-        # locks are taken in customer order, so two batches never deadlock.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + c) FROM unnest(%s::bigint[]) AS c ORDER BY c",
-            [CAP_LOCK_CLASS, customer_ids],
-        )
+        # locks are taken in customer order, so two batches never deadlock. SQLite needs neither
+        # lock nor SKIP LOCKED: its transactions begin IMMEDIATE (config.settings), so one writer
+        # at a time runs this check and its writes.
+        if postgresql:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s::bigint * 4294967296 + c) FROM unnest(%s::bigint[]) AS c ORDER BY c",
+                [CAP_LOCK_CLASS, customer_ids],
+            )
         cursor.execute(
             f"""SELECT d.id, d.customer_id, d.occurrence, d.channel, d.attempts, k.id, k.status = %s,
                        COALESCE(CASE d.channel {" ".join(reachable)} ELSE FALSE END, FALSE),
@@ -629,23 +684,24 @@ def _claim(
                   FROM {reach_sql.DELIVERIES} AS d
                   JOIN {reach_sql.CUSTOMERS} AS c ON c.id = d.customer_id
                   LEFT JOIN {reach_sql.CARDS} AS k ON k.customer_id = d.customer_id AND k.merchant_id = %s
-                 WHERE d.id = ANY(%s) AND d.send_id = %s AND d.status = %s
+                 WHERE d.id {ids} AND d.send_id = %s AND d.status = %s
                    AND (d.not_before IS NULL OR d.not_before <= %s)
-                 ORDER BY d.id
-                   FOR UPDATE OF d SKIP LOCKED""",
-            [
-                CardStatus.BLOCKED,
-                *reachable_params,
-                now - timedelta(days=settings.cap_days),
-                settings.cap_messages,
-                merchant_id,
-                Channel.TELEGRAM,
-                merchant_id,
-                [pk for pk, _ in rows],
-                send_id,
-                DeliveryStatus.PENDING,
-                now,
-            ],
+                 ORDER BY d.id{skip_locked}""",
+            dialect.params(
+                [
+                    CardStatus.BLOCKED,
+                    *reachable_params,
+                    now - timedelta(days=settings.cap_days),
+                    settings.cap_messages,
+                    merchant_id,
+                    Channel.TELEGRAM,
+                    merchant_id,
+                    *ids_params,
+                    send_id,
+                    DeliveryStatus.PENDING,
+                    now,
+                ]
+            ),
         )
         return [Claimed(*row) for row in cursor.fetchall()]
 
@@ -682,6 +738,25 @@ _RECORD_SQL = f"""
            AS v(id, status, reason, claimed_at, attempt, at, provider_id, bonus, not_before)
      WHERE d.id = v.id AND (v.status <> '{DeliveryStatus.PENDING}' OR d.status = '{DeliveryStatus.SENDING}')"""
 
+# SQLite has no arrays to unnest: the same UPDATE row by row (executemany), its values repeated
+# where _RECORD_SQL reads a column of v twice (_sqlite_row).
+_RECORD_ROW_SQL = f"""
+    UPDATE {Delivery._meta.db_table}
+       SET status = %s, reason = %s,
+           claimed_at = COALESCE(%s, claimed_at),
+           attempts = attempts + %s,
+           sent_at = CASE WHEN %s = '{DeliveryStatus.SENT}' THEN %s ELSE sent_at END,
+           provider_id = CASE WHEN %s = '{DeliveryStatus.SENT}' THEN %s ELSE provider_id END,
+           bonus_points = CASE WHEN %s = '{DeliveryStatus.SENT}' THEN %s ELSE bonus_points END,
+           not_before = COALESCE(%s, not_before)
+     WHERE id = %s AND (%s <> '{DeliveryStatus.PENDING}' OR status = '{DeliveryStatus.SENDING}')"""
+
+
+def _sqlite_row(pk, status, reason, claimed_at, attempt, at, provider_id, bonus, not_before) -> list:
+    return dialect.params(
+        [status, reason, claimed_at, attempt, status, at, status, provider_id, status, bonus, not_before, pk, status]
+    )
+
 
 @dataclass
 class Outcomes:
@@ -710,7 +785,10 @@ class Outcomes:
         if not self.columns[0]:
             return
         with connection.cursor() as cursor:
-            cursor.execute(_RECORD_SQL, list(self.columns))
+            if dialect.is_postgresql():
+                cursor.execute(_RECORD_SQL, list(self.columns))
+            else:
+                cursor.executemany(_RECORD_ROW_SQL, [_sqlite_row(*row) for row in zip(*self.columns, strict=True)])
 
 
 def _send_wallet_batch(

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from campaigns import dialect
 from campaigns.models import RfmGroup, RfmScore
 from loyalty.models import Card
 from merchants.models import Merchant
@@ -84,10 +85,18 @@ def recompute_rfm(*, merchant: Merchant, now: datetime | None = None) -> int:
     score = RfmScore._meta.db_table
     card = Card._meta.db_table
     case_sql, case_params = _group_case()
+    postgresql = dialect.is_postgresql()
+    # SQLite: the local day by a registered function (campaigns.dialect); "WHERE true" so that its
+    # parser does not read the upsert's ON CONFLICT as a join's ON; DELETE's alias needs its AS.
+    last_day = (
+        "(last_purchase_at AT TIME ZONE %s)::date" if postgresql else f"{dialect.LOCAL_DATE}(last_purchase_at, %s)"
+    )
+    upsert_where = "" if postgresql else " WHERE true"
+    alias = "s" if postgresql else "AS s"
     sql = f"""
         WITH base AS (
             SELECT id, customer_id,
-                   (last_purchase_at AT TIME ZONE %s)::date AS last_day,
+                   {last_day} AS last_day,
                    purchase_count AS freq, lifetime_spend AS spend
               FROM {card}
              WHERE merchant_id = %s AND purchase_count > 0 AND last_purchase_at IS NOT NULL
@@ -105,14 +114,14 @@ def recompute_rfm(*, merchant: Merchant, now: datetime | None = None) -> int:
               FROM tiles
         )
         INSERT INTO {score} (merchant_id, customer_id, recency, frequency, monetary, "group", computed_at)
-        SELECT %s, customer_id, r, f, m, {case_sql}, %s FROM scores
+        SELECT %s, customer_id, r, f, m, {case_sql}, %s FROM scores{upsert_where}
         ON CONFLICT (customer_id) DO UPDATE
            SET merchant_id = EXCLUDED.merchant_id, recency = EXCLUDED.recency, frequency = EXCLUDED.frequency,
                monetary = EXCLUDED.monetary, "group" = EXCLUDED."group", computed_at = EXCLUDED.computed_at
     """
     # Customers scored before who no longer qualify (no purchase counted now).
     stale = f"""
-        DELETE FROM {score} s
+        DELETE FROM {score} {alias}
          WHERE s.merchant_id = %s
            AND NOT EXISTS (SELECT 1 FROM {card} c
                             WHERE c.customer_id = s.customer_id AND c.merchant_id = %s
@@ -121,9 +130,13 @@ def recompute_rfm(*, merchant: Merchant, now: datetime | None = None) -> int:
     with connection.cursor() as cursor:
         # Six window sorts over the scored cards (a million for a big merchant): in memory,
         # for this transaction only, rather than merged from disk in 4 MB runs.
-        cursor.execute("SET LOCAL work_mem = '128MB'")
-        cursor.execute(sql, [merchant.time_zone, merchant.pk, merchant.pk, *case_params, now])
+        if postgresql:
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+        cursor.execute(sql, dialect.params([merchant.time_zone, merchant.pk, merchant.pk, *case_params, now]))
         scored = cursor.rowcount
+        if not postgresql:  # sqlite3 counts no rows for a statement that begins with WITH
+            cursor.execute("SELECT changes()")
+            (scored,) = cursor.fetchone()
         cursor.execute(stale, [merchant.pk, merchant.pk])
     return scored
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Window
 
+from campaigns import dialect
 from campaigns.models import Segment
 from campaigns.segments.query import customers_in_segment
 from merchants.models import Merchant
@@ -38,13 +39,14 @@ def segment_size(*, merchant: Merchant, definition: dict, sample_size: int = SAM
     evaluate every condition again). Raises ``SegmentDefinitionError`` for an invalid definition."""
     customers = customers_in_segment(merchant=merchant, definition=definition)
     with transaction.atomic(), connection.cursor() as cursor:
-        # PostgreSQL's JIT compiles a plan this size in longer than the query
-        # then saves: off for this statement only.
-        cursor.execute("SET LOCAL jit = off")
-        # A parallel plan builds each hashed subquery (the Apple passes, a period's purchases) once
-        # per process and only splits the scans: on a few shared cores it costs more CPU than it
-        # saves in wall time. One process for the live count.
-        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        if dialect.is_postgresql():  # SQLite has neither setting (nor SET)
+            # PostgreSQL's JIT compiles a plan this size in longer than the query
+            # then saves: off for this statement only.
+            cursor.execute("SET LOCAL jit = off")
+            # A parallel plan builds each hashed subquery (the Apple passes, a period's purchases) once
+            # per process and only splits the scans: on a few shared cores it costs more CPU than it
+            # saves in wall time. One process for the live count.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         if not sample_size:
             return SegmentSize(count=customers.count(), sample=[])
         if not any(group.get("conditions") for group in definition.get("groups") or []):

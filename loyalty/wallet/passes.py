@@ -334,6 +334,8 @@ _POST_MESSAGES_SQL = f"""
 def _post_messages(merchant_id: int, columns: tuple[list, ...], now: datetime) -> list[tuple[int, int, bool]]:
     if not columns[0]:
         return []
+    if connection.vendor != "postgresql":
+        return _post_messages_sqlite(merchant_id, columns, now)
     since = now - timedelta(hours=24)
     params: list[Any] = [
         now,
@@ -349,6 +351,49 @@ def _post_messages(merchant_id: int, columns: tuple[list, ...], now: datetime) -
     with connection.cursor() as cursor:
         cursor.execute(_POST_MESSAGES_SQL, params)
         return list(cursor.fetchall())
+
+
+def _post_messages_sqlite(merchant_id: int, columns: tuple[list, ...], now: datetime) -> list[tuple[int, int, bool]]:
+    """``_POST_MESSAGES_SQL`` on the quick start's SQLite (no arrays to unnest, no GREATEST with
+    intervals): the same rows and marks in a few ORM statements, inside the caller's transaction
+    (SQLite runs one writer at a time, so nothing changes between them)."""
+    card_ids, keys, headers, bodies = columns
+    passes = {
+        card_id: (pk, needs_sync_since)
+        for pk, card_id, needs_sync_since in WalletPass.objects.filter(
+            merchant_id=merchant_id, card_id__in=card_ids
+        ).values_list("pk", "card_id", "needs_sync_since")
+    }
+    if not passes:
+        return []
+    pass_ids = sorted(pk for pk, _ in passes.values())
+    used = dict(
+        Delivery.objects.filter(wallet_pass_id__in=pass_ids, notified=True, created_at__gt=now - timedelta(hours=24))
+        .values("wallet_pass_id")
+        .annotate(n=Count("message_key", distinct=True))
+        .values_list("wallet_pass_id", "n")
+    )
+    posted = [
+        WalletPass(
+            pk=passes[card_id][0],
+            message_key=key,
+            message_header=header,
+            message_body=body,
+            message_at=now,
+            message_notify=used.get(passes[card_id][0], 0) < NOTIFICATIONS_PER_DAY,
+        )
+        for card_id, key, header, body in zip(card_ids, keys, headers, bodies, strict=True)
+        if card_id in passes
+    ]
+    WalletPass.objects.bulk_update(
+        posted, ["message_key", "message_header", "message_body", "message_at", "message_notify"]
+    )
+    WalletPass.objects.filter(pk__in=pass_ids, needs_sync_since__isnull=True).update(needs_sync_since=now)
+    WalletPass.objects.filter(pk__in=pass_ids).update(
+        updated_at=Greatest(Value(now.replace(microsecond=0)), F("updated_at") + timedelta(seconds=1)),
+        update_tag=Greatest(Value(_tag(now)), F("update_tag") + 1),
+    )
+    return [(card_id, pk, needs_sync_since is None) for card_id, (pk, needs_sync_since) in passes.items()]
 
 
 # --- Apple: building the pass ----------------------------------------------------------------
