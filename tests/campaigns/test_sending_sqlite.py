@@ -16,7 +16,7 @@ from django.conf import settings
 
 SCRIPT = """
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from django.core import mail
 from django.db import connection
@@ -28,7 +28,7 @@ from campaigns.segments.selectors import segment_size
 from campaigns.tasks import fan_out_task
 from loyalty.enrollment.services import enroll_customer
 from loyalty.ledger import purchase
-from loyalty.models import Card
+from loyalty.models import Card, WalletPass
 from loyalty.program.services import program_for
 from loyalty.wallet.contract import wallet_pass_for
 from merchants.models import Location, Merchant
@@ -76,6 +76,10 @@ with connection.cursor() as cursor:
             want = [c.pk for c in customers
                     if sending.in_holdout(campaign_id=campaign_id, customer_id=c.pk, percent=percent)]
             buckets[f"{campaign_id}/{percent}"] = got == want
+# The local day RFM's recency uses: 22:30 UTC is already the next day in Moscow.
+with connection.cursor() as cursor:
+    cursor.execute("SELECT campaigns_local_date(%s, %s)", [datetime(2026, 11, 30, 22, 30), "Europe/Moscow"])
+    moscow_day = cursor.fetchone()[0]
 scored = recompute_rfm(merchant=merchant)
 again = recompute_rfm(merchant=merchant, now=timezone.now() + timedelta(days=1))
 size = segment_size(merchant=merchant, definition={"groups": [{"conditions": [
@@ -89,8 +93,12 @@ print("RESULT", json.dumps({
     "wallet_customers": [c.pk for i, c in enumerate(customers) if i % 2 == 0],
     "python_held": python_held,
     "buckets": buckets,
+    "wallet_messages": sorted(
+        WalletPass.objects.filter(merchant=merchant).exclude(message_key="").values_list("card__customer_id", flat=True)
+    ),
     "mail_to": sorted(m.to[0] for m in getattr(mail, "outbox", [])),
     "emails": {c.pk: c.email for c in customers},
+    "moscow_day": moscow_day,
     "scored": [scored, again, RfmScore.objects.filter(merchant=merchant).count()],
     "segment": [size.count, RfmScore.objects.filter(merchant=merchant, group=first_group).count()],
 }))
@@ -133,8 +141,11 @@ def test_campaign_sending_rfm_and_segment_count_on_sqlite(tmp_path):
     assert set(sent) == set(result["customers"]) - set(held)
     wallet = set(result["wallet_customers"])
     assert all(channel == ("wallet" if customer in wallet else "email") for customer, channel in sent.items())
+    # The wallet rows' messages are on those customers' passes, and on no other pass.
+    assert result["wallet_messages"] == sorted(c for c, channel in sent.items() if channel == "wallet")
     emails = result["emails"]
     assert result["mail_to"] == sorted(emails[str(c)] for c, channel in sent.items() if channel == "email")
+    assert result["moscow_day"] == "2026-12-01"
     assert result["scored"] == [40, 40, 40]
     count, expected = result["segment"]
     assert count == expected > 0
