@@ -57,7 +57,7 @@ campaign = Campaign.objects.create(
     channels=["wallet", "email"], holdout_percent=30,
 )
 send, _ = sending.start_send(campaign=campaign, occurrence="once")
-fan_out_task(send.pk)
+chunks = fan_out_task(send.pk)
 send.refresh_from_db()
 rows = list(Delivery.objects.filter(campaign=campaign).values_list("customer_id", "channel", "status"))
 python_held = sorted(
@@ -88,6 +88,7 @@ size = segment_size(merchant=merchant, definition={"groups": [{"conditions": [
 first_group = sorted(set(RfmScore.objects.values_list("group", flat=True)))[0]
 print("RESULT", json.dumps({
     "send": send.status,
+    "chunks": chunks,
     "rows": rows,
     "customers": [c.pk for c in customers],
     "wallet_customers": [c.pk for i, c in enumerate(customers) if i % 2 == 0],
@@ -116,6 +117,7 @@ def manage(var_dir, *args: str) -> str:
         CELERY_TASK_ALWAYS_EAGER="1",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         CAMPAIGN_EMAIL_BACKEND="",
+        CAMPAIGN_FANOUT_CHUNK="7",  # 40 customers: six chunks, each with its own send task
     )
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=environment, capture_output=True,
@@ -130,7 +132,7 @@ def test_campaign_sending_rfm_and_segment_count_on_sqlite(tmp_path):
     manage(tmp_path, "migrate", "--noinput", "-v", "0")
     output = manage(tmp_path, "shell", "-c", SCRIPT)
     result = json.loads(output.split("RESULT ", 1)[1])
-    assert result["send"] == "done"
+    assert result["send"] == "done" and result["chunks"] == 6
     rows = result["rows"]
     # Exactly one row per customer, the hold-out the one Python computes.
     assert sorted(customer for customer, _, _ in rows) == sorted(result["customers"])
