@@ -3,7 +3,7 @@ rebuild as on PostgreSQL (a few fragments switched by vendor, analytics/summarie
 home and the analytics page show the same figures. The hand-made history of test_metrics is
 built on a fresh SQLite file in a subprocess and every one of its PostgreSQL expectations is
 checked there: after the incremental refresh, after a rerun (which adds nothing) and after
-the nightly rebuild."""
+the nightly rebuild; then test_predictions' checks of the nightly fit."""
 
 from __future__ import annotations
 
@@ -55,12 +55,23 @@ try:
     other_failure = ""
 except Exception:
     other_failure = traceback.format_exc()[-1500:]
+from tests.analytics import test_predictions as predicted
+fits = {}
+for check in (predicted.test_the_summary_counts_purchase_days_in_the_merchants_time_zone,
+              predicted.test_too_little_history_stores_the_reason_and_no_predictions,
+              predicted.test_the_fit_stores_a_prediction_per_customer_and_a_backtest):
+    extra = [factories.MerchantFactory(name="Other")] if "other_merchant" in check.__code__.co_varnames else []
+    try:
+        check(factories.MerchantFactory(name=check.__name__[:40]), *extra)
+    except Exception:
+        fits[check.__name__] = traceback.format_exc()[-1500:]
 client = Client(HTTP_HOST="localhost")
 client.force_login(owner)
 pages = [client.get(url).status_code for url in ("/dashboard/", "/dashboard/analytics/?from=2026-02&to=2026-03")]
 print("RESULT", json.dumps({
     "checks": len(checks), "refreshed": refreshed, "rerun": [rerun.changed, rerun_failures],
     "rebuilt": rebuilt, "counts": [after_refresh, after_rebuild], "other": other_failure, "pages": pages,
+    "predictions": fits,
 }))
 """
 
@@ -95,6 +106,8 @@ def test_summaries_and_figures_on_sqlite(tmp_path):
     assert after_refresh == after_rebuild and all(after_refresh), result["counts"]
     assert result["other"] == "", result["other"]
     assert result["pages"] == [200, 200]
+    # The nightly prediction too, with the PostgreSQL tests' expectations (test_predictions).
+    assert result["predictions"] == {}, "\n".join(result["predictions"].values())
 
 
 def test_the_local_calendar_functions_cross_midnight_and_month_ends():
