@@ -9,6 +9,10 @@ The back-test: the same fit on everything before the last 90 days predicts each
 customer's purchase days in those 90 days, beside a naive baseline (each customer
 repeats the number of purchase days of the 90 days before); both errors are
 stored with the fit so the merchant sees whether to trust the prediction.
+
+On SQLite (the quick start) the same fit runs: the summary's SQL is spelt for it
+(the local day from analytics/local_calendar.py, day differences by julianday, the
+first day's spend by a window function) and the predictions are written row by row.
 """
 
 from __future__ import annotations
@@ -91,6 +95,43 @@ ORDER BY c.customer_id
 """
 
 
+# The same query for SQLite: the local day from analytics.local_calendar, day differences in
+# julianday, the first purchase day's spend from a window (no ARRAY_AGG), MAX for BOOL_OR.
+HISTORY_SQL_SQLITE = """
+WITH days AS (
+    SELECT p.card_id,
+           local_day(p.created_at, %(tz)s) AS day,
+           SUM(p.bill_amount - p.refunded_amount) AS spend,
+           MAX(p.created_at < %(cutoff)s) AS calibration,
+           MAX(p.created_at >= %(cutoff)s) AS holdout,
+           MAX(p.created_at >= %(before)s AND p.created_at < %(cutoff)s) AS baseline
+    FROM loyalty_purchase p
+    WHERE p.merchant_id = %(merchant)s
+      AND p.created_at < %(end)s
+      AND p.refunded_amount < p.bill_amount
+    GROUP BY 1, 2
+), customer_days AS (
+    SELECT c.customer_id, d.day, julianday(d.day) AS jday, d.spend, d.calibration, d.holdout, d.baseline,
+           first_value(d.spend) OVER (PARTITION BY c.customer_id ORDER BY d.day) AS first_spend
+    FROM days d
+    JOIN loyalty_card c ON c.id = d.card_id
+)
+SELECT customer_id,
+       COUNT(*) - 1,
+       MAX(jday) - MIN(jday),
+       julianday(%(end_day)s) - MIN(jday),
+       CASE WHEN COUNT(*) > 1 THEN (SUM(spend) - MAX(first_spend)) * 1.0 / (COUNT(*) - 1) ELSE 0 END,
+       COUNT(*) FILTER (WHERE calibration) - 1,
+       coalesce(MAX(jday) FILTER (WHERE calibration) - MIN(jday) FILTER (WHERE calibration), 0),
+       coalesce(julianday(%(cutoff_day)s) - MIN(jday) FILTER (WHERE calibration), 0),
+       COUNT(*) FILTER (WHERE holdout),
+       COUNT(*) FILTER (WHERE baseline)
+FROM customer_days
+GROUP BY customer_id
+ORDER BY customer_id
+"""
+
+
 @dataclass
 class Histories:
     full: Summary
@@ -112,10 +153,19 @@ def histories(*, merchant, end: datetime) -> Histories:
         "before": cutoff - timedelta(days=HOLDOUT_DAYS),
     }
     chunks = []
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        adapt = connection.ops.adapt_datetimefield_value
+        params.update(
+            {key: adapt(params[key]) for key in ("end", "cutoff", "before")},
+            end_day=params["end_day"].isoformat(),
+            cutoff_day=params["cutoff_day"].isoformat(),
+        )
     with transaction.atomic(), connection.cursor() as cursor:
-        # Millions of (card, day) groups: hash and sort them in memory, for this query only.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(HISTORY_SQL, params)
+        if not sqlite:
+            # Millions of (card, day) groups: hash and sort them in memory, for this query only.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(HISTORY_SQL_SQLITE if sqlite else HISTORY_SQL, params)
         while rows := cursor.fetchmany(50_000):
             chunks.append(np.array(rows, dtype=float))
     table = np.concatenate(chunks) if chunks else np.zeros((0, 10))
@@ -209,7 +259,40 @@ ON CONFLICT (customer_id) DO UPDATE SET
 """
 
 
+# SQLite has no arrays to unnest: the rows go one by one (the quick start's few customers).
+INSERT_SQL_SQLITE = """
+INSERT INTO analytics_customerprediction
+    (merchant_id, customer_id, p_alive, expected_purchases_90d, expected_spend_90d, fitted_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (customer_id) DO UPDATE SET
+    p_alive = EXCLUDED.p_alive,
+    expected_purchases_90d = EXCLUDED.expected_purchases_90d,
+    expected_spend_90d = EXCLUDED.expected_spend_90d,
+    fitted_at = EXCLUDED.fitted_at
+"""
+
+
+def _store_rows(*, merchant, summary: Summary, alive, purchases, spend, now: datetime) -> None:
+    places = minor_unit(merchant.currency)
+    fitted_at = connection.ops.adapt_datetimefield_value(now)
+    rows = [
+        (merchant.pk, int(c), round(float(a), 4), round(float(e), 3), round(float(s), places), fitted_at)
+        for c, a, e, s in zip(summary.customer_id, alive, purchases, spend, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(INSERT_SQL_SQLITE, rows)
+
+
 def _store(*, merchant, summary: Summary, alive, purchases, spend, now: datetime) -> None:
+    if connection.vendor == "sqlite":
+        _store_rows(merchant=merchant, summary=summary, alive=alive, purchases=purchases, spend=spend, now=now)
+    else:
+        _store_arrays(merchant=merchant, summary=summary, alive=alive, purchases=purchases, spend=spend, now=now)
+    # Customers whose purchases were all refunded since the last fit have no prediction now.
+    CustomerPrediction.objects.for_merchant(merchant).filter(fitted_at__lt=now).delete()
+
+
+def _store_arrays(*, merchant, summary: Summary, alive, purchases, spend, now: datetime) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(summary.customer_id), WRITE_BATCH):
             part = slice(start, start + WRITE_BATCH)
@@ -226,8 +309,6 @@ def _store(*, merchant, summary: Summary, alive, purchases, spend, now: datetime
                     "spend": spend[part].tolist(),
                 },
             )
-    # Customers whose purchases were all refunded since the last fit have no prediction now.
-    CustomerPrediction.objects.for_merchant(merchant).filter(fitted_at__lt=now).delete()
 
 
 def _dec(value: float, places: str) -> Decimal:

@@ -28,6 +28,16 @@ never from ``Purchase.refunded_amount``.
 Everything is plain SQL over the whole platform (one set of marks for all
 merchants): the work is proportional to the new rows, not to the tables.
 Read-only toward loyalty: nothing here writes a loyalty table.
+
+On SQLite (the quick start's embedded default) the same functions run, with a
+few fragments switched by ``connection.vendor``: the local day and month come
+from functions registered on each connection (analytics/local_calendar.py), no
+casts, no ``SET LOCAL``, upserts name their conflict columns (the unique
+indexes of migration 0010, which stand in for PostgreSQL's NULLS NOT DISTINCT
+constraints), a card's first location comes from a window function instead of
+``array_agg``, and the nightly rebuild empties and refills the live tables in
+its one transaction instead of swapping in indexed copies (SQLite serialises
+writers, and the quick start's data is small).
 """
 
 from __future__ import annotations
@@ -80,9 +90,26 @@ DL_COLS = (
     "points_redeemed",
 )
 
-# The merchant's local calendar.
-P_DAY = "(p.created_at AT TIME ZONE m.time_zone)::date"
-P_MONTH = "date_trunc('month', p.created_at AT TIME ZONE m.time_zone)::date"
+POSTGRESQL, SQLITE = "postgresql", "sqlite"
+
+# The merchant's local calendar ({} is the source row's alias), per database.
+LOCAL_DAY = {
+    POSTGRESQL: "({}.created_at AT TIME ZONE m.time_zone)::date",
+    SQLITE: "local_day({}.created_at, m.time_zone)",
+}
+LOCAL_MONTH = {
+    POSTGRESQL: "date_trunc('month', {}.created_at AT TIME ZONE m.time_zone)::date",
+    SQLITE: "local_month({}.created_at, m.time_zone)",
+}
+
+
+def _sqlite() -> bool:
+    return connection.vendor == SQLITE
+
+
+def _null(pg_type: str) -> str:
+    """A typed NULL (PostgreSQL needs the type in a UNION's first branch; SQLite has no casts)."""
+    return "NULL" if _sqlite() else f"NULL::{pg_type}"
 
 
 @dataclass(frozen=True)
@@ -109,7 +136,10 @@ def _target(cursor, table: str, hwm: int, cutoff: datetime) -> int:
     """The largest id up to which every row is older than ``cutoff``: stop just
     before the first young row above the mark (it may have neighbours with
     smaller ids whose transactions have not committed yet)."""
-    cursor.execute(f"SELECT min(id) FROM {table} WHERE id > %s AND created_at > %s", [hwm, cutoff])
+    cursor.execute(
+        f"SELECT min(id) FROM {table} WHERE id > %s AND created_at > %s",
+        [hwm, connection.ops.adapt_datetimefield_value(cutoff)],
+    )
     (young,) = cursor.fetchone()
     if young is not None:
         return max(hwm, young - 1)
@@ -133,12 +163,10 @@ _R_BASE = (
     "FROM loyalty_refund r JOIN loyalty_purchase p ON p.id = r.purchase_id "
     "JOIN merchants_merchant m ON m.id = r.merchant_id WHERE r.id > %s AND r.id <= %s"
 )
-_R_DAY = "(r.created_at AT TIME ZONE m.time_zone)::date"
 _C_BASE = (
     "FROM loyalty_card c JOIN merchants_merchant m ON m.id = c.merchant_id "
     "JOIN loyalty_customer cu ON cu.id = c.customer_id WHERE c.id > %s AND c.id <= %s"
 )
-_C_DAY = "(c.created_at AT TIME ZONE m.time_zone)::date"
 
 DM_KEYS = ("merchant_id", "day")
 DL_KEYS = ("merchant_id", "location_id", "day")
@@ -151,51 +179,78 @@ TARGETS = {
     DL_TABLE: ("daily_location_unique", DL_KEYS, DL_COLS),
     CM_TABLE: ("customer_month_unique", CM_KEYS, CM_COLS),
 }
-SOURCES: dict[str, list[tuple[str, str]]] = {
-    "purchases": [
-        (DM_TABLE, f"SELECT p.merchant_id, {P_DAY} AS day, {_P_SUMS} {_P_BASE} GROUP BY 1, 2"),
-        (
-            DL_TABLE,
-            f"SELECT p.merchant_id, p.location_id, {P_DAY} AS day, {_P_SUMS}, "
-            f"sum(p.points_earned) AS points_earned, sum(p.points_redeemed) AS points_redeemed {_P_BASE} "
-            "GROUP BY 1, 2, 3",
-        ),
-        (
-            CM_TABLE,
-            f"SELECT p.merchant_id, p.card_id, p.location_id, {P_MONTH} AS month, "
-            f"count(*) AS visits, sum(p.bill_amount) AS bill_total {_P_BASE} GROUP BY 1, 2, 3, 4",
-        ),
-    ],
-    "refunds": [
-        (DM_TABLE, f"SELECT r.merchant_id, {_R_DAY} AS day, sum(r.amount) AS refund_total {_R_BASE} GROUP BY 1, 2"),
-        (
-            DL_TABLE,
-            f"SELECT r.merchant_id, p.location_id, {_R_DAY} AS day, sum(r.amount) AS refund_total {_R_BASE} "
-            "GROUP BY 1, 2, 3",
-        ),
-    ],
-    "entries": [
-        (
-            DM_TABLE,
-            "SELECT e.merchant_id, (e.created_at AT TIME ZONE m.time_zone)::date AS day, "
-            "sum(e.points) FILTER (WHERE e.kind = 'earn') AS points_earned, "
-            "sum(e.points) FILTER (WHERE e.kind LIKE 'bonus\\_%%') AS points_bonus, "
-            "-sum(e.points) FILTER (WHERE e.kind = 'redeem') AS points_redeemed, "
-            "-sum(e.points) FILTER (WHERE e.kind = 'expiry') AS points_expired, "
-            "sum(e.points) AS points_net "
-            "FROM loyalty_ledgerentry e JOIN merchants_merchant m ON m.id = e.merchant_id "
-            "WHERE e.id > %s AND e.id <= %s GROUP BY 1, 2",
-        )
-    ],
-    "cards": [
-        (DM_TABLE, f"SELECT c.merchant_id, {_C_DAY} AS day, count(*) AS joined {_C_BASE} GROUP BY 1, 2"),
-        (
-            DL_TABLE,
-            f"SELECT c.merchant_id, cu.joined_location_id AS location_id, {_C_DAY} AS day, count(*) AS joined "
-            f"{_C_BASE} GROUP BY 1, 2, 3",
-        ),
-    ],
+# On SQLite an upsert names the columns of its unique index (a NULL location is 0 there,
+# as NULLS NOT DISTINCT makes it one value on PostgreSQL; see migration 0010).
+SQLITE_CONFLICT = {
+    DM_TABLE: "merchant_id, day",
+    DL_TABLE: "merchant_id, coalesce(location_id, 0), day",
+    CM_TABLE: "card_id, month, coalesce(location_id, 0)",
+    BC_TABLE: "merchant_id, coalesce(location_id, 0), kind, month, "
+    "coalesce(prev_month, ''), coalesce(first_month, ''), coalesce(next_month, '')",
 }
+
+
+def _sources(vendor: str) -> dict[str, list[tuple[str, str]]]:
+    p_day, p_month = LOCAL_DAY[vendor].format("p"), LOCAL_MONTH[vendor].format("p")
+    r_day, c_day, e_day = (LOCAL_DAY[vendor].format(alias) for alias in "rce")
+    # PostgreSQL's LIKE escapes with a backslash by default; SQLite's only when told.
+    bonus = "e.kind LIKE 'bonus\\_%%'" + (" ESCAPE '\\'" if vendor == SQLITE else "")
+    return {
+        "purchases": [
+            (DM_TABLE, f"SELECT p.merchant_id, {p_day} AS day, {_P_SUMS} {_P_BASE} GROUP BY 1, 2"),
+            (
+                DL_TABLE,
+                f"SELECT p.merchant_id, p.location_id, {p_day} AS day, {_P_SUMS}, "
+                f"sum(p.points_earned) AS points_earned, sum(p.points_redeemed) AS points_redeemed {_P_BASE} "
+                "GROUP BY 1, 2, 3",
+            ),
+            (
+                CM_TABLE,
+                f"SELECT p.merchant_id, p.card_id, p.location_id, {p_month} AS month, "
+                f"count(*) AS visits, sum(p.bill_amount) AS bill_total {_P_BASE} GROUP BY 1, 2, 3, 4",
+            ),
+        ],
+        "refunds": [
+            (
+                DM_TABLE,
+                f"SELECT r.merchant_id, {r_day} AS day, sum(r.amount) AS refund_total {_R_BASE} GROUP BY 1, 2",
+            ),
+            (
+                DL_TABLE,
+                f"SELECT r.merchant_id, p.location_id, {r_day} AS day, sum(r.amount) AS refund_total {_R_BASE} "
+                "GROUP BY 1, 2, 3",
+            ),
+        ],
+        "entries": [
+            (
+                DM_TABLE,
+                f"SELECT e.merchant_id, {e_day} AS day, "
+                "sum(e.points) FILTER (WHERE e.kind = 'earn') AS points_earned, "
+                f"sum(e.points) FILTER (WHERE {bonus}) AS points_bonus, "
+                "-sum(e.points) FILTER (WHERE e.kind = 'redeem') AS points_redeemed, "
+                "-sum(e.points) FILTER (WHERE e.kind = 'expiry') AS points_expired, "
+                "sum(e.points) AS points_net "
+                "FROM loyalty_ledgerentry e JOIN merchants_merchant m ON m.id = e.merchant_id "
+                "WHERE e.id > %s AND e.id <= %s GROUP BY 1, 2",
+            )
+        ],
+        "cards": [
+            (DM_TABLE, f"SELECT c.merchant_id, {c_day} AS day, count(*) AS joined {_C_BASE} GROUP BY 1, 2"),
+            (
+                DL_TABLE,
+                f"SELECT c.merchant_id, cu.joined_location_id AS location_id, {c_day} AS day, count(*) AS joined "
+                f"{_C_BASE} GROUP BY 1, 2, 3",
+            ),
+        ],
+    }
+
+
+SOURCES_BY_VENDOR = {POSTGRESQL: _sources(POSTGRESQL), SQLITE: _sources(SQLITE)}
+
+
+def _vendor_sources() -> dict[str, list[tuple[str, str]]]:
+    return SOURCES_BY_VENDOR[connection.vendor]
+
 
 # One row per card: the first location is the one of the earliest purchase (ties: the smaller id).
 CS_PURCHASES = """
@@ -204,9 +259,31 @@ CS_PURCHASES = """
            count(*) AS purchases, sum(p.bill_amount) AS bill_total
     FROM loyalty_purchase p WHERE p.id > %s AND p.id <= %s GROUP BY p.merchant_id, p.card_id
 """
+# SQLite has no array_agg: the first location is a window's first value, the same on every row of the card.
+CS_PURCHASES_SQLITE = """
+    SELECT p.merchant_id, p.card_id, min(p.created_at) AS first_purchase_at, max(p.created_at) AS last_purchase_at,
+           max(p.first_location_id) AS first_location_id,
+           count(*) AS purchases, sum(p.bill_amount) AS bill_total
+    FROM (SELECT merchant_id, card_id, created_at, bill_amount,
+                 first_value(location_id) OVER (PARTITION BY card_id ORDER BY created_at, id) AS first_location_id
+          FROM loyalty_purchase WHERE id > %s AND id <= %s) p
+    GROUP BY p.merchant_id, p.card_id
+"""
 CS_REFUNDS = (
     "SELECT r.card_id, sum(r.amount) AS amount FROM loyalty_refund r WHERE r.id > %s AND r.id <= %s GROUP BY r.card_id"
 )
+
+
+def _cs_purchases() -> str:
+    return CS_PURCHASES_SQLITE if _sqlite() else CS_PURCHASES
+
+
+def _on_conflict(table: str, constraint: str, *, after_from: bool = True) -> str:
+    """The upsert's conflict clause. (SQLite reads ``ON`` right after ``FROM (…) s`` as a
+    join's, so there the SELECT gets a WHERE clause first.)"""
+    if _sqlite():
+        return f"{'WHERE true ' if after_from else ''}ON CONFLICT ({SQLITE_CONFLICT[table]})"
+    return f"ON CONFLICT ON CONSTRAINT {constraint}"
 
 
 def _present(cursor, source: str, params) -> set[str]:
@@ -224,7 +301,7 @@ def _add(cursor, table: str, source: str, params) -> None:
     cursor.execute(
         f"INSERT INTO {table} ({', '.join(keys + cols)}) "
         f"SELECT {', '.join('s.' + k for k in keys)}, {', '.join(values)} FROM ({source}) s "
-        f"ON CONFLICT ON CONSTRAINT {constraint} DO UPDATE SET {updates}",
+        f"{_on_conflict(table, constraint)} DO UPDATE SET {updates}",
         params,
     )
 
@@ -243,7 +320,7 @@ def buyer_counts_sql(where: str) -> str:
     from which both kinds of count are read."""
     return f"""
         WITH scoped AS (
-            SELECT merchant_id, NULL::bigint AS location_id, month, visits, first_any,
+            SELECT merchant_id, {_null("bigint")} AS location_id, month, visits, first_any,
                    lag(month) OVER w AS prev_month, lead(month) OVER w AS next_month
             FROM (SELECT merchant_id, card_id, month, sum(visits) AS visits,
                          min(month) OVER (PARTITION BY card_id) AS first_any
@@ -266,7 +343,7 @@ def buyer_counts_sql(where: str) -> str:
             FROM scoped GROUP BY 1, 2, 3, 4, 5, 6, 7
         )
         SELECT merchant_id, location_id, 'B' AS kind, month, prev_month,
-               NULL::date AS first_month, NULL::date AS next_month, sum(customers) AS customers
+               {_null("date")} AS first_month, {_null("date")} AS next_month, sum(customers) AS customers
         FROM cells GROUP BY merchant_id, location_id, month, prev_month
         UNION ALL
         SELECT merchant_id, location_id, 'N', month, NULL, first_any, next_month, customers
@@ -284,18 +361,19 @@ def _apply_purchases(cursor, lo: int, hi: int) -> None:
         f"CREATE TEMP TABLE analytics_buyercount_before AS {buyer_counts_sql(_BATCH_CARDS)}",
         [lo, hi] * 2,
     )
-    for table, source in SOURCES["purchases"]:
+    for table, source in _vendor_sources()["purchases"]:
         _add(cursor, table, source, [lo, hi])
+    first, last = ("min", "max") if _sqlite() else ("LEAST", "GREATEST")
     cursor.execute(
         f"""
         INSERT INTO {CS_TABLE} AS t (merchant_id, card_id, first_purchase_at, last_purchase_at,
                                      first_location_id, purchases, bill_total, refund_total)
-        SELECT s.*, 0 FROM ({CS_PURCHASES}) s
-        ON CONFLICT (card_id) DO UPDATE SET
+        SELECT s.*, 0 FROM ({_cs_purchases()}) s
+        {"WHERE true " if _sqlite() else ""}ON CONFLICT (card_id) DO UPDATE SET
             first_location_id = CASE WHEN EXCLUDED.first_purchase_at < t.first_purchase_at
                                      THEN EXCLUDED.first_location_id ELSE t.first_location_id END,
-            first_purchase_at = LEAST(t.first_purchase_at, EXCLUDED.first_purchase_at),
-            last_purchase_at = GREATEST(t.last_purchase_at, EXCLUDED.last_purchase_at),
+            first_purchase_at = {first}(t.first_purchase_at, EXCLUDED.first_purchase_at),
+            last_purchase_at = {last}(t.last_purchase_at, EXCLUDED.last_purchase_at),
             purchases = t.purchases + EXCLUDED.purchases,
             bill_total = t.bill_total + EXCLUDED.bill_total
         """,
@@ -311,29 +389,30 @@ def _apply_purchases(cursor, lo: int, hi: int) -> None:
             SELECT {keys}, -customers FROM analytics_buyercount_before
         ) d
         GROUP BY {keys} HAVING sum(customers) <> 0
-        ON CONFLICT ON CONSTRAINT buyer_count_unique DO UPDATE SET customers = {BC_TABLE}.customers + EXCLUDED.customers
+        {_on_conflict(BC_TABLE, "buyer_count_unique", after_from=False)}
+        DO UPDATE SET customers = {BC_TABLE}.customers + EXCLUDED.customers
         """,
         [lo, hi] * 2,
     )
     cursor.execute(
-        f"DELETE FROM {BC_TABLE} b WHERE b.customers = 0 "
+        f"DELETE FROM {BC_TABLE} AS b WHERE b.customers = 0 "
         "AND b.merchant_id IN (SELECT DISTINCT merchant_id FROM analytics_buyercount_before)"
     )
     cursor.execute("DROP TABLE analytics_buyercount_before")
 
 
 def _apply_refunds(cursor, lo: int, hi: int) -> None:
-    for table, source in SOURCES["refunds"]:
+    for table, source in _vendor_sources()["refunds"]:
         _add(cursor, table, source, [lo, hi])
     cursor.execute(
-        f"UPDATE {CS_TABLE} t SET refund_total = t.refund_total + s.amount FROM ({CS_REFUNDS}) s "
+        f"UPDATE {CS_TABLE} AS t SET refund_total = t.refund_total + s.amount FROM ({CS_REFUNDS}) s "
         "WHERE t.card_id = s.card_id",
         [lo, hi],
     )
 
 
 def _apply(cursor, kind: str, lo: int, hi: int) -> None:
-    for table, source in SOURCES[kind]:
+    for table, source in _vendor_sources()[kind]:
         _add(cursor, table, source, [lo, hi])
 
 
@@ -367,9 +446,10 @@ def _targets(cursor, state: SummaryState, cutoff: datetime) -> Targets:
 
 def _advance(state: SummaryState, cutoff: datetime) -> RefreshResult:
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        # Small batches: compiling the plans (JIT) would cost more than running them.
-        cursor.execute("SET LOCAL jit = off")
+        if not _sqlite():
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            # Small batches: compiling the plans (JIT) would cost more than running them.
+            cursor.execute("SET LOCAL jit = off")
         to = _targets(cursor, state, cutoff)
         result = RefreshResult(
             purchases=to.purchases - state.purchase_hwm,
@@ -408,7 +488,8 @@ def refresh(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> Ref
 
 
 def _new(table: str) -> str:
-    return f"{table}__new"
+    """The copy the rebuild fills (on SQLite, the live table itself: see ``rebuild``)."""
+    return table if _sqlite() else f"{table}__new"
 
 
 def _fill_summed(cursor, table: str, sources: list[tuple[str, list]]) -> None:
@@ -439,7 +520,7 @@ def _fill(cursor, to: Targets) -> None:
     # The purchases per location and day, once (exact sums, unrounded): the daily location
     # table sums them as they are, the daily merchant table over its locations, so the
     # ten million purchases are read for the daily tables once, not twice.
-    ((_, dl_purchases),) = [(t, s) for t, s in SOURCES["purchases"] if t == DL_TABLE]
+    ((_, dl_purchases),) = [(t, s) for t, s in _vendor_sources()["purchases"] if t == DL_TABLE]
     cursor.execute("DROP TABLE IF EXISTS analytics_purchase_days")
     cursor.execute(f"CREATE TEMP TABLE analytics_purchase_days AS {dl_purchases}", marks["purchases"])
     by_location = "SELECT * FROM analytics_purchase_days"
@@ -451,14 +532,14 @@ def _fill(cursor, to: Targets) -> None:
     for table, purchases in ((DL_TABLE, by_location), (DM_TABLE, by_day)):
         sources: list[tuple[str, list]] = [(purchases, [])] + [
             (source, marks[kind])
-            for kind, pairs in SOURCES.items()
+            for kind, pairs in _vendor_sources().items()
             for target, source in pairs
             if target == table and kind != "purchases"
         ]
         _fill_summed(cursor, table, sources)
     cursor.execute("DROP TABLE analytics_purchase_days")
     # One source, already one row per key: no second grouping of millions of rows.
-    ((_, cm_source),) = [(t, s) for t, s in SOURCES["purchases"] if t == CM_TABLE]
+    ((_, cm_source),) = [(t, s) for t, s in _vendor_sources()["purchases"] if t == CM_TABLE]
     cursor.execute(
         f"INSERT INTO {_new(CM_TABLE)} ({', '.join(CM_KEYS + CM_COLS)}) "
         f"SELECT {', '.join(CM_KEYS + CM_COLS)} FROM ({cm_source}) s ORDER BY card_id, month",
@@ -468,7 +549,7 @@ def _fill(cursor, to: Targets) -> None:
         f"""
         INSERT INTO {_new(CS_TABLE)} (merchant_id, card_id, first_purchase_at, last_purchase_at,
                                       first_location_id, purchases, bill_total, refund_total)
-        SELECT s.*, coalesce(r.amount, 0) FROM ({CS_PURCHASES}) s LEFT JOIN ({CS_REFUNDS}) r ON r.card_id = s.card_id
+        SELECT s.*, coalesce(r.amount, 0) FROM ({_cs_purchases()}) s LEFT JOIN ({CS_REFUNDS}) r ON r.card_id = s.card_id
         """,
         marks["purchases"] + marks["refunds"],
     )
@@ -529,11 +610,39 @@ def _take_name(cursor, table: str, renames: list[str]) -> None:
         cursor.execute(f"ALTER SEQUENCE {sequence} RENAME TO {table}_id_seq")
 
 
+def _rebuilt(state: SummaryState, to: Targets, now: datetime) -> RefreshResult:
+    state.purchase_hwm, state.refund_hwm = to.purchases, to.refunds
+    state.entry_hwm, state.card_hwm = to.entries, to.cards
+    state.version += 1
+    state.refreshed_at = state.rebuilt_at = now
+    state.save()
+    return RefreshResult(purchases=to.purchases, refunds=to.refunds, entries=to.entries, cards=to.cards)
+
+
+def _rebuild_in_place(*, now: datetime, lag: timedelta) -> RefreshResult:
+    """SQLite: empty the live tables and refill them, in one transaction. SQLite serialises
+    writers (readers see the old rows until the commit, in WAL mode), and the quick
+    start's data is small, so the copies and swap that spare PostgreSQL's indexes are not needed."""
+    with transaction.atomic():
+        state = _state_for_update()
+        with connection.cursor() as cursor:
+            for table in SWAPPED:
+                cursor.execute(f"DELETE FROM {table}")
+            to = _targets(cursor, SummaryState(), now - lag)
+            _fill(cursor, to)
+            _fill_buyer_counts(cursor)
+        result = _rebuilt(state, to, now)
+    logger.info("analytics summaries rebuilt: %s", result)
+    return result
+
+
 def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> RefreshResult:
     """Recount every summary table from the source rows into new copies and swap them in,
     in one transaction (each analysed before the swap); then VACUUM them (outside it,
     when not inside another)."""
     now = now or timezone.now()
+    if _sqlite():
+        return _rebuild_in_place(now=now, lag=lag)
     with transaction.atomic():
         state = _state_for_update()
         with connection.cursor() as cursor:
@@ -555,12 +664,7 @@ def rebuild(*, now: datetime | None = None, lag: timedelta = DEFAULT_LAG) -> Ref
             # Readers wait from here to the commit (a moment), then see the new tables.
             for table in SWAPPED:
                 _take_name(cursor, table, renames[table])
-        result = RefreshResult(purchases=to.purchases, refunds=to.refunds, entries=to.entries, cards=to.cards)
-        state.purchase_hwm, state.refund_hwm = to.purchases, to.refunds
-        state.entry_hwm, state.card_hwm = to.entries, to.cards
-        state.version += 1
-        state.refreshed_at = state.rebuilt_at = now
-        state.save()
+        result = _rebuilt(state, to, now)
     if not connection.in_atomic_block:
         # Fresh tables: set their visibility maps (index-only scans) and hint bits now,
         # not on the first page views (each copy was analysed before the swap, so its
@@ -583,7 +687,8 @@ def rebuild_cohorts(*, now: datetime | None = None) -> None:
             # A card's cohort is its first month; one row per card and month (its months
             # at several locations summed), read in the order of the (card, month, location)
             # index, so no distinct count has to sort millions of rows.
-            cursor.execute("SET LOCAL work_mem = '64MB'")
+            if not _sqlite():
+                cursor.execute("SET LOCAL work_mem = '64MB'")
             cursor.execute(
                 f"""
                 INSERT INTO analytics_cohortcell (merchant_id, cohort, month, customers, bill_total)
@@ -602,7 +707,7 @@ def rebuild_cohorts(*, now: datetime | None = None) -> None:
                 FROM loyalty_card c LEFT JOIN loyalty_tier t ON t.id = c.tier_id
                 GROUP BY 1, 2, 3, 4
                 """,
-                [now],
+                [connection.ops.adapt_datetimefield_value(now)],
             )
         state.version += 1
         state.cohorts_at = now

@@ -49,6 +49,11 @@ def msk(y, m, d, hour=12):
 
 @pytest.fixture
 def history(merchant, owner, location):
+    return make_history(merchant=merchant, owner=owner, location=location)
+
+
+def make_history(*, merchant, owner, location):
+    """The history above, refreshed into the summaries (also run on SQLite: test_summaries_sqlite)."""
     l1 = location
     l2 = factories.LocationFactory(merchant=merchant, name="Арбат")
     save_program(
