@@ -271,3 +271,16 @@ def test_three_decimal_money_is_summed_exactly_by_the_refresh_and_the_rebuild(db
         assert sum(d.refund_total for d in days) == Decimal("0.001"), run.__name__
         stats = CustomerStats.objects.get(merchant=dinar)
         assert (stats.bill_total, stats.refund_total) == (Decimal("3.579"), Decimal("0.001")), run.__name__
+
+
+def test_the_nightly_command_rebuilds_and_fits_every_merchant_now(merchant, shop):
+    """``manage.py analytics_nightly`` (run by ``make run`` once the demo has loaded): the
+    summaries with cohorts, and a prediction fit recorded for each active merchant."""
+    from analytics.models import PredictionFit
+
+    other = factories.MerchantFactory()
+    call_command("analytics_nightly", stdout=open("/dev/null", "w"))
+    state = SummaryState.objects.get(key=summaries.STATE_KEY)
+    assert state.rebuilt_at is not None and state.cohorts_at is not None
+    assert snapshot()[summaries.DM_TABLE]
+    assert set(PredictionFit.objects.values_list("merchant_id", flat=True)) == {merchant.pk, other.pk}
