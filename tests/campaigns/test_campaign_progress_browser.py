@@ -1,5 +1,6 @@
 """A campaign's page follows a send in progress (static/js/campaign-progress.js polls the progress URL):
-the figures change as deliveries are written, without reloading the page."""
+the figures change as deliveries are written, without reloading the page; when the send has finished,
+the page shows its new status by itself."""
 
 from __future__ import annotations
 
@@ -39,3 +40,8 @@ def test_the_campaign_page_follows_a_send_in_progress(live_server, transactional
     expect(progress.locator("[data-key=sent]")).to_have_text("2")
     expect(progress.locator("[data-key=remaining]")).to_have_text("0")
     screenshot(page, "campaigns-progress-live", full_page=False)
+
+    # The send finishes: the badge says so without the marketer reloading the page.
+    Campaign.objects.filter(pk=campaign.pk).update(status=Status.DONE)
+    expect(page.get_by_test_id("campaign-status")).to_have_text("Отправлена", timeout=20_000)
+    screenshot(page, "campaigns-progress-finished", full_page=False)
