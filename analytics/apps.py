@@ -15,13 +15,6 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         import_module("analytics.tasks")
 
-        from django.db.backends.signals import connection_created
-
-        from analytics.local_calendar import register as register_sqlite_functions
-
-        # The summaries' SQL on SQLite (the quick start) needs the merchant's local day and month.
-        connection_created.connect(register_sqlite_functions, dispatch_uid="analytics.local_calendar")
-
         from merchants.navigation import (
             HomePanel,
             NavItem,

@@ -11,7 +11,7 @@ repeats the number of purchase days of the 90 days before); both errors are
 stored with the fit so the merchant sees whether to trust the prediction.
 
 On SQLite (the quick start) the same fit runs: the summary's SQL is spelt for it
-(the local day from analytics/local_calendar.py, day differences by julianday, the
+(the local day from merchants/local_calendar.py, day differences by julianday, the
 first day's spend by a window function) and the predictions are written row by row.
 """
 
@@ -95,7 +95,7 @@ ORDER BY c.customer_id
 """
 
 
-# The same query for SQLite: the local day from analytics.local_calendar, day differences in
+# The same query for SQLite: the local day from merchants.local_calendar, day differences in
 # julianday, the first purchase day's spend from a window (no ARRAY_AGG), MAX for BOOL_OR.
 HISTORY_SQL_SQLITE = """
 WITH days AS (

@@ -31,7 +31,7 @@ Read-only toward loyalty: nothing here writes a loyalty table.
 
 On SQLite (the quick start's embedded default) the same functions run, with a
 few fragments switched by ``connection.vendor``: the local day and month come
-from functions registered on each connection (analytics/local_calendar.py), no
+from functions registered on each connection (merchants/local_calendar.py), no
 casts, no ``SET LOCAL``, upserts name their conflict columns (the unique
 indexes of migration 0010, which stand in for PostgreSQL's NULLS NOT DISTINCT
 constraints), a card's first location comes from a window function instead of

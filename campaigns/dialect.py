@@ -3,25 +3,24 @@ start's SQLite file. The sending pipeline, the RFM recompute and the segment cou
 functions on both; each switch here covers one construct SQLite lacks, and PostgreSQL's SQL and
 parameters pass through unchanged.
 
-SQLite's twins of PostgreSQL expressions are functions registered on each new SQLite connection
-(``register_functions``, connected in ``CampaignsConfig.ready``): the hold-out bucket (PostgreSQL
-computes it with sha256/encode/bit(64), ``reach_sql.holdout_sql``) and the local day of a stored
-time (PostgreSQL's ``AT TIME ZONE … ::date``).
+SQLite's twin of the hold-out bucket (PostgreSQL computes it with sha256/encode/bit(64),
+``reach_sql.holdout_sql``) is a function registered on each new SQLite connection
+(``register_functions``, connected in ``CampaignsConfig.ready``); the local day of a stored time
+(PostgreSQL's ``AT TIME ZONE … ::date``) is merchants.local_calendar's ``local_day``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from functools import cache
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db import connection
 
 HOLDOUT_BUCKET = "campaigns_holdout_bucket"
-LOCAL_DATE = "campaigns_local_date"
+# merchants/local_calendar.py, registered for every SQLite connection.
+LOCAL_DAY = "local_day"
 
 
 def holdout_bucket(campaign_id: int, customer_id: int) -> int:
@@ -31,29 +30,12 @@ def holdout_bucket(campaign_id: int, customer_id: int) -> int:
     return int.from_bytes(digest[:8], "big") % 100
 
 
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_date(value: str | None, zone: str) -> str | None:
-    """The day in ``zone`` of a time as Django stores it in SQLite (UTC, no offset, text):
-    ISO text, so that days order as PostgreSQL's dates do."""
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_zone(zone)).date().isoformat()
-
-
 def register_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """``connection_created`` receiver: SQLite's twins of the PostgreSQL expressions."""
+    """``connection_created`` receiver: SQLite's twin of the hold-out bucket."""
     if connection.vendor != "sqlite":
         return
     raw = connection.connection
     raw.create_function(HOLDOUT_BUCKET, 2, holdout_bucket, deterministic=True)
-    raw.create_function(LOCAL_DATE, 2, local_date, deterministic=True)
 
 
 def is_postgresql() -> bool:

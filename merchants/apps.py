@@ -12,6 +12,13 @@ class MerchantsConfig(AppConfig):
 
         translate_default_labels()
 
+        from django.db.backends.signals import connection_created
+
+        from .local_calendar import register as register_local_calendar
+
+        # SQLite (the quick start) gets the merchant's local day and month as SQL functions.
+        connection_created.connect(register_local_calendar, dispatch_uid="merchants.local_calendar")
+
         # django.contrib.admin comes first in INSTALLED_APPS: every admin module is imported by now.
         from django.contrib import admin
 

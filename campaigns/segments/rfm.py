@@ -89,7 +89,7 @@ def recompute_rfm(*, merchant: Merchant, now: datetime | None = None) -> int:
     # SQLite: the local day by a registered function (campaigns.dialect); "WHERE true" so that its
     # parser does not read the upsert's ON CONFLICT as a join's ON; DELETE's alias needs its AS.
     last_day = (
-        "(last_purchase_at AT TIME ZONE %s)::date" if postgresql else f"{dialect.LOCAL_DATE}(last_purchase_at, %s)"
+        "(last_purchase_at AT TIME ZONE %s)::date" if postgresql else f"{dialect.LOCAL_DAY}(last_purchase_at, %s)"
     )
     upsert_where = "" if postgresql else " WHERE true"
     alias = "s" if postgresql else "AS s"

@@ -111,7 +111,7 @@ def test_summaries_and_figures_on_sqlite(tmp_path):
 
 
 def test_the_local_calendar_functions_cross_midnight_and_month_ends():
-    from analytics.local_calendar import local_day, local_month
+    from merchants.local_calendar import local_day, local_month
 
     # 22:30 UTC on 28 February is 01:30 on 1 March in Moscow, still 28 February in New York.
     assert local_day("2026-02-28 22:30:00", "Europe/Moscow") == "2026-03-01"

@@ -78,7 +78,7 @@ with connection.cursor() as cursor:
             buckets[f"{campaign_id}/{percent}"] = got == want
 # The local day RFM's recency uses: 22:30 UTC is already the next day in Moscow.
 with connection.cursor() as cursor:
-    cursor.execute("SELECT campaigns_local_date(%s, %s)", [datetime(2026, 11, 30, 22, 30), "Europe/Moscow"])
+    cursor.execute("SELECT local_day(%s, %s)", [datetime(2026, 11, 30, 22, 30), "Europe/Moscow"])
     moscow_day = cursor.fetchone()[0]
 scored = recompute_rfm(merchant=merchant)
 again = recompute_rfm(merchant=merchant, now=timezone.now() + timedelta(days=1))

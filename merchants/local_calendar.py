@@ -2,8 +2,9 @@
 
 PostgreSQL turns a stored UTC instant into the merchant's local day with
 ``(created_at AT TIME ZONE m.time_zone)::date``; SQLite has no time zones, so
-the summaries (analytics/summaries.py) call these two functions there instead,
-registered on every new SQLite connection. zoneinfo reads the same IANA
+the hand-written SQL that needs a local day (analytics' summaries and predictions,
+campaigns' RFM recency) calls these two functions there instead, registered on every
+new SQLite connection (``MerchantsConfig.ready``). zoneinfo reads the same IANA
 database PostgreSQL does, so both give the same day around midnight and DST."""
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _local(stored: str, zone: str) -> datetime:
-    # Django stores aware datetimes on SQLite as naive UTC text ("2026-03-05 09:00:00[.ffffff]").
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC).astimezone(_zone(zone))
+    # Django stores aware datetimes on SQLite as naive UTC text ("2026-03-05 09:00:00[.ffffff]");
+    # a parameter with an offset keeps it.
+    moment = datetime.fromisoformat(stored)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_zone(zone))
 
 
 def local_day(stored: str | None, zone: str) -> str | None:
