@@ -244,6 +244,22 @@ class _PreparingCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=True, binary=binary)
 
 
+class _LoggedPreparingCursor(_PreparingCursor):
+    """The same, for Django's query log (DEBUG, CaptureQueriesContext): psycopg
+    keeps the text of the last query only for statements it does not prepare,
+    and the log reads it from there."""
+
+    def execute(
+        self, query: Any, params: Params | None = None, *, prepare: bool | None = None, binary: bool | None = None
+    ) -> Self:
+        super().execute(query, params, binary=binary)
+        self._query = self._convert_query(query, params)
+        return self
+
+
+_NEVER_BY_COUNT = 2**31 - 1
+
+
 def _cursor():
     """A cursor for the two statements: prepared on PostgreSQL (the parse and
     plan are saved for the connection's life, DB_CONN_MAX_AGE; a connection
@@ -254,11 +270,16 @@ def _cursor():
     if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
         return connection.cursor()
     connection.ensure_connection()
-    raw = _PreparingCursor(connection.connection)
+    raw_connection = connection.connection
+    if raw_connection.prepare_threshold is None:
+        # Django connects with prepare_threshold=None (its default, for poolers), and psycopg then prepares
+        # nothing, not even with prepare=True. A threshold no statement reaches: only these two cursors'
+        # statements (prepare=True) are prepared; Django's own cursors bind on the client and never are.
+        raw_connection.prepare_threshold = _NEVER_BY_COUNT
     # (django-stubs type these as taking Django's wrapper; they take the driver's cursor.)
     if connection.queries_logged:
-        return connection.make_debug_cursor(raw)  # type: ignore[arg-type]
-    return connection.make_cursor(raw)  # type: ignore[arg-type]
+        return connection.make_debug_cursor(_LoggedPreparingCursor(raw_connection))  # type: ignore[arg-type]
+    return connection.make_cursor(_PreparingCursor(raw_connection))  # type: ignore[arg-type]
 
 
 def card_number_digits(card_number: str) -> str | None:

@@ -84,6 +84,32 @@ def test_a_purchase_is_two_statements_with_a_wallet_pass(pos, pos_card, django_c
     assert len(callbacks) == 1
 
 
+def _prepared_on_server() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.django_db
+def test_the_two_statements_are_prepared_on_the_server(pos, pos_card):
+    # Django connects with prepare_threshold=None, which makes psycopg ignore prepare=True: the statements
+    # were parsed and planned on every purchase until the quick path set a threshold of its own.
+    for _ in range(3):
+        assert _buy(pos, pos_card).status_code == 201
+    prepared = _prepared_on_server()
+    assert len(prepared) == 2, prepared
+    assert any("FOR UPDATE" in sql and "INSERT INTO loyalty_idempotentrequest" in sql for sql in prepared)
+    assert any("UPDATE loyalty_idempotentrequest" in sql and "loyalty_purchase" in sql for sql in prepared)
+
+
+@pytest.mark.django_db
+def test_no_statement_is_prepared_when_prepared_statements_are_off(pos, pos_card, settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    for _ in range(2):
+        assert _buy(pos, pos_card).status_code == 201
+    assert _prepared_on_server() == []
+
+
 @pytest.mark.django_db
 def test_quick_and_general_paths_write_the_same(pos, pos_card, merchant, location, pos_key):
     other = enroll_customer(merchant=merchant, phone="+79161234500", name="Борис", location=location)
