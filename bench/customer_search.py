@@ -155,8 +155,13 @@ def load(customers: int, others: list[int], seed: int) -> None:
     card_cols, card_defaults = _columns(
         Card,
         {
-            "id": 0, "merchant_id": 0, "customer_id": 0, "number": "", "barcode": "",
-            "created_at": None, "updated_at": None,
+            "id": 0,
+            "merchant_id": 0,
+            "customer_id": 0,
+            "number": "",
+            "barcode": "",
+            "created_at": None,
+            "updated_at": None,
         },
     )
     ci = {c: i for i, c in enumerate(cust_cols)}
@@ -359,8 +364,10 @@ def searches(merchant, rng: random.Random) -> list[tuple[str, str, int]]:
 
 
 def report(results: list[dict]) -> None:
-    header = f"{'search':34} {'query':28} {'kind':6} {'rows':>5} {'cold ms':>8} {'warm ms':>8} {'app ms':>7} " \
-             f"{'pg ms':>7}  ok  plan"
+    header = (
+        f"{'search':34} {'query':28} {'kind':6} {'rows':>5} {'cold ms':>8} {'warm ms':>8} {'app ms':>7} "
+        f"{'pg ms':>7}  ok  plan"
+    )
     print(header)
     print("-" * len(header))
     for r in results:

@@ -432,7 +432,10 @@ def describe(result: Result) -> str:
         f"{result.throughput:7.1f}/s, p50 {result.percentile(50):6.1f} ms, p99 {result.percentile(99):6.1f} ms"
     )
     if result.app_cpu_ms:
-        text += f"; CPU/purchase: app {result.app_cpu_ms:.1f} ms, PostgreSQL {result.postgres_cpu_ms:.1f} ms"
+        text += (
+            f"; CPU/purchase: app {result.app_cpu_ms:.2f} ms, PostgreSQL {result.postgres_cpu_ms:.2f} ms, "
+            f"this load generator {result.client_cpu_ms:.2f} ms"
+        )
     if errors:
         text += f", ERRORS {errors} e.g. {result.sample_error}"
     return text

@@ -174,6 +174,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # Turn off behind a connection pooler in transaction mode that does not keep prepared statements
 # (PgBouncer before 1.21, or without max_prepared_statements).
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+# The POS purchase lane (loyalty/api/lane.py): a plain accrual answered in front of Django's request cycle.
+POS_PURCHASE_LANE = env_bool("POS_PURCHASE_LANE", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "merchants.User"

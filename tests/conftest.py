@@ -44,6 +44,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group("browser"))
 
 
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, serving what production serves: the POS purchase lane in front of
+    Django (config/wsgi.py), so the API's live-server tests (concurrency, schemathesis) go through it."""
+    from pytest_django.live_server_helper import LiveServer
+
+    from loyalty.api.lane import PosPurchaseLane
+
+    server = LiveServer(
+        request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost",
+        start=False,
+    )
+    static_handler = server.thread.static_handler
+    server.thread.static_handler = lambda app: PosPurchaseLane(static_handler(app))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

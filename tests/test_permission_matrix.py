@@ -108,7 +108,7 @@ def admin_model_page(route) -> tuple[str, tuple[str, ...], bool] | None:
 
 
 def expectation(kind: str, route, role: str, user=None) -> str | None:
-    """"allowed", "refused", or None when the matrix says nothing (kind "other")."""
+    """ "allowed", "refused", or None when the matrix says nothing (kind "other")."""
     if kind == "public":
         # The PassKit web service authenticates each device by its pass's token (tests/wallet).
         return None if (route.name or "").startswith("wallet_passkit") else "allowed"

@@ -81,10 +81,11 @@ def remembered_api_key(secret: str) -> ApiKey | None:
     return None
 
 
-def bearer_secret(request) -> str | None:
-    """The secret of a plain ``Authorization: Bearer <key>`` header, or None
-    for anything else (ApiKeyAuthentication judges those)."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+def bearer_secret(meta) -> str | None:
+    """The secret of a plain ``Authorization: Bearer <key>`` header in ``meta``
+    (a WSGI environ, request.META), or None for anything else
+    (ApiKeyAuthentication judges those)."""
+    header = meta.get("HTTP_AUTHORIZATION", "")
     keyword, _sep, secret = header.partition(" ")
     if keyword != "Bearer" or not secret or " " in secret or len(secret) > MAX_KEY_LENGTH or not secret.isascii():
         return None

@@ -70,10 +70,20 @@ def count_hit(key: str, ttl: int) -> int:
         return 1
 
 
-def api_key_hit(api_key) -> bool:
-    """Count one request of ``api_key``; False once it is over the rate (the
-    quick purchase calls this; ApiKeyRateThrottle does the same)."""
-    return ApiKeyRateThrottle().allow_request_for(api_key)
+# The verdict on a request already counted, in its WSGI environ (request.META): (allowed, seconds to wait).
+# The purchase lane and the view's quick attempt count a request before the general path may take it over;
+# the general path's throttle then uses the verdict instead of counting the request a second time.
+THROTTLE_VERDICT = "loyalty.pos.throttle_verdict"
+
+
+def api_key_hit(api_key, *, meta: dict) -> bool:
+    """Count one request of ``api_key`` (once per request: the verdict is kept in
+    ``meta``); False once it is over the rate."""
+    verdict = meta.get(THROTTLE_VERDICT)
+    if verdict is None:
+        throttle = ApiKeyRateThrottle()
+        verdict = meta[THROTTLE_VERDICT] = (throttle.allow_request_for(api_key), throttle._wait)
+    return verdict[0]
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -85,6 +95,10 @@ class ApiKeyRateThrottle(BaseThrottle):
         api_key = request.auth
         if api_key is None:  # unauthenticated requests are refused before this
             return True
+        verdict = request.META.get(THROTTLE_VERDICT)
+        if verdict is not None:  # counted already, by the purchase lane or the quick attempt
+            self._wait = verdict[1]
+            return verdict[0]
         return self.allow_request_for(api_key)
 
     def allow_request_for(self, api_key) -> bool:

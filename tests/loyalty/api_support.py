@@ -7,8 +7,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
+from django.test.client import ClientHandler
 
+from loyalty.api import lane
 from loyalty.enrollment.services import enroll_customer
 from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Purchase, Refund
 from loyalty.program.services import program_for, save_program
@@ -17,11 +20,37 @@ from merchants.services import api_key_create
 API = "/api/pos/v1"
 
 
+class _LaneHandler(ClientHandler):
+    """The test client's handler with the POS purchase lane in front, as in production
+    (config/wsgi.py): what the lane answers never reaches Django, the rest does."""
+
+    def __call__(self, environ):
+        answered = lane.answer(environ)
+        if answered is None:
+            response = super().__call__(environ)
+            lane.learn(environ, f"{response.status_code} {response.reason_phrase}", response.items())
+            return response
+        status_line, headers, body = answered
+        response = HttpResponse(body, status=int(status_line[:3]))
+        for name in list(response.headers):
+            del response.headers[name]
+        for name, value in headers:
+            response.headers[name] = value
+        response.answered_by_lane = True
+        return response
+
+
+class LaneClient(Client):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.handler = _LaneHandler(enforce_csrf_checks=False)
+
+
 class PosClient:
-    """Django's test client with the API key and JSON bodies."""
+    """Django's test client (with the POS purchase lane in front) with the API key and JSON bodies."""
 
     def __init__(self, secret: str | None) -> None:
-        self.client = Client()
+        self.client = LaneClient()
         self.secret = secret
 
     def _headers(self, headers: dict | None, key: str | None) -> dict:

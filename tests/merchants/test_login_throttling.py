@@ -115,6 +115,3 @@ def test_a_success_clears_the_count(client, owner):
     for i in range(9):
         assert _post(client, reverse("login"), owner.email, f"again-{i}").status_code == 200
     assert _post(client, reverse("login"), owner.email, PASSWORD).status_code == 302
-
-
-
