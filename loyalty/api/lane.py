@@ -36,16 +36,18 @@ lane off.
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core import signals
 from django.utils import timezone, translation
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
-from rest_framework.renderers import JSONRenderer
 
 from loyalty import ledger
 from loyalty import serializers as s
@@ -53,6 +55,7 @@ from loyalty.exceptions import LoyaltyError
 from loyalty.idempotency import REPLAYED_HEADER, IdempotentResponse, request_fingerprint
 from loyalty.idempotency import idempotency_key_from_headers as _key_from_headers
 from loyalty.json_body import MAX_BODY_BYTES, BodyMalformed, parse_json
+from loyalty.money import wire_amount
 from merchants.models import ApiKey
 from merchants.services import api_key_touch
 
@@ -67,11 +70,90 @@ PATH = "/api/pos/v1/purchases/"
 QUICK_ANSWER = "loyalty.pos.quick_answer"
 PLAIN_ACCEPT = frozenset({None, "", "*/*", "application/json"})
 
-# The input and output serializers, one per process, used for their field rules only (building a
-# serializer per request deep-copies every field).
+# The input serializer, one per process, used for its field rules only (building a serializer per
+# request deep-copies every field), for bodies that are not in the plain shape below.
 _PURCHASE_INPUT = s.PurchaseInputSerializer()
-_PURCHASE_OUTPUT = s.PurchaseOutputSerializer()
-_JSON = JSONRenderer()
+
+# --- the plain purchase: input and output without DRF's serializer machinery -----------------------------
+
+# A body of exactly these three fields, each in a spelling the serializer takes as it is (nothing for it
+# to trim, no NUL, no blank, within its lengths; an amount greater than zero in the schema's pattern), is
+# read here; any other body, valid or not, is read by PurchaseInputSerializer, which gives the same
+# values and the errors (tests/loyalty/test_purchase_lane.py compares the two).
+_PLAIN_FIELDS = frozenset({"card_number", "bill_amount", "receipt_id"})
+_PLAIN_CARD_NUMBER = re.compile(r"[0-9]{1,32}")
+_PLAIN_RECEIPT_ID = re.compile(r"[!-~]{1,64}")
+_POSITIVE_MONEY = re.compile(s.POSITIVE_MONEY_PATTERN)
+_INPUT_PLACES = Decimal(1).scaleb(-s.MONEY["decimal_places"])
+
+
+def plain_purchase_input(data: dict) -> dict[str, Any] | None:
+    """The validated purchase, as PurchaseInputSerializer gives it, for a body in
+    the plain shape; None for any other body."""
+    if data.keys() != _PLAIN_FIELDS:
+        return None
+    card_number, bill, receipt_id = data["card_number"], data["bill_amount"], data["receipt_id"]
+    if not (
+        isinstance(card_number, str)
+        and isinstance(bill, str)
+        and isinstance(receipt_id, str)
+        and _PLAIN_CARD_NUMBER.fullmatch(card_number)
+        and _POSITIVE_MONEY.fullmatch(bill)
+        and _PLAIN_RECEIPT_ID.fullmatch(receipt_id)
+    ):
+        return None
+    return {
+        "card_number": card_number,
+        # DRF's DecimalField quantizes to its decimal places (3).
+        "bill_amount": Decimal(bill).quantize(_INPUT_PLACES),
+        "receipt_id": receipt_id,
+        "redeem_points": 0,
+        "redeem_rewards": 0,
+    }
+
+
+def _validated(data: dict) -> dict[str, Any]:
+    plain = plain_purchase_input(data)
+    return plain if plain is not None else _PURCHASE_INPUT.run_validation(data)
+
+
+_PERCENT = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=True)
+_TIME = serializers.DateTimeField()
+
+
+def purchase_json(purchase) -> bytes:
+    """PurchaseOutputSerializer's JSON for ``purchase`` (its ``card`` the card
+    after it, with its tier), as JSONRenderer writes it; amounts in the
+    purchase's currency."""
+    currency = purchase.currency
+    card = purchase.card
+    data = {
+        "id": purchase.pk,
+        "receipt_id": purchase.receipt_id,
+        "currency": currency,
+        "bill_amount": wire_amount(Decimal(purchase.bill_amount), currency),
+        "discount_percent": _PERCENT.to_representation(purchase.discount_percent),
+        "discount_amount": wire_amount(Decimal(purchase.discount_amount), currency),
+        "points_redeemed": purchase.points_redeemed,
+        "points_amount": wire_amount(Decimal(purchase.points_amount), currency),
+        "amount_paid": wire_amount(Decimal(purchase.amount_paid), currency),
+        "points_earned": purchase.points_earned,
+        "stamps_earned": purchase.stamps_earned,
+        "rewards_redeemed": purchase.rewards_redeemed,
+        "refunded_amount": wire_amount(Decimal(purchase.refunded_amount), currency),
+        "created_at": _TIME.to_representation(purchase.created_at),
+        "card": {
+            "number": card.number,
+            "balance": card.balance,
+            "spendable_points": card.spendable_points,
+            "pending_points": card.pending_points,
+            "stamps": card.stamps,
+            "rewards_available": card.rewards_available,
+            "tier": card.tier.name if card.tier_id else None,
+        },
+    }
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
 def quick_answer(*, api_key: ApiKey, meta: Mapping[str, Any], body: bytes, path: str) -> IdempotentResponse | None:
@@ -86,7 +168,7 @@ def quick_answer(*, api_key: ApiKey, meta: Mapping[str, Any], body: bytes, path:
         data = parse_json(body)
         if not isinstance(data, dict):
             return None
-        valid = _PURCHASE_INPUT.run_validation(data)
+        valid = _validated(data)
     except (APIException, BodyMalformed, ValueError):
         return None
     if valid["redeem_points"] or valid["redeem_rewards"]:
@@ -96,7 +178,7 @@ def quick_answer(*, api_key: ApiKey, meta: Mapping[str, Any], body: bytes, path:
     timezone.activate(api_key.merchant.tzinfo)
 
     def respond(purchase) -> tuple[int, bytes]:
-        return status.HTTP_201_CREATED, _JSON.render(_PURCHASE_OUTPUT.to_representation(purchase))
+        return status.HTTP_201_CREATED, purchase_json(purchase)
 
     try:
         return ledger.quick_purchase(

@@ -111,13 +111,16 @@ _IDEMPOTENCY_COLUMNS = "(merchant_id, key, request_hash, response_status, respon
 # for a concurrent first request). The response is stored by the write statement.
 _CLAIM_KEY_SQL = (
     f"WITH i AS (INSERT INTO {IdempotentRequest._meta.db_table} {_IDEMPOTENCY_COLUMNS} "
-    "VALUES (%s, %s, %s, NULL, '', %s) RETURNING id) "
+    "VALUES (%s, %s, %s, NULL, '', %s) RETURNING ctid) "
 )
 _LOCK_SQL = {
     "postgresql": (
         _CLAIM_KEY_SQL + f"SELECT {', '.join('c.' + name for name in _CARD_COLUMNS)}, {_EXTRAS}"
         f"nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id')), "
-        f"nextval(pg_get_serial_sequence('{Lot._meta.db_table}', 'id')) "
+        f"nextval(pg_get_serial_sequence('{Lot._meta.db_table}', 'id')), "
+        # Where the key's row is: the write statement updates it there (a TID scan, whatever the
+        # planner thinks of the table's size when it plans the prepared statement).
+        "(SELECT ctid::text FROM i) "
         f"FROM {Card._meta.db_table} c WHERE c.merchant_id = %s AND c.number = %s "
         "AND EXISTS (SELECT FROM i) FOR UPDATE OF c"
     ),
@@ -169,7 +172,7 @@ def _values(obj: Model, fields: list, conn) -> list:
 _PG_WRITE_SQL = (
     # The key's row (claimed by the lock statement) gets the response.
     f"WITH i AS (UPDATE {IdempotentRequest._meta.db_table} SET response_status = %s, response_body = %s "
-    "WHERE merchant_id = %s AND key = %s), "
+    "WHERE ctid = %s::tid AND merchant_id = %s AND key = %s), "
     f"p AS (INSERT INTO {Purchase._meta.db_table} ({_columns(_PURCHASE_FIELDS)}) "
     f"SELECT {_columns(_PURCHASE_FIELDS, 'r.')} "
     f"FROM json_populate_record(NULL::{Purchase._meta.db_table}, %s::json) r), "
@@ -320,7 +323,9 @@ def quick_purchase(
                 row = cursor.fetchone()
                 if row is None:
                     raise NotQuick()
-                version_id, tier_name, referral_waits, key_active, purchase_id, lot_id = row[len(_CARD_COLUMNS) :]
+                version_id, tier_name, referral_waits, key_active, purchase_id, lot_id = row[
+                    len(_CARD_COLUMNS) : len(_CARD_COLUMNS) + 6
+                ]
                 if not key_active or version_id is None:
                     raise NotQuick()
                 card = _card_from_row(row[: len(_CARD_COLUMNS)])
@@ -352,6 +357,7 @@ def quick_purchase(
                     params = [
                         plan.response.status_code,
                         plan.response.content.decode(),
+                        row[-1],  # the key's row (its ctid)
                         merchant.pk,
                         key,
                         json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),

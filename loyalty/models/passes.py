@@ -110,9 +110,12 @@ class WalletPass(models.Model):
     web_token = models.CharField(max_length=64, unique=True, default=_token)
     design = models.ForeignKey(CardDesign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Bumped whenever what the pass shows changes: Last-Modified for the
-    # device, and the opaque "passesUpdatedSince" tag (µs since epoch).
+    # device, and the opaque "passesUpdatedSince" tag (µs since epoch). Not
+    # indexed: a device's few registrations find its passes, and an index on a
+    # column that every purchase changes would make each mark of the pass write
+    # a new entry in all ten of its indexes (no HOT update).
     updated_at = models.DateTimeField(default=timezone.now)
-    update_tag = models.BigIntegerField(default=0, db_index=True)
+    update_tag = models.BigIntegerField(default=0)
     # Set when the card changed and wallets still need the update; cleared by
     # the pipeline once it has sent everything that was due.
     needs_sync_since = models.DateTimeField(null=True, blank=True, db_index=True)
