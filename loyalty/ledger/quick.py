@@ -232,7 +232,16 @@ def _card_from_row(values: tuple) -> Card:
     row = list(values)
     for index, convert, column in converters:
         row[index] = convert(row[index], column, connection)
-    return Card(**dict(zip(_CARD_COLUMNS, row, strict=True)))
+    # As the ORM loads a row (Model.from_db: positional, in the model's field order); the columns not
+    # read are deferred, so a rule that reads one would load it rather than see a default.
+    return Card.from_db(connection.alias, _CARD_ATTNAMES, [row[index] for index in _CARD_ORDER])
+
+
+_CARD_ATTNAMES = frozenset(_CARD_COLUMNS)
+_CARD_ORDER = sorted(
+    range(len(_CARD_COLUMNS)),
+    key=lambda index: [f.attname for f in Card._meta.concrete_fields].index(_CARD_COLUMNS[index]),
+)
 
 
 class _PreparingCursor(psycopg.Cursor):

@@ -559,6 +559,35 @@ def test_throttle_counts_in_redis(pos, pos_card, settings):
     assert [int(client.get(key)) for key in client.scan_iter(f"{prefix}:*")] == [3]
 
 
+def test_the_redis_count_survives_a_flushed_script_and_a_killed_connection(settings):
+    # The count runs EVALSHA on a connection of the thread's own; when the script is gone (a restarted
+    # Redis) or the connection is, the client's full path loads, reconnects and counts, once.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CELERY_BROKER_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    from django.core.cache import caches
+
+    from loyalty.api.throttling import count_hit
+
+    client = caches["default"]._cache.get_client(None, write=True)
+    key = f"count-{uuid.uuid4().hex}"
+    assert [count_hit(key, 60) for _ in range(2)] == [1, 2]
+    client.script_flush()
+    assert count_hit(key, 60) == 3
+    from loyalty.api import throttling
+
+    own = throttling._connections.by_servers[tuple(caches["default"]._servers)]  # the count's: Redis closes it
+    own.send_command("CLIENT", "ID")
+    client.client_kill_filter(_id=own.read_response())
+    assert count_hit(key, 60) == 4
+    assert count_hit(key, 60) == 5
+    assert 0 < client.ttl(caches["default"].make_and_validate_key(key)) <= 60
+
+
 def test_a_bug_answers_500_in_the_error_shape_and_writes_nothing(pos, pos_card, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("simulated bug")
