@@ -543,19 +543,14 @@ def main() -> int:
     # 2. Pick the server configuration.
     best_config = configs[0]
     if len(configs) > 1:
-        log(
-            f"Choosing the server configuration (least CPU per purchase): 32 clients, "
-            f"{args.requests} purchases each:"
-        )
+        log(f"Choosing the server configuration (least CPU per purchase): 32 clients, {args.requests} purchases each:")
         best = -1.0
         for config in configs:
             server = Server(args.db, config)
             try:
                 server.wait_ready()
                 load(server.port, data["secret"], cards, 8, 300, 10)  # warm up every worker
-                result = measured_load(
-                    server, args.db, data["secret"], cards, 32, args.requests, args.seconds
-                )
+                result = measured_load(server, args.db, data["secret"], cards, 32, args.requests, args.seconds)
             finally:
                 server.stop()
             log(f"  {config:>12}: " + describe(result))
