@@ -10,14 +10,18 @@ SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
 2. The rules run in Python, in the same code as the general path
    (``quotes.calculate``, ``purchases.apply_purchase``, ``tiers.promotion_due``,
    the ``Batch``), in memory.
-3. One round trip writes everything: the response on the key's row, the
-   purchase, the lot, the ledger entries, a tier promotion's record, the
-   card's counters and (on PostgreSQL) the mark on the card's wallet pass.
-   Then COMMIT. (A promotion or a card without a tier reads the new tier's
-   name first: one more statement in those cases.)
+3. One round trip writes everything: the response on the key's row (found
+   by the ctid the first statement returned: a TID scan, whatever plan the
+   prepared statement was given while the table was small), the purchase, the
+   lot, the ledger entries, a tier promotion's record, the card's counters
+   and (on PostgreSQL) the mark on the card's wallet pass. Then COMMIT. (A
+   promotion or a card without a tier reads the new tier's name first: one
+   more statement in those cases.)
 
 On PostgreSQL both statements are prepared on the server (once per
 connection, see ``_cursor``): their text is the same for every purchase.
+(Django connects with ``prepare_threshold=None``, under which psycopg
+prepares nothing; ``_cursor`` gives the connection a threshold of its own.)
 
 Whatever is not the common case raises ``NotQuick`` before anything is
 written (the transaction rolls back) and the caller takes the general path,
