@@ -19,11 +19,12 @@ What the search box understands:
 On PostgreSQL the parts are found through trigram indexes (pg_trgm, migration
 0009): a bitmap of the matching customers (or cards), sorted, when few match; a walk
 of ``card_merchant_created_idx`` that stops at the page's end when many do. The
-planner picks. A trigram index needs three letters or digits in a row (or the start
-of a word: "ан" at the start of a word is the trigrams "  а", " ан", which is why
-short words match word starts); text without them (e.g. "x@" or "%") is compared
-with a regular expression that no index serves, which keeps the plan it had before
-the indexes (a full scan of a GIN index is slower than that). Part of a number may
+planner picks. A trigram index needs three letters or digits in a row, or fewer
+where a word starts or ends inside the text ("ан" at the start of a word is the
+trigrams "  а", " ан", which is why short words match word starts; "zq@" is "zq ");
+text without any (e.g. "x@" or "%") is compared with a regular expression that
+no index serves, which keeps the plan it had before the indexes (a full scan of a
+GIN index is slower than that). Part of a number may
 be in the phone or in the card number: the two are asked separately, each through
 its own index and already cut to a page, and the page is the cards of that union
 (an OR across the join would scan). SQLite keeps plain LIKE.
@@ -48,8 +49,8 @@ MIN_PARTIAL_DIGITS = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"^(\d{1,20})-(\d{1,20})$")
 _PHONE_PUNCTUATION = re.compile(r"[\s()\-.+]")
-# Three letters or digits in a row: what pg_trgm can take a trigram from in a LIKE pattern.
-_TRIGRAM = re.compile(r"[^\W_]{3}")
+# Runs of letters and digits: what pg_trgm takes trigrams from in a LIKE pattern (see _has_trigram).
+_WORD_RUN = re.compile(r"[^\W_]+")
 SHORT_WORD = 2
 
 
@@ -95,10 +96,25 @@ def parse_search(query: str, *, country: str) -> Search:
     return Search(query, "name", query, condition)
 
 
+def _has_trigram(text: str) -> bool:
+    """Whether pg_trgm takes a trigram from the pattern ``%text%``: from a run of
+    letters and digits, padded with two spaces where something other than a
+    wildcard comes before it and one where something comes after it ("zq@"
+    gives "zq ", ".k@" gives "  k" and " k "), three characters or more."""
+    for run in _WORD_RUN.finditer(text):
+        if len(run.group()) + (2 if run.start() > 0 else 0) + (1 if run.end() < len(text) else 0) >= 3:
+            return True
+    return False
+
+
 def _contains(field: str, text: str) -> Q:
     """``field`` contains ``text``, any case: through the trigram index if ``text`` has a trigram."""
-    if _TRIGRAM.search(text):
+    if _has_trigram(text):
         return Q(**{f"{field}__icontains": text})
+    if not any(char.isalpha() for char in text):
+        # No letter, so no case: a plain LIKE on the column, which no index serves either but costs a
+        # fraction of a regular expression per row ("%" among a million names).
+        return Q(**{f"{field}__contains": text})
     return Q(**{f"{field}__iregex": re.escape(text)})
 
 

@@ -198,6 +198,8 @@ def _plan(sql: str) -> str:
         ("1234567", "card_number_trgm"),
         ("11112", "card_number_trgm"),
         ("ан", "customer_name_trgm"),  # the start of a word: "  а", " ан"
+        ("zq@", "customer_email_trgm"),  # the end of a word: "zq "
+        (".k@", "customer_email_trgm"),  # a word inside the text: "  k", " k "
         ("x@", ""),  # no trigram: no full scan of a trigram index
         ("%", ""),
     ],
