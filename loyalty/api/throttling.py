@@ -7,9 +7,9 @@ workers the cache must be shared: set CACHE_URL (Redis), otherwise each
 process counts on its own.
 
 On Redis the count is one round trip: a small Lua script (INCR, and EXPIRE on
-the window's first hit) run by EVALSHA on a connection kept per thread
-(``_redis_count``: redis-py's client, pool and retries cost more than the call);
-on other caches it is Django's add() + incr().
+the window's first hit) run by EVALSHA on a client kept per process (building a
+redis-py client or pipeline per call costs more than the call); on other
+caches it is Django's add() + incr().
 
 The rate is ``settings.POS_API_THROTTLE_RATE`` ("600/min", "20/s", …), read on
 every request so tests and deployments can change it.
@@ -17,7 +17,6 @@ every request so tests and deployments can change it.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -55,34 +54,12 @@ def _redis_counter(backend: RedisCache):
     return script
 
 
-_connections = threading.local()
-
-
-def _redis_count(backend: RedisCache, full_key: str, ttl: int) -> int:
-    """EVALSHA on a connection of this thread's own: one write and one read.
-    redis-py's client takes a connection from its pool, wraps the call in its
-    retry machinery and puts the connection back, which cost several times the
-    round trip itself. Anything unexpected (the script not loaded yet, a lost
-    connection, a timeout) goes through the client's full path instead, which
-    loads the script, reconnects and retries."""
-    script = _redis_counter(backend)
-    own = _connections.__dict__.setdefault("by_servers", {})
-    connection = own.get(tuple(backend._servers))
-    if connection is None:
-        connection = own[tuple(backend._servers)] = script.registered_client.connection_pool.make_connection()
-    try:
-        connection.send_command("EVALSHA", script.sha, 1, full_key, ttl)
-        return int(connection.read_response())
-    except Exception:  # noqa: BLE001 - whatever it was, the client's own path handles it
-        connection.disconnect()
-        return int(script(keys=[full_key], args=[ttl]))
-
-
 def count_hit(key: str, ttl: int) -> int:
     """Add one to the counter ``key`` (created with ``ttl`` seconds to live) and return it."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        return _redis_count(backend, backend.make_and_validate_key(key), ttl)
+        full_key = backend.make_and_validate_key(key)
+        return int(_redis_counter(backend)(keys=[full_key], args=[ttl]))
     # add() is a no-op when the key exists, so the first hit of a window
     # creates it with an expiry and everyone increments atomically.
     cache.add(key, 0, timeout=ttl)
