@@ -173,6 +173,31 @@ def test_name_search_pages(merchant, enroll):
     assert backward == forward[:PAGE_SIZE]
 
 
+def test_a_page_among_the_newest_cards_comes_from_their_walk_and_is_the_same_page(merchant, enroll, monkeypatch):
+    from loyalty.customers import selectors
+
+    monkeypatch.setattr(selectors, "WALK", 60)
+    expected = []
+    for i in range(80):
+        card = enroll(name=f"Анна Сорокина {i}" if i % 2 else f"Борис {i}", now=T0 + timedelta(minutes=i // 3))
+        if i % 2:
+            expected.append(card)
+    expected = [c.pk for c in sorted(expected, key=lambda c: (c.created_at, c.pk), reverse=True)]
+    with CaptureQueriesContext(connection) as queries:
+        first = found(merchant, "сорокин")
+    # The newest 60 cards hold 30 matches: the walk finds the page (26 with the "is there more" card),
+    # and the page is read by those ids, not searched for again.
+    walk, page = [q["sql"] for q in queries.captured_queries]
+    assert "MATERIALIZED" in walk and "LIKE" in walk
+    assert "LIKE" not in page
+    assert first == expected[:PAGE_SIZE]
+    # The next page has 15 matches among its next 60 cards: the search over all of them finds it.
+    forward, backward, pages = _walk(merchant, "сорокин")
+    assert forward == expected
+    assert [len(p.cards) for p in pages] == [PAGE_SIZE, 40 - PAGE_SIZE]
+    assert backward == expected[:PAGE_SIZE]
+
+
 def test_the_union_is_one_statement_and_sql_says_union(merchant, people):
     with CaptureQueriesContext(connection) as queries:
         found(merchant, "3456")
@@ -225,7 +250,14 @@ def test_the_trigram_index_serves_the_search(merchant, query, index):
     )
     with CaptureQueriesContext(connection) as queries:
         found(merchant, query)
-    (statement,) = [q["sql"] for q in queries.captured_queries]
+    statements = [q["sql"] for q in queries.captured_queries]
+    if query[0].isdigit():
+        (statement,) = statements
+    else:
+        # Text: first the walk of the newest cards (selectors.WALK); none of these customers matches,
+        # so the page comes from the search over all of them, the statement the index must serve.
+        walk, statement = statements
+        assert "MATERIALIZED" in walk and "MATERIALIZED" not in statement
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE loyalty_customer")
         cursor.execute("VACUUM ANALYZE loyalty_card")
