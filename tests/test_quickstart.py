@@ -5,12 +5,10 @@ purchase through the ledger service all work there, and the ledger verifies."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
+
+from tests.quickstart_manage import quickstart_manage
 
 PURCHASE = """
 import json
@@ -41,30 +39,15 @@ print("RESULT", json.dumps({
 """
 
 
-def manage(var_dir, *args, code: str | None = None) -> subprocess.CompletedProcess:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DEBUG"}
-    }
-    environment.update(VAR_DIR=str(var_dir), DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings")
-    command = (
-        [sys.executable, "manage.py", *args] if code is None else [sys.executable, "manage.py", "shell", "-c", code]
-    )
-    result = subprocess.run(
-        command, cwd=settings.BASE_DIR, env=environment, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, f"{args or 'shell'} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    return result
-
-
 @pytest.mark.timeout(1200)
 def test_quick_start_on_sqlite_and_a_filesystem_broker(tmp_path):
     var_dir = tmp_path / "var"
-    manage(var_dir, "migrate", "--noinput")
+    quickstart_manage(var_dir, "migrate", "--noinput")
     assert (var_dir / "db.sqlite3").is_file()
-    manage(var_dir, "setup_periodic_tasks")
-    manage(var_dir, "load_demo", "--customers", "15", "--months", "1")
+    quickstart_manage(var_dir, "setup_periodic_tasks")
+    quickstart_manage(var_dir, "load_demo", "--customers", "15", "--months", "1")
 
-    bought = manage(var_dir, code=PURCHASE)
+    bought = quickstart_manage(var_dir, "shell", "-c", PURCHASE)
     line = next(line for line in bought.stdout.splitlines() if line.startswith("RESULT "))
     result = json.loads(line.removeprefix("RESULT "))
     assert result["customers"] == 15, result
@@ -72,5 +55,5 @@ def test_quick_start_on_sqlite_and_a_filesystem_broker(tmp_path):
     assert result["entries"] >= 1, result
     assert any((var_dir / "broker" / "queue").iterdir()), "nothing was queued on the filesystem broker"
 
-    verified = manage(var_dir, "verify_ledger")
+    verified = quickstart_manage(var_dir, "verify_ledger")
     assert "OK: the ledger verifies." in verified.stdout, verified.stdout

@@ -8,12 +8,10 @@ the nightly rebuild; then test_predictions' checks of the nightly fit."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
+
+from tests.quickstart_manage import quickstart_manage
 
 SCRIPT = """
 import json, traceback
@@ -76,26 +74,17 @@ print("RESULT", json.dumps({
 """
 
 
-def manage(var_dir, *args: str) -> str:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DEBUG"}
-    }
-    environment.update(VAR_DIR=str(var_dir), DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings")
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=environment, capture_output=True,
-        text=True, timeout=900,
-    )  # fmt: skip
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+def _output(result) -> str:
     return result.stdout + result.stderr
 
 
 @pytest.mark.timeout(1200)
 def test_summaries_and_figures_on_sqlite(tmp_path):
-    migrated = manage(tmp_path, "migrate", "--noinput", "-v", "0")
+    migrated = _output(quickstart_manage(tmp_path, "migrate", "--noinput", "-v", "0"))
     # A newcomer's `make run` shows no WARNINGS block (W047: the SQLite unique indexes stand in).
-    checked = manage(tmp_path, "check")
+    checked = _output(quickstart_manage(tmp_path, "check"))
     assert "WARNINGS" not in checked and "WARNINGS" not in migrated, checked
-    output = manage(tmp_path, "shell", "-c", SCRIPT)
+    output = _output(quickstart_manage(tmp_path, "shell", "-c", SCRIPT))
     result = json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
     assert result["checks"] == 7
     assert result["refreshed"] == {}, "\n".join(result["refreshed"].values())

@@ -7,12 +7,10 @@ one ``sending.in_holdout`` computes in Python. Run in a subprocess on a fresh SQ
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
+
+from tests.quickstart_manage import quickstart_manage
 
 SCRIPT = """
 import json
@@ -106,31 +104,19 @@ print("RESULT", json.dumps({
 """
 
 
-def manage(var_dir, *args: str) -> str:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DEBUG"}
-    }
-    environment.update(
-        VAR_DIR=str(var_dir),
-        DEBUG="1",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        CELERY_TASK_ALWAYS_EAGER="1",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-        CAMPAIGN_EMAIL_BACKEND="",
-        CAMPAIGN_FANOUT_CHUNK="7",  # 40 customers: six chunks, each with its own send task
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=environment, capture_output=True,
-        text=True, timeout=900,
-    )  # fmt: skip
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    return result.stdout
+# The campaign sends in the command itself (eager tasks), to a local mailbox.
+SENDING = {
+    "CELERY_TASK_ALWAYS_EAGER": "1",
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    "CAMPAIGN_EMAIL_BACKEND": "",
+    "CAMPAIGN_FANOUT_CHUNK": "7",  # 40 customers: six chunks, each with its own send task
+}
 
 
 @pytest.mark.timeout(1200)
 def test_campaign_sending_rfm_and_segment_count_on_sqlite(tmp_path):
-    manage(tmp_path, "migrate", "--noinput", "-v", "0")
-    output = manage(tmp_path, "shell", "-c", SCRIPT)
+    quickstart_manage(tmp_path, "migrate", "--noinput", "-v", "0", **SENDING)
+    output = quickstart_manage(tmp_path, "shell", "-c", SCRIPT, **SENDING).stdout
     result = json.loads(output.split("RESULT ", 1)[1])
     assert result["send"] == "done" and result["chunks"] == 6
     rows = result["rows"]

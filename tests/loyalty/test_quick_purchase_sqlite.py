@@ -5,12 +5,10 @@ response, and a ledger that verifies. Run in a subprocess on a fresh SQLite file
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
+
+from tests.quickstart_manage import quickstart_manage
 
 SCRIPT = """
 import json, uuid
@@ -71,23 +69,10 @@ print("RESULT", json.dumps({
 """
 
 
-def manage(var_dir, *args: str) -> str:
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "DEBUG"}
-    }
-    environment.update(VAR_DIR=str(var_dir), DEBUG="1", DJANGO_SETTINGS_MODULE="config.settings")
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=environment, capture_output=True,
-        text=True, timeout=900,
-    )  # fmt: skip
-    assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    return result.stdout
-
-
 @pytest.mark.timeout(1200)
 def test_quick_purchase_on_sqlite(tmp_path):
-    manage(tmp_path, "migrate", "--noinput", "-v", "0")
-    output = manage(tmp_path, "shell", "-c", SCRIPT)
+    quickstart_manage(tmp_path, "migrate", "--noinput", "-v", "0")
+    output = quickstart_manage(tmp_path, "shell", "-c", SCRIPT).stdout
     result = json.loads(output.split("RESULT ", 1)[1])
     assert result["status"] == 201
     # BEGIN IMMEDIATE, the card read, five writes, the pass marked (a savepoint of its own), COMMIT.
