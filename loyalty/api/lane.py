@@ -41,6 +41,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -285,13 +286,7 @@ def answer(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] 
     extra = [("Content-Length", str(len(result.content)))]
     if result.replayed:
         extra.append((REPLAYED_HEADER, "true"))
-    return f"{result.status_code} {_REASONS[result.status_code]}", headers + extra, result.content
-
-
-_REASONS = {
-    status.HTTP_200_OK: "OK",
-    status.HTTP_201_CREATED: "Created",
-}
+    return f"{result.status_code} {HTTPStatus(result.status_code).phrase}", headers + extra, result.content
 
 
 class _Answered:
