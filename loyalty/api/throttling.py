@@ -7,9 +7,9 @@ workers the cache must be shared: set CACHE_URL (Redis), otherwise each
 process counts on its own.
 
 On Redis the count is one round trip: a small Lua script (INCR, and EXPIRE on
-the window's first hit) run by EVALSHA on a client kept per process (building a
-redis-py client or pipeline per call costs more than the call); on other
-caches it is Django's add() + incr().
+the window's first hit) run by EVALSHA on a connection kept per thread
+(``_redis_count``: redis-py's client, its pool and its retries cost more than
+the call); on other caches it is Django's add() + incr().
 
 The rate is ``settings.POS_API_THROTTLE_RATE`` ("600/min", "20/s", …), read on
 every request so tests and deployments can change it.
@@ -17,7 +17,10 @@ every request so tests and deployments can change it.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +32,7 @@ DEFAULT_RATE = "600/min"
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
     """ "600/min" → (600, 60)."""
     count, _sep, period = rate.partition("/")
@@ -54,12 +58,35 @@ def _redis_counter(backend: RedisCache):
     return script
 
 
+_connections = threading.local()
+
+
+def _redis_count(backend: RedisCache, full_key: str, ttl: int) -> int:
+    """EVALSHA on a connection of this thread's own: one write and one read.
+    Anything unexpected (the script not loaded yet, a lost connection, a
+    timeout) takes the client's full path instead, which loads the script,
+    reconnects and retries."""
+    script = _redis_counter(backend)
+    own = _connections.__dict__
+    if own.get("pid") != os.getpid():  # a thread forked with its connections: they are the parent's
+        own.clear()
+        own["pid"] = os.getpid()
+    connection = own.get(script)
+    if connection is None:
+        connection = own[script] = script.registered_client.connection_pool.make_connection()
+    try:
+        connection.send_command("EVALSHA", script.sha, 1, full_key, ttl)
+        return int(connection.read_response())
+    except Exception:  # noqa: BLE001 - whatever it was, the client's own path handles it
+        connection.disconnect()
+        return int(script(keys=[full_key], args=[ttl]))
+
+
 def count_hit(key: str, ttl: int) -> int:
     """Add one to the counter ``key`` (created with ``ttl`` seconds to live) and return it."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        return int(_redis_counter(backend)(keys=[full_key], args=[ttl]))
+        return _redis_count(backend, backend.make_key(key), ttl)  # (our keys need no validation)
     # add() is a no-op when the key exists, so the first hit of a window
     # creates it with an expiry and everyone increments atomically.
     cache.add(key, 0, timeout=ttl)

@@ -1,5 +1,5 @@
 """The quick purchase: the common POS purchase (accrual, no redemption) in two
-SQL statements and a COMMIT, with the same rules and guarantees as ``purchase``.
+SQL statements, with the same rules and guarantees as ``purchase``.
 
 1. One statement claims the Idempotency-Key (its row, on PostgreSQL; the
    general path's order: the key, then the card), then locks the card row
@@ -22,6 +22,10 @@ On PostgreSQL both statements are prepared on the server (once per
 connection, see ``_cursor``): their text is the same for every purchase.
 (Django connects with ``prepare_threshold=None``, under which psycopg
 prepares nothing; ``_cursor`` gives the connection a threshold of its own.)
+Called outside a transaction (the purchase lane, the view), the purchase is
+its own transaction in two round trips, without BEGIN and COMMIT: psycopg's
+pipeline mode in PostgreSQL's implicit transaction (``_in_pipeline``). Inside a
+caller's ``atomic`` block the same statements run there, one round trip each.
 
 Whatever is not the common case raises ``NotQuick`` before anything is
 written (the transaction rolls back) and the caller takes the general path,
@@ -54,6 +58,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
+from psycopg import pq
 from psycopg.abc import Params
 
 from loyalty import idempotency
@@ -298,6 +303,49 @@ def _cursor():
     return connection.make_cursor(_PreparingCursor(raw_connection))  # type: ignore[arg-type]
 
 
+def _may_pipeline() -> bool:
+    """The purchase may be a transaction of its own, sent in pipeline mode: the
+    caller has none open (no ``atomic`` block, autocommit on)."""
+    return not connection.in_atomic_block and connection.get_autocommit()
+
+
+# Undoes the lock statement when the purchase turns out not to be quick (NotQuick) in pipeline mode: the
+# key's claim was its only write (the ids it took from the sequences are spent, as after a rollback).
+_UNCLAIM_SQL = (
+    f"DELETE FROM {IdempotentRequest._meta.db_table} WHERE merchant_id = %s AND key = %s AND response_status IS NULL"
+)
+
+
+def _in_pipeline(cursor, apply: Callable[[Any], _Plan], *, merchant_id: int, key: str) -> _Plan:
+    """``apply(cursor)`` as one transaction in two round trips, in psycopg's
+    pipeline mode and PostgreSQL's implicit transaction (the statements between
+    two Syncs of the extended protocol). The lock statement's row is fetched
+    with a flush request, without a Sync, so the transaction and the card's
+    lock stay open while the rules run; the write statement goes with the Sync,
+    which commits both. Through Django's ``atomic``, BEGIN and COMMIT would each
+    be a round trip of their own (or, sent in the pipeline, two more messages
+    for both sides to handle).
+
+    A database error rolls the transaction back (PostgreSQL skips the rest up
+    to the Sync) and surfaces where the pipeline meets it, at the lock's fetch
+    or at the Sync, as Django's error. NotQuick (raised only before the write
+    is sent) deletes the key's claim in the same transaction instead of a
+    ROLLBACK, which PostgreSQL would log as a warning about an implicit
+    transaction; anything else raised is rolled back with ROLLBACK."""
+    raw = connection.connection
+    with connection.wrap_database_errors, raw.pipeline():
+        try:
+            return apply(cursor)
+        except NotQuick:
+            if raw.pgconn.pipeline_status == pq.PipelineStatus.ON:
+                cursor.execute(_UNCLAIM_SQL, [merchant_id, key])
+            raise
+        except BaseException:
+            if raw.pgconn.pipeline_status == pq.PipelineStatus.ON:
+                raw.execute("ROLLBACK")
+            raise
+
+
 def card_number_digits(card_number: str) -> str | None:
     """A card number as stored (spaces and dashes ignored), or None if it cannot be one."""
     digits = re.sub(r"[\s-]", "", card_number)
@@ -328,72 +376,85 @@ def quick_purchase(
     vendor = connection.vendor
     if vendor not in _LOCK_SQL:
         raise NotQuick()
+
+    def apply(cursor) -> _Plan:
+        claim = [merchant.pk, key, fingerprint, now] if vendor == "postgresql" else []
+        cursor.execute(_LOCK_SQL[vendor], [*claim, api_key.pk, merchant.pk, digits])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotQuick()
+        version_id, tier_name, referral_waits, key_active, purchase_id, lot_id = row[
+            len(_CARD_COLUMNS) : len(_CARD_COLUMNS) + 6
+        ]
+        if not key_active or version_id is None:
+            raise NotQuick()
+        card = _card_from_row(row[: len(_CARD_COLUMNS)])
+        if card.is_blocked or (card.settle_after is not None and card.settle_after <= now):
+            raise NotQuick()
+        if card.offer_until is not None and card.offer_until > now:
+            # A campaign's offer may apply (loyalty.ledger.offers): the general path applies it.
+            raise NotQuick()
+        rules = rules_for_version_id(version_id)
+        if rules.tier_window_months and rules.tiers and card.tier_id != rules.tiers[-1].id:
+            # Spend in a window is summed over the purchases, this one included: general path.
+            raise NotQuick()
+        plan = _plan(
+            api_key=api_key,
+            card=card,
+            rules=rules,
+            bill=bill,
+            receipt_id=receipt_id,
+            key=key,
+            fingerprint=fingerprint,
+            respond=respond,
+            now=now,
+            ids=(int(purchase_id), int(lot_id)),
+            referral_waits=bool(referral_waits),
+            tier_name=tier_name,
+        )
+        if vendor == "postgresql":
+            mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
+            params = [
+                plan.response.status_code,
+                plan.response.content.decode(),
+                row[-1],  # the key's row (its ctid)
+                merchant.pk,
+                key,
+                json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
+                json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
+                json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
+                json.dumps([_json(_TIER_CHANGE_FIELDS, change) for change in plan.tier_changes]),
+                json.dumps(_json(_CARD_FIELDS, plan.card)),
+                card.pk,
+                *mark_params,
+            ]
+            # Its rows (the pass it marked) are read once it has run: card_marked.
+            cursor.execute(_PG_WRITE_SQL + mark_sql, params)
+        else:
+            cursor.execute(_SQLITE_SQL["idempotency"], plan.idempotency)
+            cursor.execute(_SQLITE_SQL["purchase"], plan.purchase)
+            for lot in plan.lots:
+                cursor.execute(_SQLITE_SQL["lot"], lot)
+            for entry in plan.entries:
+                cursor.execute(_SQLITE_SQL["entry"], entry)
+            for change in plan.tier_changes:
+                cursor.execute(_SQLITE_SQL["tier_change"], change)
+            cursor.execute(_SQLITE_SQL["card"], [*plan.card, card.pk])
+            wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
+        return plan
+
     try:
-        with transaction.atomic():
+        if vendor == "postgresql" and _may_pipeline():
             with _cursor() as cursor:
-                claim = [merchant.pk, key, fingerprint, now] if vendor == "postgresql" else []
-                cursor.execute(_LOCK_SQL[vendor], [*claim, api_key.pk, merchant.pk, digits])
-                row = cursor.fetchone()
-                if row is None:
-                    raise NotQuick()
-                version_id, tier_name, referral_waits, key_active, purchase_id, lot_id = row[
-                    len(_CARD_COLUMNS) : len(_CARD_COLUMNS) + 6
-                ]
-                if not key_active or version_id is None:
-                    raise NotQuick()
-                card = _card_from_row(row[: len(_CARD_COLUMNS)])
-                if card.is_blocked or (card.settle_after is not None and card.settle_after <= now):
-                    raise NotQuick()
-                if card.offer_until is not None and card.offer_until > now:
-                    # A campaign's offer may apply (loyalty.ledger.offers): the general path applies it.
-                    raise NotQuick()
-                rules = rules_for_version_id(version_id)
-                if rules.tier_window_months and rules.tiers and card.tier_id != rules.tiers[-1].id:
-                    # Spend in a window is summed over the purchases, this one included: general path.
-                    raise NotQuick()
-                plan = _plan(
-                    api_key=api_key,
-                    card=card,
-                    rules=rules,
-                    bill=bill,
-                    receipt_id=receipt_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    respond=respond,
-                    now=now,
-                    ids=(int(purchase_id), int(lot_id)),
-                    referral_waits=bool(referral_waits),
-                    tier_name=tier_name,
-                )
+                plan = _in_pipeline(cursor, apply, merchant_id=merchant.pk, key=key)
+                # Committed: the sync of a pass this purchase marked first is queued now (on_commit
+                # outside a transaction runs at once).
+                wallet.card_marked(cursor.fetchall())
+        else:
+            with transaction.atomic(), _cursor() as cursor:
+                plan = apply(cursor)
                 if vendor == "postgresql":
-                    mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
-                    params = [
-                        plan.response.status_code,
-                        plan.response.content.decode(),
-                        row[-1],  # the key's row (its ctid)
-                        merchant.pk,
-                        key,
-                        json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
-                        json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
-                        json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
-                        json.dumps([_json(_TIER_CHANGE_FIELDS, change) for change in plan.tier_changes]),
-                        json.dumps(_json(_CARD_FIELDS, plan.card)),
-                        card.pk,
-                        *mark_params,
-                    ]
-                    cursor.execute(_PG_WRITE_SQL + mark_sql, params)
                     wallet.card_marked(cursor.fetchall())
-                else:
-                    cursor.execute(_SQLITE_SQL["idempotency"], plan.idempotency)
-                    cursor.execute(_SQLITE_SQL["purchase"], plan.purchase)
-                    for lot in plan.lots:
-                        cursor.execute(_SQLITE_SQL["lot"], lot)
-                    for entry in plan.entries:
-                        cursor.execute(_SQLITE_SQL["entry"], entry)
-                    for change in plan.tier_changes:
-                        cursor.execute(_SQLITE_SQL["tier_change"], change)
-                    cursor.execute(_SQLITE_SQL["card"], [*plan.card, card.pk])
-                    wallet.cards_changed(merchant=merchant.pk, card_ids=[card.pk], now=now)
     except IntegrityError as exc:
         if idempotency.is_key_conflict(exc):
             return idempotency.replay(merchant=merchant, key=key, fingerprint=fingerprint)

@@ -8,6 +8,8 @@ has not changed."""
 
 from __future__ import annotations
 
+import selectors
+import socket
 import threading
 import time
 import uuid
@@ -279,3 +281,110 @@ def test_a_promotion_takes_the_quick_path_and_records_what_the_general_path_does
     assert Card.objects.get(pk=other.pk).tier_id == Card.objects.get(pk=pos_card.pk).tier_id == rules.tiers[1].id
     assert quick.json()["card"]["tier"] == general.card.tier.name
     assert verify_ledger(merchant_id=merchant.pk).ok
+
+
+class _TurnCountingRelay:
+    """A TCP relay on 127.0.0.1 between Django and PostgreSQL that counts round
+    trips: the times the server speaks after the client has spoken."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.turns = 0
+        self._client_spoke = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        client, _address = self.listener.accept()
+        server = socket.create_connection(self.upstream)
+        with selectors.DefaultSelector() as selector, client, server:
+            selector.register(client, selectors.EVENT_READ, server)
+            selector.register(server, selectors.EVENT_READ, client)
+            while not self._stop.is_set():
+                for key, _events in selector.select(timeout=0.1):
+                    data = key.fileobj.recv(65536)
+                    if not data:
+                        return
+                    if key.fileobj is client:
+                        self._client_spoke = True
+                    elif self._client_spoke:
+                        self._client_spoke = False
+                        self.turns += 1
+                    key.data.sendall(data)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.listener.close()
+
+
+@pytest.fixture
+def through_relay():
+    """Django's connection to the test database goes through a _TurnCountingRelay."""
+    settings_dict = connection.settings_dict
+    saved = settings_dict["HOST"], settings_dict["PORT"]
+    relay = _TurnCountingRelay(saved[0] or "127.0.0.1", int(saved[1] or 5432))
+    connection.close()
+    settings_dict["HOST"], settings_dict["PORT"] = "127.0.0.1", relay.port
+    try:
+        yield relay
+    finally:
+        connection.close()
+        settings_dict["HOST"], settings_dict["PORT"] = saved
+        relay.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purchase_of_its_own_is_two_round_trips(pos_key, pos_card, through_relay):
+    # Outside a caller's transaction (as the purchase lane and the view call it), the purchase is sent in
+    # pipeline mode: the lock statement with a flush request, then the write with the Sync that commits
+    # both. Through Django's atomic it was four (BEGIN, the lock, the write, COMMIT).
+    def buy(receipt: str):
+        return ledger.quick_purchase(
+            api_key=pos_key.api_key,
+            card_number=pos_card.number,
+            bill=Decimal("100.00"),
+            receipt_id=receipt,
+            key=receipt,
+            fingerprint=receipt,
+            respond=lambda purchase: (201, b"{}"),
+        )
+
+    buy("R-warm")  # the connection is opened, the statements prepared, the program's rules cached
+    before = through_relay.turns
+    result = buy("R-counted")
+    assert through_relay.turns - before == 2
+    assert result.status_code == 201 and not result.replayed
+    # Committed, both statements' rows: the key's response, the purchase, the card's balance.
+    assert IdempotentRequest.objects.get(key="R-counted").response_status == 201
+    purchase = Purchase.objects.get(receipt_id="R-counted")
+    assert Card.objects.get(pk=pos_card.pk).balance == purchase.points_earned * 2
+    assert verify_ledger(merchant_id=pos_card.merchant_id).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_refused_at_the_sync_leaves_nothing_and_goes_to_the_general_path(pos_key, pos_card):
+    # In pipeline mode the write's error (here the receipt's unique index) surfaces at the Sync, after
+    # the rules ran: the whole transaction is rolled back, the key's claim with it.
+    def buy(key: str):
+        return ledger.quick_purchase(
+            api_key=pos_key.api_key,
+            card_number=pos_card.number,
+            bill=Decimal("100.00"),
+            receipt_id="R-once",
+            key=key,
+            fingerprint=key,
+            respond=lambda purchase: (201, b"{}"),
+        )
+
+    assert buy("first").status_code == 201
+    balance = Card.objects.get(pk=pos_card.pk).balance
+    with pytest.raises(ledger.NotQuick):
+        buy("second")
+    assert not IdempotentRequest.objects.filter(key="second").exists()
+    assert Purchase.objects.filter(receipt_id="R-once").count() == 1
+    assert Card.objects.get(pk=pos_card.pk).balance == balance
+    assert verify_ledger(merchant_id=pos_card.merchant_id).ok
