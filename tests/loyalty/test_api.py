@@ -564,6 +564,33 @@ def test_throttle_counts_in_redis(pos, pos_card, settings):
     assert [int(client.get(key)) for key in client.scan_iter(f"{prefix}:*")] == [3]
 
 
+def test_throttle_counts_once_when_redis_forgot_its_script_or_dropped_the_connection(pos, pos_card, settings):
+    # The count runs on a connection of the thread's own; what that connection cannot do (a script Redis
+    # no longer has, a connection Redis closed) takes redis-py's full path, and the request counts once.
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.CELERY_BROKER_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.POS_API_THROTTLE_RATE = "100/min"
+    from django.core.cache import caches
+
+    from loyalty.api import throttling
+
+    client = caches["default"]._cache.get_client(prefix, write=True)
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
+    client.script_flush()
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
+    [own] = [value for name, value in throttling._connections.__dict__.items() if name != "pid"]
+    own.send_command("CLIENT", "ID")
+    client.client_kill_filter(_id=own.read_response())
+    assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
+    assert [int(client.get(key)) for key in client.scan_iter(f"{prefix}:*")] == [3]
+
+
 def test_a_bug_answers_500_in_the_error_shape_and_writes_nothing(pos, pos_card, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("simulated bug")
