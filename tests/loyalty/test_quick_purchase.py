@@ -338,7 +338,10 @@ def through_relay():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_purchase_of_its_own_is_two_round_trips(pos_key, pos_card, through_relay):
+@pytest.mark.parametrize("prepared", [True, False], ids=["prepared", "not-prepared"])
+def test_a_purchase_of_its_own_is_two_round_trips(pos_key, pos_card, through_relay, settings, prepared):
+    settings.DB_PREPARED_STATEMENTS = prepared
+
     # Outside a caller's transaction (as the purchase lane and the view call it), the purchase is sent in
     # pipeline mode: the lock statement with a flush request, then the write with the Sync that commits
     # both. Through Django's atomic it was four (BEGIN, the lock, the write, COMMIT).
