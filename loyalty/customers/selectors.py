@@ -33,6 +33,7 @@ its own index and already cut to a page, and the page is the cards of that union
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -53,6 +54,10 @@ _PHONE_PUNCTUATION = re.compile(r"[\s()\-.+]")
 # Runs of letters and digits: what pg_trgm takes trigrams from in a LIKE pattern (see _has_trigram).
 _WORD_RUN = re.compile(r"[^\W_]+")
 SHORT_WORD = 2
+# ASCII's punctuation as a PostgreSQL regular expression: the condition of the partial index
+# customer_name_punctuation_idx (migration 0019), written exactly as there.
+NAME_PUNCTUATION = "[!-/:-@[-`{-~]"
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
 @dataclass(frozen=True)
@@ -113,10 +118,20 @@ def _contains(field: str, text: str) -> Q:
     if _has_trigram(text):
         return Q(**{f"{field}__icontains": text})
     if not any(char.isalpha() for char in text):
-        # No letter, so no case: a plain LIKE on the column, which no index serves either but costs a
-        # fraction of a regular expression per row ("%" among a million names).
-        return Q(**{f"{field}__contains": text})
-    return Q(**{f"{field}__iregex": re.escape(text)})
+        # No letter, so no case: a plain LIKE on the column, which costs a fraction of a regular
+        # expression per row.
+        condition = Q(**{f"{field}__contains": text})
+    else:
+        condition = Q(**{f"{field}__iregex": re.escape(text)})
+    if (
+        field == "customer__name"
+        and not _ASCII_PUNCTUATION.isdisjoint(text)
+        and connections[Customer.objects.db].vendor == "postgresql"
+    ):
+        # Only a name with punctuation can hold this text: said outright, the partial index of those
+        # names serves the search instead of a scan of every name ("%" among a million: 100 -> a few ms).
+        condition &= Q(customer__name__regex=NAME_PUNCTUATION)
+    return condition
 
 
 def _either(query: str, kind: str, value: str, alternatives: tuple[Q, ...]) -> Search:
