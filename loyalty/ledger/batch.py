@@ -18,6 +18,7 @@ from loyalty.exceptions import (
     InvalidAmount,
     LoyaltyError,
 )
+from loyalty.ledger.rows import new_row
 from loyalty.models import (
     Card,
     EntryKind,
@@ -139,7 +140,8 @@ class Batch:
     persist: bool = True
 
     def entry(self, card: Card, kind: str, *, points=0, stamps=0, rewards=0, lot=None, key=None, **extra):
-        entry = LedgerEntry(
+        entry = new_row(
+            LedgerEntry,
             merchant_id=self.merchant.pk,
             card_id=card.pk,
             kind=kind,
@@ -186,7 +188,8 @@ class Batch:
         available_at = available_at or self.now
         pending = available_at > self.now
         repay = min(points, card.debt)
-        lot = Lot(
+        lot = new_row(
+            Lot,
             merchant_id=self.merchant.pk,
             card_id=card.pk,
             kind=kind,

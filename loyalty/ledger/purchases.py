@@ -30,6 +30,7 @@ from loyalty.ledger.batch import (
 from loyalty.ledger.locks import card_rules, lock_cards, settle, spendable_lots
 from loyalty.ledger.offers import live_offer, use_offer
 from loyalty.ledger.quotes import calculate, returning_boost
+from loyalty.ledger.rows import new_row
 from loyalty.ledger.tiers import promote
 from loyalty.models import (
     Card,
@@ -208,7 +209,8 @@ def new_purchase(
 ) -> Purchase:
     """The purchase row, not saved yet (the general path saves it through the
     ORM, ``quick_purchase`` with its own statement)."""
-    return Purchase(
+    return new_row(
+        Purchase,
         merchant=merchant,
         card=card,
         location=location,

@@ -55,7 +55,8 @@ from typing import Any, Self
 
 import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.utils import timezone
 from psycopg import pq
@@ -226,24 +227,24 @@ _SQLITE_SQL = {
 _converters: dict[str, list] = {}
 
 
-def _card_from_row(values: tuple) -> Card:
+def _card_from_row(values: tuple, db: BaseDatabaseWrapper) -> Card:
     """The locked card from its columns, converted as the ORM would (SQLite
     returns dates and decimals as text and numbers)."""
-    converters = _converters.get(connection.vendor)
+    converters = _converters.get(db.vendor)
     if converters is None:
         converters = []
         for index, name in enumerate(_CARD_COLUMNS):
             field = _card_field(name)
             column = field.get_col(Card._meta.db_table)
-            for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            for convert in db.ops.get_db_converters(column) + field.get_db_converters(db):
                 converters.append((index, convert, column))
-        _converters[connection.vendor] = converters
+        _converters[db.vendor] = converters
     row = list(values)
     for index, convert, column in converters:
-        row[index] = convert(row[index], column, connection)
+        row[index] = convert(row[index], column, db)
     # As the ORM loads a row (Model.from_db: positional, in the model's field order); the columns not
     # read are deferred, so a rule that reads one would load it rather than see a default.
-    return Card.from_db(connection.alias, _CARD_ATTNAMES, [row[index] for index in _CARD_ORDER])
+    return Card.from_db(db.alias, _CARD_ATTNAMES, [row[index] for index in _CARD_ORDER])
 
 
 _CARD_ATTNAMES = frozenset(_CARD_COLUMNS)
@@ -281,32 +282,32 @@ class _LoggedPreparingCursor(_PreparingCursor):
 _NEVER_BY_COUNT = 2**31 - 1
 
 
-def _cursor():
+def _cursor(db: BaseDatabaseWrapper):
     """A cursor for the two statements: prepared on PostgreSQL (the parse and
     plan are saved for the connection's life, DB_CONN_MAX_AGE; a connection
     pooler in transaction mode must keep prepared statements, as PgBouncer
     does from 1.21 with max_prepared_statements, or DB_PREPARED_STATEMENTS be
     off), Django's plain one otherwise. Either way Django's wrapper runs it
     (errors, query log, execute_wrapper)."""
-    if connection.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
-        return connection.cursor()
-    connection.ensure_connection()
-    raw_connection = connection.connection
+    if db.vendor != "postgresql" or not settings.DB_PREPARED_STATEMENTS:
+        return db.cursor()
+    db.ensure_connection()
+    raw_connection = db.connection
     if raw_connection.prepare_threshold is None:
         # Django connects with prepare_threshold=None (its default, for poolers), and psycopg then prepares
         # nothing, not even with prepare=True. A threshold no statement reaches: only these two cursors'
         # statements (prepare=True) are prepared; Django's own cursors bind on the client and never are.
         raw_connection.prepare_threshold = _NEVER_BY_COUNT
     # (django-stubs type these as taking Django's wrapper; they take the driver's cursor.)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(_LoggedPreparingCursor(raw_connection))  # type: ignore[arg-type]
-    return connection.make_cursor(_PreparingCursor(raw_connection))  # type: ignore[arg-type]
+    if db.queries_logged:
+        return db.make_debug_cursor(_LoggedPreparingCursor(raw_connection))  # type: ignore[arg-type]
+    return db.make_cursor(_PreparingCursor(raw_connection))  # type: ignore[arg-type]
 
 
-def _may_pipeline() -> bool:
+def _may_pipeline(db: BaseDatabaseWrapper) -> bool:
     """The purchase may be a transaction of its own, sent in pipeline mode: the
     caller has none open (no ``atomic`` block, autocommit on)."""
-    return not connection.in_atomic_block and connection.get_autocommit()
+    return not db.in_atomic_block and db.get_autocommit()
 
 
 # Undoes the lock statement when the purchase turns out not to be quick (NotQuick) in pipeline mode: the
@@ -316,7 +317,9 @@ _UNCLAIM_SQL = (
 )
 
 
-def _in_pipeline(cursor, apply: Callable[[Any], _Plan], *, merchant_id: int, key: str) -> _Plan:
+def _in_pipeline(
+    db: BaseDatabaseWrapper, cursor, apply: Callable[[Any], _Plan], *, merchant_id: int, key: str
+) -> _Plan:
     """``apply(cursor)`` as one transaction in two round trips, in psycopg's
     pipeline mode and PostgreSQL's implicit transaction (the statements between
     two Syncs of the extended protocol). The lock statement's row is fetched
@@ -332,8 +335,8 @@ def _in_pipeline(cursor, apply: Callable[[Any], _Plan], *, merchant_id: int, key
     is sent) deletes the key's claim in the same transaction instead of a
     ROLLBACK, which PostgreSQL would log as a warning about an implicit
     transaction; anything else raised is rolled back with ROLLBACK."""
-    raw = connection.connection
-    with connection.wrap_database_errors, raw.pipeline():
+    raw = db.connection
+    with db.wrap_database_errors, raw.pipeline():
         try:
             return apply(cursor)
         except NotQuick:
@@ -373,7 +376,8 @@ def quick_purchase(
     digits = card_number_digits(card_number)
     if digits is None or not receipt_id or bill <= 0:
         raise NotQuick()
-    vendor = connection.vendor
+    db = connections[DEFAULT_DB_ALIAS]
+    vendor = db.vendor
     if vendor not in _LOCK_SQL:
         raise NotQuick()
 
@@ -388,7 +392,7 @@ def quick_purchase(
         ]
         if not key_active or version_id is None:
             raise NotQuick()
-        card = _card_from_row(row[: len(_CARD_COLUMNS)])
+        card = _card_from_row(row[: len(_CARD_COLUMNS)], db)
         if card.is_blocked or (card.settle_after is not None and card.settle_after <= now):
             raise NotQuick()
         if card.offer_until is not None and card.offer_until > now:
@@ -444,14 +448,14 @@ def quick_purchase(
         return plan
 
     try:
-        if vendor == "postgresql" and _may_pipeline():
-            with _cursor() as cursor:
-                plan = _in_pipeline(cursor, apply, merchant_id=merchant.pk, key=key)
+        if vendor == "postgresql" and _may_pipeline(db):
+            with _cursor(db) as cursor:
+                plan = _in_pipeline(db, cursor, apply, merchant_id=merchant.pk, key=key)
                 # Committed: the sync of a pass this purchase marked first is queued now (on_commit
                 # outside a transaction runs at once).
                 wallet.card_marked(cursor.fetchall())
         else:
-            with transaction.atomic(), _cursor() as cursor:
+            with transaction.atomic(), _cursor(db) as cursor:
                 plan = apply(cursor)
                 if vendor == "postgresql":
                     wallet.card_marked(cursor.fetchall())
