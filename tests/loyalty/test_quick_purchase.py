@@ -391,3 +391,34 @@ def test_a_write_refused_at_the_sync_leaves_nothing_and_goes_to_the_general_path
     assert Purchase.objects.filter(receipt_id="R-once").count() == 1
     assert Card.objects.get(pk=pos_card.pk).balance == balance
     assert verify_ledger(merchant_id=pos_card.merchant_id).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_promotion_in_pipeline_mode_reads_the_tier_inside_the_transaction(pos_key, pos_card, through_relay):
+    # The new tier's name is read by Django's own cursor between the lock and the write, inside the
+    # pipeline's transaction: one more round trip, the same rows as on the general path.
+    from loyalty.models import TierChange
+
+    rules = rules_for_version_id(Program.objects.get(merchant=pos_card.merchant).current_version_id)
+    assert len(rules.tiers) >= 2
+
+    def buy(receipt: str, bill: Decimal):
+        return ledger.quick_purchase(
+            api_key=pos_key.api_key,
+            card_number=pos_card.number,
+            bill=bill,
+            receipt_id=receipt,
+            key=receipt,
+            fingerprint=receipt,
+            respond=lambda purchase: (201, purchase.card.tier.name.encode()),
+        )
+
+    buy("R-below", rules.tiers[1].threshold - Decimal("50.00"))
+    before = through_relay.turns
+    result = buy("R-promoted", Decimal("100.00"))
+    assert through_relay.turns - before == 3
+    assert result.status_code == 201 and result.content == rules.tiers[1].name.encode()
+    [change] = TierChange.objects.filter(card=pos_card)
+    assert change.to_tier_id == rules.tiers[1].id == Card.objects.get(pk=pos_card.pk).tier_id
+    assert change.purchase_id == Purchase.objects.get(receipt_id="R-promoted").pk
+    assert verify_ledger(merchant_id=pos_card.merchant_id).ok
