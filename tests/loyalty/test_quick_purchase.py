@@ -215,7 +215,10 @@ def test_the_quick_path_claims_the_key_before_it_locks_the_card(pos_key, pos_car
 
         thread = threading.Thread(target=buy)
         thread.start()
-        with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as watcher:
+        # Autocommit: inside one transaction PostgreSQL shows pg_stat_activity as it was at the first look,
+        # so a watcher that looked before the purchase began to wait never saw it wait (a CI run failed so).
+        watcher = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True)
+        with watcher:
             deadline = time.monotonic() + 60  # only ends a test that would otherwise hang
             # (The purchase is the only other session of the test database.)
             while not watcher.execute(
