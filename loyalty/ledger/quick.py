@@ -68,6 +68,7 @@ from loyalty.ledger.batch import CARD_COUNTER_FIELDS, Batch, check_money
 from loyalty.ledger.locks import settle
 from loyalty.ledger.purchases import apply_purchase, new_purchase
 from loyalty.ledger.quotes import calculate
+from loyalty.ledger.rows import loaded_row
 from loyalty.ledger.tiers import promotion_due, tier_change
 from loyalty.models import Card, Customer, IdempotentRequest, LedgerEntry, Lot, Program, Purchase, Tier, TierChange
 from loyalty.program.services import rules_for_version_id
@@ -242,16 +243,9 @@ def _card_from_row(values: tuple, db: BaseDatabaseWrapper) -> Card:
     row = list(values)
     for index, convert, column in converters:
         row[index] = convert(row[index], column, db)
-    # As the ORM loads a row (Model.from_db: positional, in the model's field order); the columns not
-    # read are deferred, so a rule that reads one would load it rather than see a default.
-    return Card.from_db(db.alias, _CARD_ATTNAMES, [row[index] for index in _CARD_ORDER])
-
-
-_CARD_ATTNAMES = frozenset(_CARD_COLUMNS)
-_CARD_ORDER = sorted(
-    range(len(_CARD_COLUMNS)),
-    key=lambda index: [f.attname for f in Card._meta.concrete_fields].index(_CARD_COLUMNS[index]),
-)
+    # As the ORM loads a row; the columns not read are deferred, so a rule that reads one would load it
+    # rather than see a default.
+    return loaded_row(Card, db.alias, dict(zip(_CARD_COLUMNS, row, strict=True)))
 
 
 class _PreparingCursor(psycopg.Cursor):

@@ -1,4 +1,5 @@
-"""New rows of the ledger's models, built cheaply.
+"""Rows of the ledger's models, built cheaply: new ones (``new_row``) and the
+card as the quick purchase reads it (``loaded_row``).
 
 A ledger operation builds a purchase, a lot and its entries for every POS
 purchase. Django's ``Model(**kwargs)`` spends most of its time on what these
@@ -99,4 +100,22 @@ def new_row(model: type[M], **values: Any) -> M:
             raise TypeError(f"{model.__name__}() got an unexpected keyword argument '{name}'")
     # The related objects, where the relations' descriptors keep them (ModelState.fields_cache).
     state.fields_cache = related
+    return row
+
+
+def loaded_row(model: type[M], db: str, values: dict[str, Any]) -> M:
+    """The row as the ORM loads it from database ``db`` (``Model.from_db``):
+    ``values`` by attribute name, already converted; the fields not given are
+    deferred (read from the database if something reads them)."""
+    spec = _specs.get(model)
+    if spec is None:
+        spec = _specs[model] = _Spec(model)
+    if not spec.plain:
+        fields = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+        return model.from_db(db, fields, [values[attname] for attname in fields])
+    row = model.__new__(model)
+    row._state = state = ModelState()
+    state.adding = False
+    state.db = db
+    row.__dict__.update(values)
     return row

@@ -86,3 +86,19 @@ def test_a_model_with_init_receivers_is_built_by_django():
         signals.post_init.disconnect(receiver, sender=TierChange)
         rows._specs.pop(TierChange, None)
     assert seen == [change]
+
+
+@pytest.mark.django_db
+def test_a_loaded_row_is_what_the_orm_loads(merchant, location):
+    from loyalty.ledger.rows import loaded_row
+    from loyalty.models import Card
+
+    card = enroll_customer(merchant=merchant, phone="+79161234567", name="Анна", location=location)
+    columns = ["id", "merchant_id", "customer_id", "number", "balance", "tier_id", "last_purchase_at"]
+    [values] = Card.objects.filter(pk=card.pk).values_list(*columns)
+    built = loaded_row(Card, "default", dict(zip(columns, values, strict=True)))
+    [loaded] = Card.objects.filter(pk=card.pk).only(*columns)
+    assert _attributes(built) == _attributes(loaded)
+    assert not built._state.adding and built._state.db == loaded._state.db == "default"
+    assert built.get_deferred_fields() == loaded.get_deferred_fields() and "stamps" in built.get_deferred_fields()
+    assert built.stamps == card.stamps  # a deferred field is read from the database, not defaulted
