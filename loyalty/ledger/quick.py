@@ -51,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, Self
 
 import psycopg
@@ -168,10 +169,17 @@ def _columns(fields: list, prefix: str = "") -> str:
     return ", ".join(prefix + f.column for f in fields)
 
 
+# Each row's fields: (their columns, a getter of their attributes in one call).
+_ROW_SHAPES = {
+    id(fields): (tuple(f.column for f in fields), attrgetter(*(f.attname for f in fields)))
+    for fields in (_PURCHASE_FIELDS, _LOT_FIELDS, _ENTRY_FIELDS, _TIER_CHANGE_FIELDS, _CARD_FIELDS)
+}
+
+
 def _values(obj: Model, fields: list, conn) -> list:
     if conn.vendor == "postgresql":
         # The attributes as they are: psycopg adapts them, and _json writes decimals and times as text.
-        return [getattr(obj, f.attname) for f in fields]
+        return list(_ROW_SHAPES[id(fields)][1](obj))
     return [f.get_db_prep_save(getattr(obj, f.attname), conn) for f in fields]
 
 
@@ -203,9 +211,14 @@ _PG_WRITE_SQL = (
 
 
 def _json(fields: list, values: list) -> dict:
-    return {
-        f.column: (v if v is None or isinstance(v, int | str) else str(v)) for f, v in zip(fields, values, strict=True)
-    }
+    """A row for json_populate_record(set), by column; written with _dumps."""
+    return dict(zip(_ROW_SHAPES[id(fields)][0], values, strict=True))
+
+
+def _dumps(value) -> str:
+    # Numbers, text, booleans and nulls as JSON's own; decimals and times as their text, which
+    # PostgreSQL reads back exactly.
+    return json.dumps(value, default=str)
 
 
 # SQLite: the same rows, one plain statement each.
@@ -418,11 +431,11 @@ def quick_purchase(
                 row[-1],  # the key's row (its ctid)
                 merchant.pk,
                 key,
-                json.dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
-                json.dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
-                json.dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
-                json.dumps([_json(_TIER_CHANGE_FIELDS, change) for change in plan.tier_changes]),
-                json.dumps(_json(_CARD_FIELDS, plan.card)),
+                _dumps(_json(_PURCHASE_FIELDS, plan.purchase)),
+                _dumps([_json(_LOT_FIELDS, lot) for lot in plan.lots]),
+                _dumps([_json(_ENTRY_FIELDS, entry) for entry in plan.entries]),
+                _dumps([_json(_TIER_CHANGE_FIELDS, change) for change in plan.tier_changes]),
+                _dumps(_json(_CARD_FIELDS, plan.card)),
                 card.pk,
                 *mark_params,
             ]
