@@ -67,13 +67,12 @@ def _redis_count(backend: RedisCache, full_key: str, ttl: int) -> int:
     timeout) takes the client's full path instead, which loads the script,
     reconnects and retries."""
     script = _redis_counter(backend)
-    own = _connections.__dict__
-    if own.get("pid") != os.getpid():  # a thread forked with its connections: they are the parent's
-        own.clear()
-        own["pid"] = os.getpid()
-    connection = own.get(script)
+    if getattr(_connections, "pid", None) != os.getpid():  # a thread forked with its connections: the parent's
+        _connections.pid = os.getpid()
+        _connections.by_script = {}
+    connection = _connections.by_script.get(script)
     if connection is None:
-        connection = own[script] = script.registered_client.connection_pool.make_connection()
+        connection = _connections.by_script[script] = script.registered_client.connection_pool.make_connection()
     try:
         connection.send_command("EVALSHA", script.sha, 1, full_key, ttl)
         return int(connection.read_response())

@@ -22,9 +22,11 @@ of ``card_merchant_created_idx`` that stops at the page's end when many do. The
 planner picks. A trigram index needs three letters or digits in a row, or fewer
 where a word starts or ends inside the text ("ан" at the start of a word is the
 trigrams "  а", " ан", which is why short words match word starts; "zq@" is "zq ");
-text without any (e.g. "x@" or "%") is compared with a regular expression that
-no index serves, which keeps the plan it had before the indexes (a full scan of a
-GIN index is slower than that). Part of a number may
+text without any (e.g. "x@" or "%") is compared with a regular expression, or a
+plain LIKE where it has no letter, that no trigram index serves (a full scan of a
+GIN index is slower than a scan of the rows); in a name, such a text with ASCII
+punctuation reads only the names that have some (partial index, migration 0019).
+Part of a number may
 be in the phone or in the card number: the two are asked separately, each through
 its own index and already cut to a page, and the page is the cards of that union
 (an OR across the join would scan). SQLite keeps plain LIKE.

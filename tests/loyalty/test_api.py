@@ -584,7 +584,7 @@ def test_throttle_counts_once_when_redis_forgot_its_script_or_dropped_the_connec
     assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
     client.script_flush()
     assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
-    [own] = [value for name, value in throttling._connections.__dict__.items() if name != "pid"]
+    [own] = throttling._connections.by_script.values()
     own.send_command("CLIENT", "ID")
     client.client_kill_filter(_id=own.read_response())
     assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
