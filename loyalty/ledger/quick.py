@@ -422,6 +422,7 @@ def quick_purchase(
             ids=(int(purchase_id), int(lot_id)),
             referral_waits=bool(referral_waits),
             tier_name=tier_name,
+            db=db,
         )
         if vendor == "postgresql":
             mark_sql, mark_params = wallet.card_changed_statement(card_id=card.pk, now=now)
@@ -487,7 +488,7 @@ class _Plan:
 
 
 def _plan(
-    *, api_key, card, rules, bill, receipt_id, key, fingerprint, respond, now, ids, referral_waits, tier_name
+    *, api_key, card, rules, bill, receipt_id, key, fingerprint, respond, now, ids, referral_waits, tier_name, db
 ) -> _Plan:
     """The rows the purchase writes (the rules applied in memory) and its
     response. Raises NotQuick for the general path's cases."""
@@ -538,13 +539,12 @@ def _plan(
         card.tier = Tier(id=card.tier_id, name=tier_name or "")
     status_code, content = respond(p)
 
-    conn = connections[DEFAULT_DB_ALIAS]
     return _Plan(
         idempotency=[merchant.pk, key, fingerprint, status_code, content.decode(), now],
-        purchase=_values(p, _PURCHASE_FIELDS, conn),
-        lots=[_values(lot, _LOT_FIELDS, conn) for lot in lots],
-        entries=[_values(entry, _ENTRY_FIELDS, conn) for entry in batch.entries],
-        tier_changes=[_values(change, _TIER_CHANGE_FIELDS, conn)] if change is not None else [],
-        card=_values(card, _CARD_FIELDS, conn),
+        purchase=_values(p, _PURCHASE_FIELDS, db),
+        lots=[_values(lot, _LOT_FIELDS, db) for lot in lots],
+        entries=[_values(entry, _ENTRY_FIELDS, db) for entry in batch.entries],
+        tier_changes=[_values(change, _TIER_CHANGE_FIELDS, db)] if change is not None else [],
+        card=_values(card, _CARD_FIELDS, db),
         response=IdempotentResponse(status_code, content, replayed=False),
     )
