@@ -20,7 +20,7 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 from campaigns import sending
-from campaigns.models import Campaign, Delivery, RfmScore
+from campaigns.models import Campaign, CampaignSettings, Delivery, RfmScore
 from campaigns.segments.rfm import recompute_rfm
 from campaigns.segments.selectors import segment_size
 from campaigns.tasks import fan_out_task
@@ -34,6 +34,9 @@ assert connection.vendor == "sqlite"
 merchant = Merchant.objects.create(name="S", slug="s", country="RU", currency="RUB", time_zone="Europe/Moscow")
 location = Location.objects.create(merchant=merchant, name="Till")
 program_for(merchant=merchant)
+# No quiet hours: the default ones (21:00-09:00 in Moscow) would defer every row when the test runs
+# in the evening, and the send would stay "sending" until the dispatcher's next pass.
+CampaignSettings.objects.create(merchant=merchant, quiet_start="00:00", quiet_end="00:00")
 customers = []
 for n in range(40):
     card = enroll_customer(
