@@ -25,7 +25,9 @@ FIELDS = (
 
 
 def settings_for(*, merchant) -> CampaignSettings:
-    found, _ = CampaignSettings.objects.get_or_create(merchant=merchant)
+    """The merchant's settings (a merchant or its id), made with the defaults on first use."""
+    merchant_id = merchant if isinstance(merchant, int) else merchant.pk
+    found, _ = CampaignSettings.objects.get_or_create(merchant_id=merchant_id)
     return found
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count
 from django.utils import timezone
 
-from . import sending
+from . import campaign_settings, sending
 from .models import Campaign, ChannelChoices, Delivery
 from .personalize import recipients, render
 
@@ -40,7 +40,7 @@ class Preview:
 def preview(*, campaign: Campaign, now: datetime | None = None) -> Preview:
     now = now or timezone.now()
     merchant = campaign.merchant
-    settings = sending.settings_for(merchant)
+    settings = campaign_settings.settings_for(merchant=merchant)
     result = Preview(deferred_until=sending.quiet_until(settings=settings, tz=merchant.tzinfo, now=now))
     capped_check = not (campaign.transactional and settings.exempt_transactional)
     after = 0

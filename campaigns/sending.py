@@ -47,6 +47,7 @@ from merchants.models import Merchant
 from . import consent as consent_service
 from . import dialect
 from . import feedback as feedback_service
+from .campaign_settings import settings_for
 from .channels.base import Channel, ChannelClient, OutgoingMessage, TransientChannelError
 from .delivery_reports import open_pixel_url
 from .models import (
@@ -78,12 +79,6 @@ WALLET_BATCH = 1000
 # worker leaves with an unknown outcome.
 NETWORK_BATCH = 50
 IN_FLIGHT = (DeliveryStatus.SENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
-
-
-def settings_for(merchant: Merchant | int) -> CampaignSettings:
-    merchant_id = merchant if isinstance(merchant, int) else merchant.pk
-    found, _ = CampaignSettings.objects.get_or_create(merchant_id=merchant_id)
-    return found
 
 
 # --- audience, channels, hold-out --------------------------------------------------------------
@@ -210,7 +205,7 @@ def plan_deliveries(
     merchant = campaign.merchant
     people = recipients(merchant=merchant, customer_ids=customer_ids, now=now)
     reach = reach_for(merchant=merchant, customer_ids=customer_ids)
-    settings = settings_for(merchant)
+    settings = settings_for(merchant=merchant)
     capped = not (campaign.transactional and settings.exempt_transactional)
     rows = []
     for customer_id in customer_ids:
@@ -299,7 +294,7 @@ def _delivery_columns(explicit: dict[str, tuple[str, list]]) -> tuple[list[str],
 def _planned_columns(*, send: Send, now: datetime) -> tuple[list[str], list[str], list]:
     """The delivery row's columns and their expressions over ``p`` (the planned customer)."""
     campaign = send.campaign
-    capped = not (campaign.transactional and settings_for(campaign.merchant_id).exempt_transactional)
+    capped = not (campaign.transactional and settings_for(merchant=campaign.merchant_id).exempt_transactional)
     return _delivery_columns(
         {
             "merchant_id": ("%s", [campaign.merchant_id]),
@@ -568,7 +563,7 @@ def send_deliveries(
     campaign = send.campaign
     merchant = campaign.merchant
     now = now or clock()
-    settings = settings_for(merchant)
+    settings = settings_for(merchant=merchant)
     ids = list(delivery_ids)
     if send.status in (SendStatus.PAUSED, SendStatus.CANCELLED):
         outcome.stopped = True

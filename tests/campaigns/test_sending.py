@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from campaigns import consent, sending
+from campaigns import campaign_settings, consent, sending
 from campaigns.models import CampaignSettings, ChannelConsent, Delivery, DeliveryStatus, Send, TelegramLink
 from loyalty.models import AppleDevice, AppleRegistration, Card, WalletPass
 from loyalty.wallet.contract import wallet_pass_for
@@ -118,7 +118,7 @@ def test_holdout_is_deterministic_and_about_the_share_asked(merchant, smtp_serve
 @pytest.mark.django_db
 def test_frequency_cap_counts_every_campaign_and_exempts_service_messages(merchant, smtp_server):
     anna = make_customer(merchant, 1)
-    settings = sending.settings_for(merchant)
+    settings = campaign_settings.settings_for(merchant=merchant)
     assert (settings.cap_messages, settings.cap_days) == (2, 7)
     start = NOON_MOSCOW
     for day in range(3):
