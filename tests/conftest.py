@@ -2,8 +2,10 @@
 (CELERY_BROKER_URL); people are named after their roles."""
 
 import os
+from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.dispatch import receiver
 from django.test.signals import setting_changed
@@ -136,3 +138,12 @@ def _staff_sessions_with_second_factor(monkeypatch):
 
     monkeypatch.setattr(Client, "force_login", force_login)
     monkeypatch.setattr(Client, "password_only_force_login", original, raising=False)
+
+
+@pytest.fixture
+def one_rate_limit_window():
+    """The clock at the start of an hour, running: a test that counts requests against a rate limit (a
+    minute's, ten minutes' or an hour's fixed window) stays inside one window. On the real clock such a
+    test fails whenever its requests straddle a window's end. A live server's thread shares the clock."""
+    with time_machine.travel(datetime(2026, 6, 1, 9, 0, 1, tzinfo=UTC), tick=True):
+        yield

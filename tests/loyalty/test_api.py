@@ -501,7 +501,7 @@ def test_another_merchants_key_sees_nothing(pos, other_pos, pos_card):
     assert table_counts() == before
 
 
-def test_throttled_per_key(pos, other_pos, pos_card, settings):
+def test_throttled_per_key(pos, other_pos, pos_card, settings, one_rate_limit_window):
     settings.POS_API_THROTTLE_RATE = "3/min"
     for _ in range(3):
         assert pos.get(f"/cards/{pos_card.number}/").status_code == 200
@@ -542,7 +542,7 @@ def test_decimal_amounts_are_exact(pos, pos_card):
     assert LedgerEntry.objects.filter(purchase_id=response.json()["id"]).count() == 0  # 5 % of 0.10 floors to 0
 
 
-def test_throttle_counts_in_redis(pos, pos_card, settings):
+def test_throttle_counts_in_redis(pos, pos_card, settings, one_rate_limit_window):
     # The shared cache that several gunicorn workers count in (one pipelined round trip).
     settings.CACHES = {
         "default": {

@@ -284,7 +284,7 @@ def test_send_card_token_is_checked(client, merchant, other_merchant, program):
 # --- rate limits ----------------------------------------------------------------------------
 
 
-def test_flood_from_one_address_gets_429(client, merchant, program, join_url, monkeypatch):
+def test_flood_from_one_address_gets_429(client, merchant, program, join_url, monkeypatch, one_rate_limit_window):
     from loyalty.enrollment import ratelimit
 
     # A script that drops its cookies (each post a new "device"); a small address limit keeps the test short.
@@ -304,7 +304,9 @@ def test_flood_from_one_address_gets_429(client, merchant, program, join_url, mo
     assert other.status_code == 302
 
 
-def test_flood_spread_over_addresses_hits_the_merchant_limit(client, merchant, program, join_url, monkeypatch):
+def test_flood_spread_over_addresses_hits_the_merchant_limit(
+    client, merchant, program, join_url, monkeypatch, one_rate_limit_window
+):
     from loyalty.enrollment import ratelimit
 
     monkeypatch.setattr(ratelimit, "ENROLL_PER_MERCHANT", ratelimit.Limit(3, 600))

@@ -49,7 +49,7 @@ def phone(i: int) -> str:
 # --- the enrolment limit ---------------------------------------------------------------------------
 
 
-def test_one_device_is_limited_but_its_neighbours_on_the_same_wifi_are_not(join_url):
+def test_one_device_is_limited_but_its_neighbours_on_the_same_wifi_are_not(join_url, one_rate_limit_window):
     device = Client()
     device.get(join_url)  # the join page gives the browser its device cookie
     assert ratelimit.DEVICE_COOKIE in device.cookies
@@ -64,21 +64,21 @@ def test_one_device_is_limited_but_its_neighbours_on_the_same_wifi_are_not(join_
     assert ratelimit.ENROLL_PER_IP.count >= 100
 
 
-def test_a_forged_device_cookie_is_a_new_device(join_url):
+def test_a_forged_device_cookie_is_a_new_device(join_url, one_rate_limit_window):
     device = Client()
     device.cookies[ratelimit.DEVICE_COOKIE] = "forged"
     assert device.post(join_url, good_data(phone=phone(1))).status_code == 302
     assert device.cookies[ratelimit.DEVICE_COOKIE].value != "forged"
 
 
-def test_failed_validation_does_not_count(join_url):
+def test_failed_validation_does_not_count(join_url, one_rate_limit_window):
     device = Client()
     for _ in range(ratelimit.ENROLL_PER_DEVICE.count * 2):
         assert device.post(join_url, good_data(phone="12")).status_code == 400
     assert device.post(join_url, good_data(phone=phone(1))).status_code == 302
 
 
-def test_behind_the_proxy_addresses_are_counted_apart(join_url, settings, monkeypatch):
+def test_behind_the_proxy_addresses_are_counted_apart(join_url, settings, monkeypatch, one_rate_limit_window):
     monkeypatch.setattr(ratelimit, "ENROLL_PER_IP", ratelimit.Limit(3, 600))
     settings.BEHIND_HTTPS_PROXY = True
 

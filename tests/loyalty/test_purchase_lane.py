@@ -20,7 +20,13 @@ from django.core.signals import request_started
 from loyalty.api import lane
 from loyalty.api.lane import PosPurchaseLane
 from loyalty.models import Card, IdempotentRequest, LedgerEntry, Purchase
-from tests.loyalty.api_support import give_points, pos, pos_card, pos_key, pos_program  # noqa: F401
+from tests.loyalty.api_support import (  # noqa: F401  (fixtures)
+    give_points,
+    pos,
+    pos_card,
+    pos_key,
+    pos_program,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,7 +160,7 @@ def test_what_the_lane_does_not_answer_reaches_django_unchanged(
 
 
 def test_a_request_the_lane_hands_to_django_is_counted_once_by_the_rate_limit(
-    live_server, pos, pos_card, merchant, location, answered_by, settings
+    live_server, pos, pos_card, merchant, location, answered_by, settings, one_rate_limit_window
 ):
     settings.POS_API_THROTTLE_RATE = "5/min"
     give_points(merchant, location, pos_card)

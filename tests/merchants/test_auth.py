@@ -116,14 +116,18 @@ def test_the_reset_page_does_the_same_work_for_known_and_unknown_addresses(
     assert mail.outbox == []
 
 
-def test_password_reset_is_limited_per_account_whether_or_not_it_exists(client, owner, post_reset, settings):
+def test_password_reset_is_limited_per_account_whether_or_not_it_exists(
+    client, owner, post_reset, settings, one_rate_limit_window
+):
     for email in (owner.email, "nobody@nowhere.test"):
         answers = [post_reset(email, REMOTE_ADDR=f"10.0.0.{i}").status_code for i in range(4)]
         assert answers == [302, 302, 302, 429]
     assert len(mail.outbox) == 3
 
 
-def test_password_reset_is_limited_per_address_behind_the_proxy(client, db, post_reset, settings):
+def test_password_reset_is_limited_per_address_behind_the_proxy(
+    client, db, post_reset, settings, one_rate_limit_window
+):
     settings.BEHIND_HTTPS_PROXY = True
     answers = [
         post_reset(f"someone{i}@nowhere.test", HTTP_X_FORWARDED_FOR=f"203.0.113.9, 10.9.9.{i}").status_code
