@@ -69,8 +69,12 @@ def idempotency_key_from_headers(headers) -> str:
     return key
 
 
+# One encoder for the process (json.dumps with options builds one per call; encode() keeps no state).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
 def request_fingerprint(*, method: str, path: str, data: Any) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    canonical = _CANONICAL(data)
     return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
 
 

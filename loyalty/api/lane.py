@@ -122,6 +122,11 @@ _PERCENT = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_st
 _TIME = serializers.DateTimeField()
 
 
+# As DRF's JSONRenderer writes (compact, not ASCII-escaped); one encoder for the process, as json.dumps with
+# options builds one per call (encode() keeps no state between calls).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def purchase_json(purchase) -> bytes:
     """PurchaseOutputSerializer's JSON for ``purchase`` (its ``card`` the card
     after it, with its tier), as JSONRenderer writes it; amounts in the
@@ -153,7 +158,7 @@ def purchase_json(purchase) -> bytes:
             "tier": card.tier.name if card.tier_id else None,
         },
     }
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODE(data)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 

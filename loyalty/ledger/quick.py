@@ -215,10 +215,10 @@ def _json(fields: list, values: list) -> dict:
     return dict(zip(_ROW_SHAPES[id(fields)][0], values, strict=True))
 
 
-def _dumps(value) -> str:
-    # Numbers, text, booleans and nulls as JSON's own; decimals and times as their text, which
-    # PostgreSQL reads back exactly.
-    return json.dumps(value, default=str)
+# Numbers, text, booleans and nulls as JSON's own; decimals and times as their text, which PostgreSQL
+# reads back exactly. One encoder for the process (json.dumps with options builds one per call; encode()
+# keeps no state between calls, so threads share it).
+_dumps = json.JSONEncoder(default=str).encode
 
 
 # SQLite: the same rows, one plain statement each.
