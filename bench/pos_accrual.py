@@ -13,7 +13,8 @@ What it does, all on 127.0.0.1:
 2. Copies it to ``loyalty_bench_raw`` and runs pgbench there with a custom
    script doing the core of a purchase by hand: lock the card row, insert the
    purchase, insert the ledger entry, update the balance, commit. That is the
-   ceiling: what PostgreSQL itself does per second with no application.
+   ceiling: what PostgreSQL itself does per second with no application, and
+   its latency percentiles (pgbench -l), the machine's own tail.
 3. Starts the web server (DEBUG=0, production settings, Redis cache db 3) in
    each configuration of ``--servers`` (granian's WSGI workers, gunicorn's
    sync or gthread workers), measures 32 clients briefly and keeps the one
@@ -50,6 +51,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -245,10 +247,21 @@ def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: st
         "-D", f"version={data['program_version_id']}", "-D", f"api_key={data['api_key_id']}",
         db,
     ]  # fmt: skip
+    # Every transaction's latency in a log of its own (pgbench -l), for its percentiles: the tail PostgreSQL
+    # itself has on this machine at the same client count, beside the API's.
+    log_dir = tempfile.mkdtemp(prefix="pgbench-log-")
+    command[-1:-1] = ["-l", "--log-prefix", os.path.join(log_dir, "tx")]
     client_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with CpuMeter(postgres_backends_of(db)) as server_cpu:
-        result = subprocess.run(command, check=True, capture_output=True, text=True)
-    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        with CpuMeter(postgres_backends_of(db)) as server_cpu:
+            result = subprocess.run(command, check=True, capture_output=True, text=True)
+        client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # Each line: client, transaction, latency in microseconds, ...
+        latencies = sorted(
+            int(line.split()[2]) / 1e6 for name in os.listdir(log_dir) for line in open(os.path.join(log_dir, name))
+        )
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
     if not match:
         raise RuntimeError(f"pgbench output not understood:\n{result.stdout}\n{result.stderr}")
@@ -257,7 +270,13 @@ def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: st
         raise RuntimeError(f"pgbench had failed transactions:\n{result.stdout}")
     done = int(re.search(r"number of transactions actually processed: (\d+)", result.stdout).group(1))
     pgbench_cpu = (client_after.ru_utime + client_after.ru_stime) - (client_cpu.ru_utime + client_cpu.ru_stime)
-    return Ceiling(float(match.group(1)), server_cpu.seconds * 1000 / done, pgbench_cpu * 1000 / done)
+    return Ceiling(
+        float(match.group(1)),
+        server_cpu.seconds * 1000 / done,
+        pgbench_cpu * 1000 / done,
+        percentile(latencies, 50),
+        percentile(latencies, 99),
+    )
 
 
 @dataclass
@@ -265,6 +284,15 @@ class Ceiling:
     tps: float
     postgres_cpu_ms: float  # per transaction
     client_cpu_ms: float
+    p50_ms: float  # pgbench's latency per transaction
+    p99_ms: float
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """The p-th percentile in milliseconds of latencies in seconds, sorted."""
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
 # --- the web server (granian or gunicorn) ----------------------------------------------------------------
@@ -346,10 +374,7 @@ class Result:
         return self.ok / self.elapsed if self.elapsed else 0.0
 
     def percentile(self, p: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+        return percentile(sorted(self.latencies), p)
 
 
 def purchase_request(port: int, secret: str, card_number: str) -> bytes:
@@ -549,8 +574,8 @@ def main() -> int:
             ceiling[clients] = run_pgbench(raw_db, data, clients, args.pgbench_seconds, script.name)
             c = ceiling[clients]
             log(
-                f"{clients:>5} clients: {c.tps:8.1f} tps; CPU/transaction: PostgreSQL {c.postgres_cpu_ms:.2f} ms, "
-                f"pgbench {c.client_cpu_ms:.2f} ms"
+                f"{clients:>5} clients: {c.tps:8.1f} tps, p50 {c.p50_ms:6.1f} ms, p99 {c.p99_ms:6.1f} ms; "
+                f"CPU/transaction: PostgreSQL {c.postgres_cpu_ms:.2f} ms, pgbench {c.client_cpu_ms:.2f} ms"
             )
     finally:
         os.unlink(script.name)
@@ -611,7 +636,7 @@ def main() -> int:
         log(f"Cards with {run}:")
         log(
             f"{'clients':>7} {'API/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'pgbench tps':>12} {'ratio':>6} {'CPU ratio':>9}"
-            f" {'app CPU':>8} {'PG CPU':>7} {'pgbench PG CPU':>15}"
+            f" {'app CPU':>8} {'PG CPU':>7} {'pgbench PG CPU':>15} {'pgbench p50/p99 ms':>19}"
         )
         for clients in CLIENT_COUNTS:
             result, c = results[clients], ceiling[clients]
@@ -623,7 +648,7 @@ def main() -> int:
             log(
                 f"{clients:>7} {result.throughput:8.1f} {result.percentile(50):7.1f} {result.percentile(99):7.1f} "
                 f"{c.tps:12.1f} {ratio:6.3f} {cpu_ratio:9.3f} {result.app_cpu_ms:6.2f}ms "
-                f"{result.postgres_cpu_ms:5.2f}ms {c.postgres_cpu_ms:13.2f}ms"
+                f"{result.postgres_cpu_ms:5.2f}ms {c.postgres_cpu_ms:13.2f}ms {c.p50_ms:9.1f}/{c.p99_ms:.1f}"
             )
     at32 = runs["Apple pass"][32]
     ratio32 = at32.throughput / ceiling[32].tps
@@ -636,6 +661,13 @@ def main() -> int:
     log(
         "Targets at 32 clients, cards with an Apple pass: "
         + ", ".join(f"{name}: {'met' if met else 'NOT met'}" for name, met in checks.items())
+    )
+    # The tail beside the database's own on this machine: at a given p50 the p99 is what the machine's
+    # hiccups make of it (a shared core that stalls stalls every request in flight).
+    api_p50, api_p99, db = at32.percentile(50), at32.percentile(99), ceiling[32]
+    log(
+        f"Tail at 32 clients, p99/p50: the API (Apple pass) {api_p99 / api_p50:.2f} ({api_p99:.1f}/{api_p50:.1f} ms), "
+        f"pgbench {db.p99_ms / db.p50_ms:.2f} ({db.p99_ms:.1f}/{db.p50_ms:.1f} ms)"
     )
     busiest = max(CLIENT_COUNTS, key=lambda clients: ceiling[clients].tps)
     if busiest != 32:
