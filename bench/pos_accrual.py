@@ -33,6 +33,10 @@ What it does, all on 127.0.0.1:
    here).
 6. Stops the server and runs ``manage.py verify_ledger`` on the bench database.
 
+Before and after, it times a fixed pure-Python loop on the server's Python (the
+calibration): on a shared host the same code costs more CPU when the host is
+slower or busier, so runs compare only where their calibrations agree.
+
 Each request has a fresh Idempotency-Key and receipt id, a random card of the
 bench merchant and a random bill; they only accrue (no redemption).
 
@@ -140,6 +144,31 @@ def app_env(db: str, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+# --- the machine's speed ---------------------------------------------------------
+#
+# The same code costs more CPU on a slower or busier host (a shared core's hiccups count as the process's
+# own CPU time inside the guest), so each run says how fast a fixed piece of pure Python runs on the server's
+# interpreter, before and after: figures from runs whose calibration differs are not comparable.
+
+CALIBRATION = """\
+import time
+times = []
+for _ in range(7):
+    started = time.process_time()
+    sum(i * i for i in range(200000))
+    times.append(time.process_time() - started)
+print(f"{min(times) * 1000:.2f}")
+"""
+
+
+def calibration_ms() -> float:
+    """CPU milliseconds (best of 7) a fixed pure-Python loop takes on the web server's Python."""
+    out = subprocess.run(
+        [str(SERVER_VENV / "bin" / "python"), "-c", CALIBRATION], capture_output=True, text=True, check=True
+    ).stdout
+    return float(out.strip())
 
 
 # --- CPU accounting ------------------------------------------------------------
@@ -530,6 +559,8 @@ def main() -> int:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     log(f"the web server's Python: {server_python} ({version})")
+    calibration_before = calibration_ms()
+    log(f"calibration: a fixed Python loop takes {calibration_before:.2f} ms of CPU on it (best of 7)")
     if args.skip_setup and data_file.exists():
         data = json.loads(data_file.read_text())
     else:
@@ -632,6 +663,10 @@ def main() -> int:
     log("")
     one, five, fifteen = os.getloadavg()
     log(f"load average after: {one:.2f} {five:.2f} {fifteen:.2f}")
+    log(
+        f"calibration: the fixed Python loop took {calibration_before:.2f} ms before and {calibration_ms():.2f} ms "
+        "after (figures are comparable across runs only where these are)"
+    )
     for run, results in runs.items():
         log(f"Cards with {run}:")
         log(
