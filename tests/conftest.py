@@ -66,6 +66,19 @@ def live_server(request):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language (LANGUAGE_CODE), as each request does: a test
+    client's request in another language leaves it active in the thread (LocaleMiddleware activates a
+    request's language and nothing deactivates it), and the next test on that worker would otherwise see
+    its messages in that language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.MEDIA_ROOT = tmp_path / "media"
