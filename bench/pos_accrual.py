@@ -287,7 +287,7 @@ def run_pgbench(db: str, data: dict, clients: int, seconds: int, script_path: st
         client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         # Each line: client, transaction, latency in microseconds, ...
         latencies = sorted(
-            int(line.split()[2]) / 1e6 for name in os.listdir(log_dir) for line in open(os.path.join(log_dir, name))
+            int(line.split()[2]) / 1e6 for log in Path(log_dir).iterdir() for line in log.read_text().splitlines()
         )
     finally:
         shutil.rmtree(log_dir, ignore_errors=True)

@@ -64,7 +64,7 @@ def test_one_device_is_limited_but_its_neighbours_on_the_same_wifi_are_not(join_
     assert ratelimit.ENROLL_PER_IP.count >= 100
 
 
-def test_a_forged_device_cookie_is_a_new_device(join_url, one_rate_limit_window):
+def test_a_forged_device_cookie_is_a_new_device(join_url):
     device = Client()
     device.cookies[ratelimit.DEVICE_COOKIE] = "forged"
     assert device.post(join_url, good_data(phone=phone(1))).status_code == 302

@@ -20,13 +20,7 @@ from django.core.signals import request_started
 from loyalty.api import lane
 from loyalty.api.lane import PosPurchaseLane
 from loyalty.models import Card, IdempotentRequest, LedgerEntry, Purchase
-from tests.loyalty.api_support import (  # noqa: F401  (fixtures)
-    give_points,
-    pos,
-    pos_card,
-    pos_key,
-    pos_program,
-)
+from tests.loyalty.api_support import give_points, pos, pos_card, pos_key, pos_program  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
