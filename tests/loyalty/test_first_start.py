@@ -66,10 +66,13 @@ def test_site_answers_while_demo_loads_then_ledger_verifies(tmp_path):
     _manage(env, "load_demo", "--staff-only")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    # The server's log goes to a file, so that a failed answer's traceback is in the failure's message.
+    server_log = tmp_path / "server.log"
+    with server_log.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
     loader = None
     try:
 
@@ -100,7 +103,7 @@ def test_site_answers_while_demo_loads_then_ledger_verifies(tmp_path):
                 headers={"Referer": f"{base}/login/"},
             )
         after = _status(var_dir)
-        assert dashboard.status_code == 200
+        assert dashboard.status_code == 200, server_log.read_text()[-5000:]
         assert dashboard.url.path == "/dashboard/"
         # Answered before the demo finished loading, and said so.
         assert after["state"] == "loading" and after["done"] < after["total"], after
