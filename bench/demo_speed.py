@@ -98,7 +98,7 @@ def main() -> None:
     with connection.execute_wrapper(count):
         summary = demo.generate(
             merchant, customers=args.customers, months=args.months, visit_rate=args.visit_rate, progress=progress,
-            commit_every=0.5,
+            commit_every=demo.LOADER_COMMIT_SECONDS,
         )  # fmt: skip
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     if profiler is not None:

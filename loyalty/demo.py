@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from loyalty import ledger
@@ -69,6 +69,15 @@ GROUPS = [
     ("new", 0.25, (0.4, 1.5)),
 ]
 BATCH = 400
+# After each commit of a demo loading behind a web server on SQLite, the loader waits this long before it
+# takes the write lock again. SQLite gives the lock to no one in particular: a writer that waits for it
+# (a login saving its session) retries on a timer, every 100 ms once it has waited a quarter of a second,
+# while the loader begins its next transaction microseconds after its commit. Without a pause a login
+# was seen to wait 2.5–25 s for the lock (30 s is the timeout, then "database is locked" and a 500).
+SQLITE_HANDOVER_SECONDS = 0.11
+# How long ``load_demo`` keeps a batch open (``commit_every``): a login waits about this long at most, and
+# the pauses cost the loader about a tenth of its time on SQLite.
+LOADER_COMMIT_SECONDS = 1.0
 
 
 @dataclass
@@ -226,7 +235,9 @@ def generate(
     ``progress(done, total)`` is called after each event (enrolment or visit);
     ``commit_every`` (seconds) also commits the open batch when it has been open
     that long, so that a web server sharing an SQLite file is never kept waiting
-    for its write lock while the demo loads behind it."""
+    for its write lock while the demo loads behind it; on SQLite each such commit
+    is followed by a pause (``SQLITE_HANDOVER_SECONDS``) in which a waiting writer
+    gets the lock."""
     with _sql_not_logged():
         return _generate(
             merchant, customers, months, seed, end=end, refund_share=refund_share, visit_rate=visit_rate,
@@ -360,6 +371,8 @@ def _generate(
             done += 1
             if batch_open >= BATCH or (commit_every is not None and time.monotonic() - batch_started >= commit_every):
                 atomic.__exit__(None, None, None)
+                if commit_every is not None and connection.vendor == "sqlite":
+                    time.sleep(SQLITE_HANDOVER_SECONDS)
                 atomic = transaction.atomic()
                 atomic.__enter__()
                 batch_open = 0

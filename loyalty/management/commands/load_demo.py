@@ -168,7 +168,7 @@ class Command(BaseCommand):
                 months=months,
                 visit_rate=visit_rate,
                 progress=progress,
-                commit_every=0.5,
+                commit_every=demo.LOADER_COMMIT_SECONDS,
             )
         except BaseException:
             bar.close()
