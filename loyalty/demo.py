@@ -76,7 +76,7 @@ BATCH = 400
 # was seen to wait 2.5–25 s for the lock (30 s is the timeout, then "database is locked" and a 500).
 SQLITE_HANDOVER_SECONDS = 0.11
 # How long ``load_demo`` keeps a batch open (``commit_every``): a login waits about this long at most, and
-# the pauses cost the loader about a tenth of its time on SQLite.
+# the pauses add at most about a tenth to the loader's wall-clock time on SQLite (they cost no CPU).
 LOADER_COMMIT_SECONDS = 1.0
 
 
