@@ -235,9 +235,9 @@ def generate(
     ``progress(done, total)`` is called after each event (enrolment or visit);
     ``commit_every`` (seconds) also commits the open batch when it has been open
     that long, so that a web server sharing an SQLite file is never kept waiting
-    for its write lock while the demo loads behind it; on SQLite each such commit
-    is followed by a pause (``SQLITE_HANDOVER_SECONDS``) in which a waiting writer
-    gets the lock."""
+    for its write lock while the demo loads behind it; with ``commit_every`` on
+    SQLite, every commit is followed by a pause (``SQLITE_HANDOVER_SECONDS``) in
+    which a waiting writer gets the lock."""
     with _sql_not_logged():
         return _generate(
             merchant, customers, months, seed, end=end, refund_share=refund_share, visit_rate=visit_rate,
